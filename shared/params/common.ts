@@ -125,7 +125,9 @@ export function optPort(raw: Record<string, unknown>, field: string, dflt: numbe
 export function rejectUnknown(raw: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(raw)) {
     if (!known.includes(key) && !(COMMON_KEYS as readonly string[]).includes(key)) {
-      const hint = known.find((k) => k.replace(/_/g, "") === key.replace(/[_-]/g, "").toLowerCase());
+      const hint = known.find((k) =>
+        k.replace(/_/g, "") === key.replace(/[_-]/g, "").toLowerCase()
+      );
       throw new ParamError(
         key,
         `unknown parameter${hint ? ` (did you mean "${hint}"?)` : ""}; known: ${known.join(", ")}`,

@@ -135,7 +135,9 @@ export class Proc implements AsyncDisposable {
 }
 
 /** A fresh temporary directory removed when disposed. */
-export async function tempDir(prefix = "netmon-test-"): Promise<AsyncDisposable & { path: string }> {
+export async function tempDir(
+  prefix = "netmon-test-",
+): Promise<AsyncDisposable & { path: string }> {
   const path = await Deno.makeTempDir({ prefix });
   return {
     path,
