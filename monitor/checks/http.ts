@@ -1,13 +1,552 @@
-/** The HTTP check. PLACEHOLDER: being written. @module */
-import type { CheckFn } from "../../shared/checks.ts";
+/**
+ * The HTTP check, and the request engine the HTTPS check shares: resolve the
+ * name ourselves, dial the address with `node:http`/`node:https` (sending the
+ * `Host` header and the TLS server name, as blackbox_exporter does), follow
+ * redirects by hand, time every phase, read the peer certificate and check the
+ * status code, the body and the certificate's expiry.
+ *
+ * `node:http` rather than `fetch`, because only it gives the phase timings and
+ * the certificate.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkHttp } from "./http.ts";
+ * import { parseHttpParams } from "../../shared/params/http.ts";
+ * const outcome = await checkHttp(parseHttpParams({ url: "http://127.0.0.1:8080/" }, "x"), {
+ *   signal: AbortSignal.timeout(2000),
+ *   timeoutMs: 2000,
+ *   target: "x",
+ * });
+ * console.log(outcome.summary); // HTTP URL: http://127.0.0.1:8080/, HTTP server status: True, Status Code: 200, ...
+ * ```
+ *
+ * @module
+ */
+import http from "node:http";
+import https from "node:https";
+import { isIP } from "node:net";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
+import type { CheckFn, CheckOptions, DetailValue } from "../../shared/checks.ts";
 import type { HttpParams } from "../../shared/params/http.ts";
+import { type Resolved, ResolveError, resolveHost } from "../net/resolve.ts";
 
-/** Runs one HTTP check. */
-export const checkHttp: CheckFn<HttpParams> = () =>
-  Promise.resolve({
-    up: false,
-    summary: "HTTP: not implemented yet",
-    latencyMs: null,
-    metrics: {},
-    error: "not implemented",
+/** The most body bytes one response may hand us; the rest is not read. */
+export const BODY_LIMIT = 1 << 20;
+
+const USER_AGENT = "Mozilla/5.0 (compatible; netmon)";
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+const DAY_MS = 86_400_000;
+
+/** Why a probe failed, so a caller can describe it in a word. */
+export type HttpFailure =
+  | "timeout"
+  | "resolve"
+  | "connect"
+  | "tls"
+  | "certificate"
+  | "cert_expiry"
+  | "protocol"
+  | "redirects"
+  | "status"
+  | "body"
+  | "config";
+
+/** What the TLS handshake of the last request showed. */
+export interface TlsFacts {
+  /** Negotiated protocol as OpenSSL names it, e.g. `TLSv1.3`. */
+  protocol: string;
+  /** Subject of the server's certificate, e.g. `CN=localhost`. */
+  subject: string;
+  issuer: string;
+  /** Earliest `notAfter` among the certificates the server presented, ms since the epoch. */
+  earliestExpiry: number;
+  /** Whether the chain verified against the trusted CAs and matched the host name. */
+  authorized: boolean;
+  /** OpenSSL's code for why it did not, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
+  authorizationError: string | null;
+}
+
+/** Everything one run of the engine found; {@linkcode checkHttp} and `checkHttps` word it. */
+export interface HttpProbe {
+  up: boolean;
+  failure?: HttpFailure;
+  error?: string;
+  /** Status code of the last response, or null when none arrived. */
+  statusCode: number | null;
+  /** The URL of the last request (differs from `params.url` after redirects). */
+  finalUrl: string;
+  redirects: number;
+  /** TLS facts of the last handshake, or null when it was plain HTTP or never got that far. */
+  tls: TlsFacts | null;
+  latencyMs: number | null;
+  metrics: Record<string, number>;
+  details: Record<string, DetailValue>;
+}
+
+type Phase = "resolve" | "connect" | "tls" | "processing" | "transfer";
+
+/** A failure of the target, carried out of one request. */
+class HopError extends Error {
+  readonly failure: HttpFailure;
+  readonly tls: TlsFacts | null;
+  constructor(message: string, failure: HttpFailure, tls: TlsFacts | null = null) {
+    super(message);
+    this.name = "HopError";
+    this.failure = failure;
+    this.tls = tls;
+  }
+}
+
+interface Hop {
+  status: number;
+  httpVersion: string;
+  location: string | undefined;
+  /** The `Content-Length` header, -1 when absent. */
+  contentLength: number;
+  body: Uint8Array;
+  truncated: boolean;
+  tls: TlsFacts | null;
+  address: string;
+  family: 4 | 6;
+}
+
+interface HopRequest {
+  method: string;
+  body: string;
+  ca: string | undefined;
+  params: HttpParams;
+  phases: Record<Phase, number>;
+}
+
+const TLS_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
+  SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in the chain",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "issuer unknown, unable to verify the certificate",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "issuer unknown, unable to verify the certificate",
+  UNABLE_TO_GET_ISSUER_CERT: "issuer certificate not found",
+  CERT_HAS_EXPIRED: "certificate has expired",
+  CERT_NOT_YET_VALID: "certificate is not yet valid",
+  ERR_TLS_CERT_ALTNAME_INVALID: "certificate does not match the host name",
+};
+
+const NET_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "connection timed out",
+  EADDRNOTAVAIL: "address not available",
+  EPIPE: "connection closed by the server",
+};
+
+function formatName(name: Record<string, string | string[]> | undefined): string {
+  if (!name) return "";
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("+") : v}`)
+    .join(", ");
+}
+
+function readTls(socket: TLSSocket): TlsFacts {
+  const leaf = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+  let earliest = leaf?.valid_to ? Date.parse(leaf.valid_to) : NaN;
+  // The chain ends at a self-issued root whose issuerCertificate is itself.
+  const seen = new Set<string>();
+  for (let c = leaf; c?.issuerCertificate && !seen.has(c.fingerprint256);) {
+    seen.add(c.fingerprint256);
+    c = c.issuerCertificate;
+    const notAfter = Date.parse(c.valid_to);
+    if (notAfter < earliest) earliest = notAfter;
+  }
+  const error = socket.authorizationError as Error | string | null | undefined;
+  return {
+    protocol: socket.getProtocol() ?? "unknown",
+    subject: formatName(leaf?.subject as Record<string, string | string[]> | undefined),
+    issuer: formatName(leaf?.issuer as Record<string, string | string[]> | undefined),
+    earliestExpiry: earliest,
+    authorized: socket.authorized,
+    authorizationError: error ? String(error instanceof Error ? error.message : error) : null,
+  };
+}
+
+/** `certificate not trusted: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`. */
+function untrusted(code: string | null): string {
+  const reason = code ? TLS_REASONS[code] : undefined;
+  return `certificate not trusted: ${reason ? `${reason} (${code})` : code ?? "unknown reason"}`;
+}
+
+function netError(
+  e: Error & { code?: string },
+  isTls: boolean,
+  connected: boolean,
+  secured: boolean,
+): HopError {
+  const known = e.code ? NET_REASONS[e.code] : undefined;
+  if (known) return new HopError(known, connected ? "protocol" : "connect");
+  if (!connected) return new HopError(`cannot connect: ${e.message}`, "connect");
+  if (isTls && !secured) return new HopError(`TLS handshake failed: ${e.message}`, "tls");
+  if (e.code?.startsWith("HPE_")) {
+    return new HopError(`invalid HTTP response: ${e.message}`, "protocol");
+  }
+  if (e.code === "ECONNRESET") {
+    return new HopError("connection closed by the server before a complete response", "protocol");
+  }
+  return new HopError(e.message, "protocol");
+}
+
+async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Promise<Hop> {
+  const { params, phases } = req;
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  let resolved: Resolved;
+  try {
+    resolved = await resolveHost(hostname, params.ip_protocol, signal);
+  } catch (e) {
+    if (e instanceof ResolveError) throw new HopError(e.message, "resolve");
+    throw e;
+  }
+  phases.resolve += resolved.lookupMs;
+  signal.throwIfAborted();
+
+  const isTls = url.protocol === "https:";
+  const headers: Record<string, string> = { "User-Agent": USER_AGENT, Host: url.host };
+  for (const [k, v] of Object.entries(params.headers)) {
+    // a user's header replaces ours whatever its spelling
+    for (const own of Object.keys(headers)) {
+      if (own.toLowerCase() === k.toLowerCase()) delete headers[own];
+    }
+    headers[k] = v;
+  }
+  if (req.body !== "") {
+    headers["Content-Length"] = String(new TextEncoder().encode(req.body).length);
+  }
+  const options: https.RequestOptions = {
+    host: resolved.address,
+    family: resolved.family,
+    port: url.port || (isTls ? 443 : 80),
+    path: url.pathname + url.search,
+    method: req.method,
+    headers,
+    agent: false,
+  };
+  if (isTls) {
+    // Verification is ours (on secureConnect), so the certificate is read even when it fails.
+    options.rejectUnauthorized = false;
+    if (isIP(hostname) === 0) options.servername = hostname;
+    if (req.ca !== undefined) options.ca = req.ca;
+  }
+
+  return await new Promise<Hop>((resolve, reject) => {
+    const started = performance.now();
+    let connectedAt = NaN, securedAt = NaN;
+    let tls: TlsFacts | null = null;
+    let settled = false;
+    const request = (isTls ? https : http).request(options);
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      fn();
+    };
+    const fail = (e: unknown) =>
+      settle(() => {
+        request.destroy();
+        reject(e);
+      });
+    const onAbort = () => fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+
+    request.on("socket", (socket) => {
+      socket.once("connect", () => {
+        connectedAt = performance.now();
+        phases.connect += connectedAt - started;
+      });
+      if (!isTls) return;
+      socket.once("secureConnect", () => {
+        securedAt = performance.now();
+        phases.tls += securedAt - connectedAt;
+        tls = readTls(socket as TLSSocket);
+        if (params.tls_verify && !tls.authorized) {
+          fail(new HopError(untrusted(tls.authorizationError), "certificate", tls));
+        }
+      });
+    });
+    request.on("error", (e: Error & { code?: string }) => {
+      fail(
+        e instanceof HopError
+          ? e
+          : netError(e, isTls, !Number.isNaN(connectedAt), !Number.isNaN(securedAt)),
+      );
+    });
+    request.on("response", (res: http.IncomingMessage) => {
+      const firstByteAt = performance.now();
+      phases.processing += firstByteAt - (isTls ? securedAt : connectedAt);
+      const chunks: Uint8Array[] = [];
+      let size = 0, truncated = false;
+      const done = () =>
+        settle(() => {
+          phases.transfer += performance.now() - firstByteAt;
+          const body = new Uint8Array(size);
+          let at = 0;
+          for (const c of chunks) {
+            body.set(c, at);
+            at += c.length;
+          }
+          const length = Number(res.headers["content-length"]);
+          resolve({
+            status: res.statusCode ?? 0,
+            httpVersion: res.httpVersion,
+            location: res.headers.location,
+            contentLength: Number.isInteger(length) ? length : -1,
+            body,
+            truncated,
+            tls,
+            address: resolved.address,
+            family: resolved.family,
+          });
+          request.destroy();
+        });
+      res.on("data", (chunk: Uint8Array) => {
+        if (settled) return;
+        const room = BODY_LIMIT - size;
+        if (chunk.length > room) {
+          chunks.push(chunk.subarray(0, room));
+          size = BODY_LIMIT;
+          truncated = true;
+          done();
+          return;
+        }
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on("end", done);
+      res.on(
+        "error",
+        () => fail(new HopError("connection lost while reading the body", "protocol", tls)),
+      );
+      res.on(
+        "aborted",
+        () => fail(new HopError("connection lost while reading the body", "protocol", tls)),
+      );
+    });
+    request.end(req.body === "" ? undefined : req.body);
   });
+}
+
+async function readCa(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new HopError(
+      `cannot read ca_file "${path}": ${e instanceof Error ? e.message : e}`,
+      "config",
+    );
+  }
+}
+
+function inRanges(status: number, ranges: number[][]): boolean {
+  return ranges.some(([low, high]) => status >= low! && status <= high!);
+}
+
+function rangesText(ranges: number[][]): string {
+  return ranges.map(([low, high]) => (low === high ? `${low}` : `${low}-${high}`)).join(", ");
+}
+
+/** The first body condition that fails, or null. */
+function bodyProblem(body: string, params: HttpParams): string | null {
+  for (const text of params.body_contains) {
+    if (!body.includes(text)) return `body does not contain "${text}"`;
+  }
+  for (const text of params.body_not_contains) {
+    if (body.includes(text)) return `body contains "${text}"`;
+  }
+  for (const re of params.body_regex) {
+    if (!new RegExp(re).test(body)) return `body does not match /${re}/`;
+  }
+  return null;
+}
+
+/** `TLSv1.3` → `TLS 1.3`, the label value blackbox_exporter uses. */
+function tlsLabel(protocol: string): string {
+  return protocol.replace(/^TLSv/, "TLS ");
+}
+
+/** Whole days from now until `ms`, rounded down (negative once expired). */
+export function daysLeft(ms: number, now = Date.now()): number {
+  return Math.floor((ms - now) / DAY_MS);
+}
+
+/**
+ * Runs one HTTP(S) probe: the requests, redirects and every condition of
+ * `params`. Target failures come back as `up: false`, never as exceptions.
+ *
+ * @example
+ * ```ts ignore
+ * import { probeHttp } from "./http.ts";
+ * const probe = await probeHttp(params, { signal, timeoutMs: 2000, target: "x" });
+ * console.log(probe.statusCode, probe.metrics["probe_http_redirects"]);
+ * ```
+ */
+export async function probeHttp(params: HttpParams, options: CheckOptions): Promise<HttpProbe> {
+  const start = performance.now();
+  const phases: Record<Phase, number> = {
+    resolve: 0,
+    connect: 0,
+    tls: 0,
+    processing: 0,
+    transfer: 0,
+  };
+  let url = new URL(params.url);
+  let method = params.method, body = params.body;
+  let redirects = 0;
+  let last: Hop | null = null;
+  let tls: TlsFacts | null = null;
+  let failure: { kind: HttpFailure; message: string } | null = null;
+  let bodyFailed = false;
+
+  try {
+    options.signal.throwIfAborted();
+    const ca = params.ca_file ? await readCa(params.ca_file) : undefined;
+    for (;;) {
+      last = null;
+      tls = null;
+      last = await requestOnce(url, { method, body, ca, params, phases }, options.signal);
+      tls = last.tls;
+      if (
+        !params.follow_redirects || !REDIRECT_CODES.has(last.status) || last.location === undefined
+      ) break;
+      if (redirects >= params.max_redirects) {
+        throw new HopError(`too many redirects (more than ${params.max_redirects})`, "redirects");
+      }
+      try {
+        url = new URL(last.location, url);
+      } catch {
+        throw new HopError(`redirect to an invalid URL "${last.location}"`, "protocol");
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new HopError(`redirect to an unsupported URL "${last.location}"`, "protocol");
+      }
+      redirects++;
+      // What browsers and Go's client do: 303, and 301/302 after a POST, continue as GET.
+      if (last.status === 303 || (last.status <= 302 && method === "POST")) {
+        method = "GET";
+        body = "";
+      }
+    }
+  } catch (e) {
+    if (options.signal.aborted) {
+      failure = { kind: "timeout", message: `timeout after ${options.timeoutMs} ms` };
+    } else if (e instanceof HopError) {
+      failure = { kind: e.failure, message: e.message };
+      tls = e.tls ?? tls;
+    } else {
+      throw e;
+    }
+  }
+
+  if (!failure && last) {
+    const text = new TextDecoder().decode(last.body);
+    const problem = bodyProblem(text, params);
+    if (!inRanges(last.status, params.valid_status_codes)) {
+      failure = {
+        kind: "status",
+        message: `unexpected status code ${last.status} (valid: ${
+          rangesText(params.valid_status_codes)
+        })`,
+      };
+    } else if (problem) {
+      bodyFailed = true;
+      failure = { kind: "body", message: problem };
+    } else if (
+      tls && params.cert_expiry_days > 0 &&
+      tls.earliestExpiry - Date.now() < params.cert_expiry_days * DAY_MS
+    ) {
+      const iso = new Date(tls.earliestExpiry).toISOString().slice(0, 10);
+      failure = {
+        kind: "cert_expiry",
+        message: `certificate expires in ${
+          daysLeft(tls.earliestExpiry)
+        } days (${iso}), within cert_expiry_days ${params.cert_expiry_days}`,
+      };
+    }
+  }
+
+  const elapsed = performance.now() - start;
+  const up = failure === null;
+  const metrics: Record<string, number> = {
+    probe_success: up ? 1 : 0,
+    probe_duration_seconds: elapsed / 1000,
+    probe_dns_lookup_time_seconds: phases.resolve / 1000,
+    probe_http_status_code: last?.status ?? 0,
+    probe_http_content_length: last?.contentLength ?? 0,
+    probe_http_uncompressed_body_length: last?.body.length ?? 0,
+    probe_http_version: last ? Number(last.httpVersion) : 0,
+    probe_http_redirects: redirects,
+    probe_http_ssl: last?.tls ? 1 : 0,
+    probe_failed_due_to_regex: bodyFailed ? 1 : 0,
+  };
+  for (const [phase, ms] of Object.entries(phases)) {
+    metrics[`probe_http_duration_seconds{phase="${phase}"}`] = ms / 1000;
+  }
+  const details: Record<string, DetailValue> = { final_url: url.href };
+  if (last) {
+    metrics.probe_ip_protocol = last.family;
+    details.resolved_address = last.address;
+    details.http_version = `HTTP/${last.httpVersion}`;
+    details.body_truncated = last.truncated;
+  }
+  if (tls) {
+    metrics.probe_ssl_earliest_cert_expiry = Math.floor(tls.earliestExpiry / 1000);
+    metrics.netmon_ssl_cert_days_left = daysLeft(tls.earliestExpiry);
+    metrics[`probe_tls_version_info{version="${tlsLabel(tls.protocol)}"}`] = 1;
+    metrics.netmon_ssl_chain_verified = tls.authorized ? 1 : 0;
+    details.cert_subject = tls.subject;
+    details.cert_issuer = tls.issuer;
+    details.cert_expiry = new Date(tls.earliestExpiry).toISOString();
+    details.cert_days_left = daysLeft(tls.earliestExpiry);
+    details.tls_version = tls.protocol;
+    details.chain_verified = tls.authorized;
+    details.chain_error = tls.authorizationError;
+  }
+  return {
+    up,
+    ...(failure ? { failure: failure.kind, error: failure.message } : {}),
+    statusCode: last?.status ?? null,
+    finalUrl: url.href,
+    redirects,
+    tls,
+    latencyMs: last ? elapsed : null,
+    metrics,
+    details,
+  };
+}
+
+/** `, Response Time: 3.2 ms, Redirects: 2, Final URL: …, Error: …`, shared by both summaries. */
+export function summaryTail(probe: HttpProbe): string {
+  let tail = "";
+  if (probe.latencyMs !== null) tail += `, Response Time: ${probe.latencyMs.toFixed(1)} ms`;
+  if (probe.redirects > 0) tail += `, Redirects: ${probe.redirects}, Final URL: ${probe.finalUrl}`;
+  if (probe.error) tail += `, Error: ${probe.error}`;
+  return tail;
+}
+
+/**
+ * Runs one HTTP check. The summary starts as the seed's
+ * `HTTP URL: <url>, HTTP server status: True, Status Code: 200`.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkHttp } from "./http.ts";
+ * const o = await checkHttp(params, { signal: AbortSignal.timeout(2000), timeoutMs: 2000, target: "x" });
+ * console.log(o.up, o.metrics["probe_http_status_code"]);
+ * ```
+ */
+export const checkHttp: CheckFn<HttpParams> = async (params, options) => {
+  const probe = await probeHttp(params, options);
+  return {
+    up: probe.up,
+    summary: `HTTP URL: ${params.url}, HTTP server status: ${probe.up ? "True" : "False"}, ` +
+      `Status Code: ${probe.statusCode ?? "N/A"}${summaryTail(probe)}`,
+    latencyMs: probe.latencyMs,
+    metrics: probe.metrics,
+    details: probe.details,
+    ...(probe.error ? { error: probe.error } : {}),
+  };
+};

@@ -1,8 +1,188 @@
-/** Parameters of the HTTP check. PLACEHOLDER: being written. @module */
-import type { JsonObject, ParamParser } from "../checks.ts";
+/**
+ * Parameters of the HTTP check (and, through {@linkcode parseHttpLike}, of
+ * the HTTPS check), modelled on blackbox_exporter's `http` module.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpParams } from "./http.ts";
+ * const p = parseHttpParams({ url: "http://example.com/", valid_status_codes: ["200-299", 404] }, "x");
+ * console.assert(p.method === "GET" && p.valid_status_codes.length === 2);
+ * ```
+ *
+ * @module
+ */
+import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import {
+  ipProtocol,
+  optBool,
+  optInt,
+  optNumber,
+  optString,
+  optStringList,
+  rejectUnknown,
+  reqString,
+} from "./common.ts";
 
-/** HTTP parameters. */
-export type HttpParams = JsonObject;
+/** Keys the HTTP and HTTPS checks accept besides the common ones. */
+export const HTTP_KEYS = [
+  "url",
+  "method",
+  "headers",
+  "body",
+  "follow_redirects",
+  "max_redirects",
+  "valid_status_codes",
+  "body_contains",
+  "body_not_contains",
+  "body_regex",
+  "tls_verify",
+  "ca_file",
+  "cert_expiry_days",
+] as const;
 
-/** Parses HTTP parameters. */
-export const parseHttpParams: ParamParser<HttpParams> = (raw) => raw as JsonObject;
+/** Fully defaulted parameters of an HTTP or HTTPS check. */
+export type HttpParams = {
+  /** The URL to request (`http://` or `https://`). */
+  url: string;
+  /** Request method, upper case. */
+  method: string;
+  /** Extra request headers; they override the defaults (`User-Agent`, `Host`). */
+  headers: Record<string, string>;
+  /** Request body, empty for none. */
+  body: string;
+  follow_redirects: boolean;
+  /** How many redirects may be followed before the check fails. */
+  max_redirects: number;
+  /** Inclusive `[low, high]` ranges of status codes that count as up. */
+  valid_status_codes: number[][];
+  /** Texts that must all appear in the body. */
+  body_contains: string[];
+  /** Texts none of which may appear in the body. */
+  body_not_contains: string[];
+  /** Regular expressions (JavaScript syntax) the body must all match. */
+  body_regex: string[];
+  /** Whether an untrusted or mismatched certificate makes the check fail. */
+  tls_verify: boolean;
+  /** PEM file of the CA(s) to trust instead of the system store; empty for the system store. */
+  ca_file: string;
+  /** Down when a certificate expires within this many days; 0 turns the test off. */
+  cert_expiry_days: number;
+  ip_protocol: IpProtocol;
+};
+
+/** Status codes below 400 count as up, as in the seed (`status_code < 400`). */
+const DEFAULT_VALID: number[][] = [[100, 399]];
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function parseStatusRange(item: string): number[] {
+  const text = item.trim().toLowerCase();
+  let m = /^([1-5])xx$/.exec(text);
+  if (m) return [Number(m[1]) * 100, Number(m[1]) * 100 + 99];
+  m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(text);
+  if (!m) {
+    throw new ParamError(
+      "valid_status_codes",
+      `"${item}" is not a status code, a range like "200-299" or a class like "2xx"`,
+    );
+  }
+  const low = Number(m[1]), high = Number(m[2] ?? m[1]);
+  if (low < 100 || high > 599 || low > high) {
+    throw new ParamError("valid_status_codes", `"${item}" is not a range within 100-599`);
+  }
+  return [low, high];
+}
+
+function parseHeaders(raw: Record<string, unknown>): Record<string, string> {
+  const v = raw.headers;
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v)) {
+    throw new ParamError("headers", "must be a mapping of header names to values");
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(v)) {
+    if (!TOKEN.test(name)) throw new ParamError("headers", `"${name}" is not a valid header name`);
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new ParamError("headers", `the value of "${name}" must be text`);
+    }
+    if (/[\r\n]/.test(String(value))) {
+      throw new ParamError("headers", `the value of "${name}" must be a single line`);
+    }
+    out[name] = String(value);
+  }
+  return out;
+}
+
+function parseUrl(raw: Record<string, unknown>, schemes: readonly string[]): string {
+  const text = reqString(raw, "url");
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ParamError("url", `"${text}" is not a valid URL`);
+  }
+  if (!schemes.includes(url.protocol)) {
+    throw new ParamError("url", `must start with ${schemes.join(" or ")}//, got "${text}"`);
+  }
+  return text;
+}
+
+/**
+ * Parses HTTP-style parameters, accepting only URLs whose scheme is in
+ * `schemes` (`"http:"`, `"https:"`). Shared by the HTTP and HTTPS parsers.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpLike } from "./http.ts";
+ * const p = parseHttpLike({ url: "https://example.com/" }, ["https:"]);
+ * console.assert(p.tls_verify === true);
+ * ```
+ */
+export function parseHttpLike(
+  raw: Record<string, unknown>,
+  schemes: readonly string[],
+): HttpParams {
+  rejectUnknown(raw, HTTP_KEYS);
+  const method = optString(raw, "method", "GET").toUpperCase();
+  if (!TOKEN.test(method)) throw new ParamError("method", `"${method}" is not an HTTP method`);
+  const codes = optStringList(raw, "valid_status_codes", []);
+  const bodyRegex = optStringList(raw, "body_regex", []);
+  for (const re of bodyRegex) {
+    try {
+      new RegExp(re);
+    } catch (e) {
+      throw new ParamError("body_regex", `"${re}" is not a valid regular expression: ${e}`);
+    }
+  }
+  const caFile = optString(raw, "ca_file", "");
+  return {
+    url: parseUrl(raw, schemes),
+    method,
+    headers: parseHeaders(raw),
+    body: optString(raw, "body", ""),
+    follow_redirects: optBool(raw, "follow_redirects", true),
+    max_redirects: optInt(raw, "max_redirects", 10, { min: 0, max: 100 }),
+    valid_status_codes: codes.length ? codes.map(parseStatusRange) : DEFAULT_VALID,
+    body_contains: optStringList(raw, "body_contains", []),
+    body_not_contains: optStringList(raw, "body_not_contains", []),
+    body_regex: bodyRegex,
+    tls_verify: optBool(raw, "tls_verify", true),
+    ca_file: caFile,
+    cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0 }),
+    ip_protocol: ipProtocol(raw),
+  };
+}
+
+/**
+ * Parses the parameters of an HTTP check. `url` is required and may be
+ * `http://` or `https://`.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpParams } from "./http.ts";
+ * const p = parseHttpParams({ url: "http://www.google.com", frequency: 2 }, "google.com");
+ * console.assert(p.follow_redirects && p.max_redirects === 10);
+ * ```
+ */
+export const parseHttpParams: ParamParser<HttpParams> = (raw) =>
+  parseHttpLike(raw, ["http:", "https:"]);

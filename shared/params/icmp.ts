@@ -1,8 +1,64 @@
-/** Parameters of the ICMP check. PLACEHOLDER: being written. @module */
-import type { JsonObject, ParamParser } from "../checks.ts";
+/**
+ * Parameters of the ICMP check: `count` echo requests `interval_ms` apart to
+ * `server_address`, like fping's `-C count -p interval`.
+ *
+ * @example
+ * ```ts
+ * import { parseIcmpParams } from "./icmp.ts";
+ * const p = parseIcmpParams({ count: 5 }, "example.com");
+ * console.assert(p.server_address === "example.com" && p.count === 5 && p.ttl === 64);
+ * ```
+ *
+ * @module
+ */
+import type { IpProtocol, ParamParser } from "../checks.ts";
+import { ipProtocol, optInt, optNumber, optString, rejectUnknown } from "./common.ts";
 
-/** ICMP parameters. */
-export type IcmpParams = JsonObject;
+/** ICMP parameters, fully defaulted. */
+export type IcmpParams = {
+  /** Host name or address to ping (default: the target's name). */
+  server_address: string;
+  /** Echo requests per run. */
+  count: number;
+  /** Pause between two requests, in milliseconds (shortened to fit the timeout). */
+  interval_ms: number;
+  /** Bytes of payload after the 8-byte ICMP header. */
+  payload_size: number;
+  /** IPv4 TTL / IPv6 hop limit of the requests. */
+  ttl: number;
+  /** The check is down when more than this percentage is lost; 100: only when all are. */
+  max_loss_percent: number;
+  ip_protocol: IpProtocol;
+};
 
-/** Parses ICMP parameters. */
-export const parseIcmpParams: ParamParser<IcmpParams> = (raw) => raw as JsonObject;
+const KNOWN_KEYS = [
+  "server_address",
+  "count",
+  "interval_ms",
+  "payload_size",
+  "ttl",
+  "max_loss_percent",
+] as const;
+
+/**
+ * Parses ICMP parameters; throws `ParamError` naming the bad field.
+ *
+ * @example
+ * ```ts
+ * import { parseIcmpParams } from "./icmp.ts";
+ * const p = parseIcmpParams({ server_address: "::1", ip_protocol: "ip6" }, "x");
+ * console.assert(p.count === 3 && p.interval_ms === 200 && p.payload_size === 56);
+ * ```
+ */
+export const parseIcmpParams: ParamParser<IcmpParams> = (raw, target) => {
+  rejectUnknown(raw, KNOWN_KEYS);
+  return {
+    server_address: optString(raw, "server_address", target) || target,
+    count: optInt(raw, "count", 3, { min: 1, max: 100 }),
+    interval_ms: optInt(raw, "interval_ms", 200, { min: 1, max: 60_000 }),
+    payload_size: optInt(raw, "payload_size", 56, { min: 0, max: 65_000 }),
+    ttl: optInt(raw, "ttl", 64, { min: 1, max: 255 }),
+    max_loss_percent: optNumber(raw, "max_loss_percent", 100, { min: 0, max: 100 }),
+    ip_protocol: ipProtocol(raw),
+  };
+};

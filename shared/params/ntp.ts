@@ -1,8 +1,60 @@
-/** Parameters of the NTP check. PLACEHOLDER: being written. @module */
-import type { JsonObject, ParamParser } from "../checks.ts";
+/**
+ * Parameters of the NTP check: one SNTP v4 exchange with a server, down when
+ * the server is unsynchronised or its clock is too far from ours.
+ *
+ * @example
+ * ```ts
+ * import { parseNtpParams } from "./ntp.ts";
+ * const p = parseNtpParams({ server_address: "pool.ntp.org" }, "google.com");
+ * console.assert(p.server_address === "pool.ntp.org" && p.port === 123);
+ * ```
+ *
+ * @module
+ */
+import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { ipProtocol, optNumber, optPort, optString, rejectUnknown } from "./common.ts";
 
-/** NTP parameters. */
-export type NtpParams = JsonObject;
+/**
+ * The NTP check's parameters, fully defaulted. A type alias (not an
+ * interface) so that it stays assignable to `JsonObject`.
+ *
+ * @example
+ * ```ts
+ * import type { NtpParams } from "./ntp.ts";
+ * const p: NtpParams = {
+ *   server_address: "127.0.0.1", port: 123, max_offset_ms: 1000, ip_protocol: "auto",
+ * };
+ * ```
+ */
+export type NtpParams = {
+  /** The NTP server's name or address (the target's name unless set). */
+  server_address: string;
+  port: number;
+  /** Largest |offset| between the server's clock and ours that counts as up. */
+  max_offset_ms: number;
+  ip_protocol: IpProtocol;
+};
 
-/** Parses NTP parameters. */
-export const parseNtpParams: ParamParser<NtpParams> = (raw) => raw as JsonObject;
+const KNOWN_KEYS = ["server_address", "port", "max_offset_ms"] as const;
+
+/**
+ * Parses the NTP check's parameters.
+ *
+ * @example
+ * ```ts
+ * import { parseNtpParams } from "./ntp.ts";
+ * const p = parseNtpParams({ max_offset_ms: 50 }, "time.example.com");
+ * console.assert(p.server_address === "time.example.com" && p.max_offset_ms === 50);
+ * ```
+ */
+export const parseNtpParams: ParamParser<NtpParams> = (raw, target) => {
+  rejectUnknown(raw, KNOWN_KEYS);
+  const server = optString(raw, "server_address", target).trim();
+  if (server === "") throw new ParamError("server_address", "must not be empty");
+  return {
+    server_address: server,
+    port: optPort(raw, "port", 123),
+    max_offset_ms: optNumber(raw, "max_offset_ms", 1000, { min: 0 }),
+    ip_protocol: ipProtocol(raw),
+  };
+};

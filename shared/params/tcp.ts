@@ -1,8 +1,109 @@
-/** Parameters of the TCP check. PLACEHOLDER: being written. @module */
-import type { JsonObject, ParamParser } from "../checks.ts";
+/**
+ * Parameters of the TCP check: connect to a port, optionally speak TLS, send
+ * a payload and expect a reply, like blackbox_exporter's `tcp` prober.
+ *
+ * @example
+ * ```ts
+ * import { parseTcpParams } from "./tcp.ts";
+ * const p = parseTcpParams({ port: 25, expect: "^220 " }, "mail.example.com");
+ * console.assert(p.host === "mail.example.com" && p.expect === "^220 ");
+ * ```
+ *
+ * @module
+ */
+import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { ipProtocol, optBool, optPort, optString, parsePayload, rejectUnknown } from "./common.ts";
 
-/** TCP parameters. */
-export type TcpParams = JsonObject;
+/**
+ * The TCP check's parameters, fully defaulted. A type alias (not an
+ * interface) so that it stays assignable to `JsonObject`.
+ *
+ * @example
+ * ```ts
+ * import type { TcpParams } from "./tcp.ts";
+ * const p: TcpParams = {
+ *   host: "127.0.0.1", port: 22, send: null, expect: "^SSH-", tls: false,
+ *   tls_verify: true, ca_file: null, server_name: "127.0.0.1", ip_protocol: "auto",
+ * };
+ * ```
+ */
+export type TcpParams = {
+  /** Host name or address to connect to (the target's name unless set). */
+  host: string;
+  port: number;
+  /** Text or `hex:`-prefixed bytes written once connected, or null. */
+  send: string | null;
+  /** Regular expression (source) the reply must match, or null to not read. */
+  expect: string | null;
+  /** Whether to speak TLS once connected. */
+  tls: boolean;
+  /** Whether the TLS peer's certificate chain and name must verify. */
+  tls_verify: boolean;
+  /** PEM file of extra CA certificates to trust, read on the monitor. */
+  ca_file: string | null;
+  /** Name sent as SNI and checked against the certificate. */
+  server_name: string;
+  ip_protocol: IpProtocol;
+};
 
-/** Parses TCP parameters. */
-export const parseTcpParams: ParamParser<TcpParams> = (raw) => raw as JsonObject;
+const KNOWN_KEYS = [
+  "host",
+  "server_address",
+  "port",
+  "send",
+  "expect",
+  "tls",
+  "tls_verify",
+  "ca_file",
+  "server_name",
+] as const;
+
+function optNullable(raw: Record<string, unknown>, field: string): string | null {
+  const v = optString(raw, field, "");
+  return v === "" ? null : v;
+}
+
+/**
+ * Parses the TCP check's parameters. `port` is required; `host` (or the
+ * seed's `server_address`) defaults to the target's name.
+ *
+ * @example
+ * ```ts
+ * import { parseTcpParams } from "./tcp.ts";
+ * const p = parseTcpParams({ port: 443, tls: true }, "example.com");
+ * console.assert(p.server_name === "example.com" && p.tls_verify);
+ * ```
+ */
+export const parseTcpParams: ParamParser<TcpParams> = (raw, target) => {
+  rejectUnknown(raw, KNOWN_KEYS);
+  if (raw.host != null && raw.server_address != null) {
+    throw new ParamError("server_address", 'give either "host" or "server_address", not both');
+  }
+  const hostField = raw.server_address != null ? "server_address" : "host";
+  const host = optString(raw, hostField, target);
+  if (host.trim() === "") throw new ParamError(hostField, "must not be empty");
+  if (raw.port == null) throw new ParamError("port", "is required");
+  const port = optPort(raw, "port", 0);
+  const send = optNullable(raw, "send");
+  if (send !== null) parsePayload("send", send);
+  const expect = optNullable(raw, "expect");
+  if (expect !== null) {
+    try {
+      new RegExp(expect);
+    } catch (e) {
+      throw new ParamError("expect", `is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
+  const tls = optBool(raw, "tls", false);
+  return {
+    host,
+    port,
+    send,
+    expect,
+    tls,
+    tls_verify: optBool(raw, "tls_verify", true),
+    ca_file: optNullable(raw, "ca_file"),
+    server_name: optString(raw, "server_name", host.replace(/^\[(.*)\]$/, "$1")),
+    ip_protocol: ipProtocol(raw),
+  };
+};

@@ -1,8 +1,74 @@
-/** Parameters of the UDP check. PLACEHOLDER: being written. @module */
-import type { JsonObject, ParamParser } from "../checks.ts";
+/**
+ * Parameters of the UDP check: one datagram to `server_address:port`, then
+ * the reply, an ICMP port unreachable, or silence decides the state.
+ *
+ * @example
+ * ```ts
+ * import { parseUdpParams } from "./udp.ts";
+ * const p = parseUdpParams({ port: 53 }, "ns.example");
+ * console.assert(p.server_address === "ns.example" && p.payload.startsWith("hex:"));
+ * ```
+ *
+ * @module
+ */
+import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { ipProtocol, optPort, optString, parsePayload, rejectUnknown } from "./common.ts";
 
-/** UDP parameters. */
-export type UdpParams = JsonObject;
+/** UDP parameters, fully defaulted. */
+export type UdpParams = {
+  /** Host name or address (default: the target's name). */
+  server_address: string;
+  port: number;
+  /** What to send: text, or bytes as `hex:0a0b…`. */
+  payload: string;
+  /** A regular expression the reply text must match, or null to accept any reply. */
+  expect: string | null;
+  ip_protocol: IpProtocol;
+};
 
-/** Parses UDP parameters. */
-export const parseUdpParams: ParamParser<UdpParams> = (raw) => raw as JsonObject;
+const KNOWN_KEYS = ["server_address", "port", "payload", "expect"] as const;
+
+/**
+ * Probes that make common services answer, as `hex:` payloads: a DNS query
+ * for the root's NS records and a 48-byte SNTPv4 client request.
+ */
+const DEFAULT_PAYLOADS: Record<number, string> = {
+  // id 0x6e6d, RD, one question: "." NS IN
+  53: "hex:6e6d01000001000000000000" + "0000020001",
+  // LI 0, version 4, mode 3 (client), rest zero
+  123: "hex:23" + "00".repeat(47),
+};
+
+/**
+ * Parses UDP parameters; throws `ParamError` naming the bad field. `port` is
+ * required; `payload` defaults to a probe that port's usual service answers.
+ *
+ * @example
+ * ```ts
+ * import { parseUdpParams } from "./udp.ts";
+ * const p = parseUdpParams({ port: 7, payload: "ping", expect: "^pong" }, "h");
+ * console.assert(p.payload === "ping" && p.expect === "^pong");
+ * ```
+ */
+export const parseUdpParams: ParamParser<UdpParams> = (raw, target) => {
+  rejectUnknown(raw, KNOWN_KEYS);
+  if (raw.port === undefined || raw.port === null) throw new ParamError("port", "is required");
+  const port = optPort(raw, "port", 0);
+  const payload = optString(raw, "payload", DEFAULT_PAYLOADS[port] ?? "");
+  parsePayload("payload", payload);
+  const expect = optString(raw, "expect", "") || null;
+  if (expect !== null) {
+    try {
+      new RegExp(expect);
+    } catch (e) {
+      throw new ParamError("expect", `not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
+  return {
+    server_address: optString(raw, "server_address", target) || target,
+    port,
+    payload,
+    expect,
+    ip_protocol: ipProtocol(raw),
+  };
+};

@@ -36,7 +36,7 @@ export interface NetNs extends AsyncDisposable {
   hostAddr6: string;
   /** The namespace's IPv6 address on the link. */
   nsAddr6: string;
-  /** Cuts the link (the host side of the veth goes down). */
+  /** Cuts the link (the namespace's side of the veth goes down). */
   down(): Promise<void>;
   /** Restores the link. */
   up(): Promise<void>;
@@ -56,8 +56,18 @@ export async function canMakeNetns(): Promise<boolean> {
   }
 }
 
+/**
+ * A safety net: test subnets never leave this machine. Without it, a test
+ * link whose host side is down would send its traffic out of the default route.
+ */
+async function fenceTestSubnets(): Promise<void> {
+  await ip("route", "replace", "blackhole", "10.77.0.0/16", "metric", "9999").catch(() => {});
+  await ip("-6", "route", "replace", "blackhole", "fd77::/16", "metric", "9999").catch(() => {});
+}
+
 /** Creates a namespace and its veth link, with a free 10.77.N.0/30 subnet. */
 export async function makeNetns(): Promise<NetNs> {
+  await fenceTestSubnets();
   for (let attempt = 0; attempt < 20; attempt++) {
     const n = 1 + Math.floor(Math.random() * 250);
     const name = `nmtest${n}`;
@@ -92,11 +102,15 @@ export async function makeNetns(): Promise<NetNs> {
       nsAddr,
       hostAddr6,
       nsAddr6,
-      down: () => ip("link", "set", hostIf, "down"),
+      // the namespace's side goes down: the host keeps its route to the dead link, so packets are
+      // dropped here in silence (a partition), never routed elsewhere
+      down: () => ip("-n", name, "link", "set", nsIf, "down"),
       up: async () => {
-        await ip("link", "set", hostIf, "up");
-        // a downed link loses its IPv6 address on some kernels; restore it
-        await ip("-6", "addr", "add", `${hostAddr6}/64`, "dev", hostIf, "nodad").catch(() => {});
+        await ip("-n", name, "link", "set", nsIf, "up");
+        // a downed link may lose its IPv6 address; restore it
+        await ip("-n", name, "-6", "addr", "add", `${nsAddr6}/64`, "dev", nsIf, "nodad").catch(
+          () => {},
+        );
       },
       wrap: (cmd) => ["ip", "netns", "exec", name, ...cmd],
       async [Symbol.asyncDispose]() {

@@ -1,0 +1,322 @@
+/**
+ * The manager's link to one monitor: dials it, authenticates both ways,
+ * sends its assignment, stores and acknowledges its results, and keeps the
+ * connection alive. A dead or partitioned monitor is noticed by the
+ * heartbeat within `DEAD_AFTER_MS` (2.5 s); the link then retries with
+ * jittered exponential backoff capped at 1.5 s.
+ *
+ * @example
+ * ```ts ignore
+ * import { MonitorLink } from "./link.ts";
+ * const link = new MonitorLink(monitorConfig, deps);
+ * link.start();
+ * ```
+ *
+ * @module
+ */
+import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import type { MonitorConfig } from "../shared/config.ts";
+import { errorText, FramedConn } from "../shared/connection.ts";
+import {
+  HANDSHAKE_MS,
+  handshakeMac,
+  macEqual,
+  makeNonce,
+  type Message,
+  PROTOCOL_VERSION,
+} from "../shared/protocol.ts";
+import { logger } from "../shared/log.ts";
+import type { ResultStore } from "./store.ts";
+
+const log = logger("link");
+
+/** What the status display shows for a monitor. */
+export type LinkStatus = "Offline" | "Online" | "Reconnecting";
+
+/** A snapshot of one link for displays and the API. */
+export interface LinkState {
+  name: string;
+  address: string;
+  status: LinkStatus;
+  /** The monitor's own ID, once it has said hello. */
+  monitorId: string | null;
+  /** The monitor's host name as it reports it. */
+  remoteName: string | null;
+  /** Why the last connection or attempt failed. */
+  lastError: string | null;
+  /** Wall-clock time of the last status change (epoch ms). */
+  since: number;
+  /** Wall-clock time of the last frame from the monitor (epoch ms), or null. */
+  lastSeen: number | null;
+  /** Results the monitor holds that this manager has not stored yet, as of the last frame. */
+  heldBack: number;
+  /** Results stored from this monitor since the manager started. */
+  received: number;
+}
+
+/** What a link needs from the manager. */
+export interface LinkDeps {
+  managerId: string;
+  token: string;
+  store: ResultStore;
+  /** The checks this monitor should run now. */
+  assignment: (link: MonitorLink) => CheckSpec[];
+  /** Called with the newly stored results of each frame, in order. */
+  onResults: (link: MonitorLink, results: CheckResult[]) => void;
+  /** Called on every status change. */
+  onStatus: (link: MonitorLink, previous: LinkStatus) => void;
+  /** Called when an assignment was sent, with the targets in it. */
+  onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
+}
+
+/** Connect attempts are abandoned after this long. */
+const CONNECT_TIMEOUT_MS = 2000;
+/** Retry delays grow from BASE to CAP, each randomised to 50–100 %. */
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_CAP_MS = 1500;
+/** Retry delay after the monitor refused us (another manager, wrong token). */
+const REFUSED_RETRY_MS = 5000;
+
+/** One monitor's connection, kept alive for the life of the manager. */
+export class MonitorLink {
+  readonly config: MonitorConfig;
+  #deps: LinkDeps;
+  #state: LinkState;
+  #fc: FramedConn | undefined;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #rev = 0;
+  #lastSeq = 0;
+  #acked = 0;
+  /** Set when another manager took the monitor over; we then ask rather than take. */
+  #yielded = false;
+  #loop: Promise<void> | undefined;
+  #wasOnline = false;
+
+  constructor(config: MonitorConfig, deps: LinkDeps) {
+    this.config = config;
+    this.#deps = deps;
+    this.#state = {
+      name: config.name,
+      address: config.address,
+      status: "Offline",
+      monitorId: null,
+      remoteName: null,
+      lastError: null,
+      since: Date.now(),
+      lastSeen: null,
+      heldBack: 0,
+      received: 0,
+    };
+  }
+
+  /** A copy of the link's current state. */
+  get state(): LinkState {
+    return { ...this.#state };
+  }
+
+  /** Whether the monitor is connected and authenticated. */
+  get online(): boolean {
+    return this.#state.status === "Online";
+  }
+
+  /** Starts the connect loop. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Sends the current assignment now, if connected. */
+  async assign(): Promise<void> {
+    const fc = this.#fc;
+    if (!fc || fc.closed || !this.online) return;
+    const checks = this.#deps.assignment(this);
+    if (await fc.send({ t: "assign", rev: ++this.#rev, checks })) {
+      this.#deps.onAssigned?.(this, checks);
+    }
+  }
+
+  /** Asks the monitor to run a check now. Returns false when not connected. */
+  runNow(checkId: string): Promise<boolean> {
+    const fc = this.#fc;
+    if (!fc || fc.closed || !this.online) return Promise.resolve(false);
+    return fc.send({ t: "run", checkId });
+  }
+
+  /** Closes the connection with a goodbye and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#fc?.goodbye("manager shutting down", "shutdown");
+    await this.#loop;
+  }
+
+  #setStatus(status: LinkStatus, error: string | null = this.#state.lastError) {
+    const previous = this.#state.status;
+    this.#state.lastError = error;
+    if (previous === status) return;
+    this.#state.status = status;
+    this.#state.since = Date.now();
+    this.#deps.onStatus(this, previous);
+  }
+
+  async #run() {
+    let failures = 0;
+    while (!this.#stopped) {
+      let retryMs: number;
+      try {
+        await this.#session();
+        failures = 0;
+        retryMs = 0;
+      } catch (e) {
+        const refused = e instanceof RefusedError;
+        if (!this.#stopped) {
+          this.#setStatus(refused ? "Offline" : "Reconnecting", errorText(e));
+        }
+        if (this.#wasOnline) failures = 0;
+        this.#wasOnline = false;
+        failures++;
+        retryMs = refused ? REFUSED_RETRY_MS : backoff(failures);
+      }
+      if (this.#stopped) break;
+      if (this.#yielded) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, retryMs);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    this.#setStatus("Offline", "manager stopped");
+  }
+
+  /** One connection, from dial to close. Throws why it ended. */
+  async #session(): Promise<void> {
+    const { hostname, port } = { hostname: this.config.host, port: this.config.port };
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname,
+        port,
+        signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "TimeoutError") {
+        throw new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`);
+      }
+      throw e;
+    }
+    conn.setKeepAlive(true);
+    const fc = new FramedConn(conn, this.config.address);
+    this.#fc = fc;
+    if (this.#stopped) {
+      fc.close("manager stopping");
+      return;
+    }
+    const messages = fc.messages();
+    const next = async (want: string): Promise<Message> => {
+      const timer = setTimeout(
+        () => fc.close(`no ${want} from the monitor within ${HANDSHAKE_MS} ms`),
+        HANDSHAKE_MS,
+      );
+      const r = await messages.next();
+      clearTimeout(timer);
+      if (r.done) throw closedError(fc);
+      return r.value;
+    };
+    const hello = await next("hello");
+    if (hello.t !== "hello") throw await this.#fail(fc, `expected hello, got ${hello.t}`);
+    if (hello.v !== PROTOCOL_VERSION) {
+      throw await this.#fail(fc, `protocol version ${hello.v} is not ${PROTOCOL_VERSION}`);
+    }
+    const nonce = makeNonce();
+    this.#acked = this.#deps.store.maxSeq(hello.monitorId);
+    await fc.send({
+      t: "auth",
+      v: PROTOCOL_VERSION,
+      managerId: this.#deps.managerId,
+      nonce,
+      mac: await handshakeMac(this.#deps.token, "manager", hello.nonce, nonce),
+      takeover: !this.#yielded,
+      acked: this.#acked,
+    });
+    const welcome = await next("welcome");
+    if (welcome.t !== "welcome") throw await this.#fail(fc, `expected welcome, got ${welcome.t}`);
+    const proof = await handshakeMac(this.#deps.token, "monitor", hello.nonce, nonce);
+    if (!macEqual(proof, welcome.mac)) {
+      throw await this.#fail(fc, "the monitor could not prove the shared token", "auth");
+    }
+    this.#yielded = false;
+    this.#lastSeq = welcome.lastSeq;
+    Object.assign(this.#state, {
+      monitorId: hello.monitorId,
+      remoteName: hello.name,
+      lastSeen: Date.now(),
+      heldBack: Math.max(0, welcome.lastSeq - this.#acked),
+    });
+    this.#wasOnline = true;
+    this.#setStatus("Online", null);
+    log.info("Connected to {address} (monitor {id})", {
+      address: this.config.address,
+      id: hello.monitorId,
+    });
+    await this.assign();
+    for await (const msg of messages) {
+      this.#state.lastSeen = Date.now();
+      if (msg.t === "results") this.#onResults(fc, msg.results);
+      else fc.close(`unexpected ${msg.t} message`);
+    }
+    throw closedError(fc, (code) => {
+      if (code === "replaced") this.#yielded = true;
+    });
+  }
+
+  #onResults(fc: FramedConn, results: CheckResult[]) {
+    if (results.length === 0) return;
+    const monitorId = this.#state.monitorId!;
+    for (const r of results) {
+      if (r.monitorId !== monitorId) {
+        fc.close(`result for monitor ${r.monitorId} on the link of ${monitorId}`);
+        return;
+      }
+    }
+    const fresh = this.#deps.store.add(results, this.config.name);
+    const last = results[results.length - 1]!.seq;
+    this.#acked = Math.max(this.#acked, last);
+    this.#lastSeq = Math.max(this.#lastSeq, last);
+    this.#state.heldBack = Math.max(0, this.#lastSeq - this.#acked);
+    this.#state.received += fresh.length;
+    fc.send({ t: "ack", seq: this.#acked });
+    if (fresh.length > 0) this.#deps.onResults(this, fresh);
+  }
+
+  async #fail(fc: FramedConn, reason: string, code: "auth" | "protocol" = "protocol") {
+    await fc.goodbye(reason, code);
+    return new RefusedError(reason, code);
+  }
+}
+
+/** The monitor (or we) ended the handshake on purpose: retry slowly. */
+class RefusedError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = "RefusedError";
+    this.code = code;
+  }
+}
+
+function closedError(fc: FramedConn, onCode?: (code: string) => void): Error {
+  const code = fc.peerByeCode;
+  if (code) onCode?.(code);
+  const reason = fc.closed?.reason ?? "connection closed";
+  if (code === "auth" || code === "busy" || code === "replaced") {
+    return new RefusedError(reason, code);
+  }
+  return new Error(reason);
+}
+
+function backoff(failures: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures, 10));
+  return ceiling * (0.5 + Math.random() * 0.5);
+}

@@ -1,0 +1,270 @@
+/**
+ * The manager process: holds the configuration, keeps a {@linkcode MonitorLink}
+ * to every monitor, decides which monitor runs which check (`all`, a chosen
+ * set, or `spread` over the online ones), stores results and reports them.
+ *
+ * @example
+ * ```ts ignore
+ * import { Manager } from "./manager.ts";
+ * import { TextOutput } from "./output.ts";
+ * const m = await Manager.start({ configPath: "tasks.yaml", dbPath: "netmon.db", token: "", output: new TextOutput() });
+ * await m.stop();
+ * ```
+ *
+ * @module
+ */
+import type { CheckSpec } from "../shared/checks.ts";
+import { checksForMonitor, type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import { errorText } from "../shared/connection.ts";
+import { logger } from "../shared/log.ts";
+import { type LinkState, MonitorLink } from "./link.ts";
+import type { Output } from "./output.ts";
+import { ResultStore } from "./store.ts";
+
+const log = logger("manager");
+
+/** Options for {@linkcode Manager.start}. */
+export interface ManagerOptions {
+  configPath: string;
+  dbPath: string;
+  /** Shared secret with the monitors ("" for none). */
+  token: string;
+  output: Output;
+  /** How often the status block is printed (default 10 s, as the seed). */
+  statusEveryMs?: number;
+  /** Re-read the configuration when the file changes (default true). */
+  watch?: boolean;
+}
+
+/** Reads and parses the configuration file. Throws {@linkcode ConfigError}. */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(path, 1, 1, "", `cannot read the configuration: ${errorText(e)}`);
+  }
+  return parseConfig(text, path);
+}
+
+/** A running manager. */
+export class Manager {
+  readonly managerId = crypto.randomUUID();
+  readonly store: ResultStore;
+  #opts: ManagerOptions;
+  #config: Config;
+  #links = new Map<string, MonitorLink>();
+  /** Last assignment sent per link, to resend only what changed. */
+  #sent = new Map<string, string>();
+  #statusTimer: ReturnType<typeof setInterval>;
+  #watcher: Deno.FsWatcher | undefined;
+  #stopping = false;
+
+  private constructor(opts: ManagerOptions, config: Config, store: ResultStore) {
+    this.#opts = opts;
+    this.#config = config;
+    this.store = store;
+    for (const m of config.monitors) this.#addLink(m);
+    this.#statusTimer = setInterval(
+      () => opts.output.status(this.states()),
+      opts.statusEveryMs ?? 10_000,
+    );
+    opts.output.status(this.states());
+    if (opts.watch ?? true) this.#watch();
+  }
+
+  /** Loads the configuration (throws {@linkcode ConfigError}), opens the store and dials every monitor. */
+  static async start(opts: ManagerOptions): Promise<Manager> {
+    const config = await loadConfig(opts.configPath);
+    const store = ResultStore.open(opts.dbPath);
+    return new Manager(opts, config, store);
+  }
+
+  /** The configuration in force. */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Every link's current state, in configuration order. */
+  states(): LinkState[] {
+    return [...this.#links.values()].map((l) => l.state);
+  }
+
+  /** The links, by monitor name. */
+  get links(): ReadonlyMap<string, MonitorLink> {
+    return this.#links;
+  }
+
+  #addLink(m: Config["monitors"][number]) {
+    const out = this.#opts.output;
+    const link = new MonitorLink(m, {
+      managerId: this.managerId,
+      token: this.#opts.token,
+      store: this.store,
+      assignment: (l) => this.#assignmentFor(l),
+      onResults: (l, results) => {
+        for (const r of results) out.result(r, l.config.name);
+      },
+      onStatus: (l, previous) => this.#onStatus(l, previous),
+      onAssigned: (l, checks) => {
+        this.#sent.set(l.config.name, assignmentKey(checks));
+        for (const target of new Set(checks.map((c) => c.target))) {
+          out.distributing(target, l.config.name);
+        }
+      },
+    });
+    this.#links.set(m.name, link);
+    link.start();
+  }
+
+  #onStatus(link: MonitorLink, previous: string) {
+    if (this.#stopping) return;
+    const s = link.state;
+    const out = this.#opts.output;
+    if (s.status === "Online") {
+      out.event(
+        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        { monitor: s.name, status: s.status },
+      );
+    } else if (previous === "Online") {
+      out.event(`Disconnected from ${s.address}: ${s.lastError}. Reconnecting...`, {
+        monitor: s.name,
+        status: s.status,
+      });
+    } else if (s.status === "Offline" && s.lastError) {
+      out.event(`Monitoring service at ${s.address} refused us: ${s.lastError}`, {
+        monitor: s.name,
+        status: s.status,
+      });
+    }
+    out.status(this.states());
+    // spread checks follow the set of online monitors
+    if ((s.status === "Online") !== (previous === "Online")) this.#redistribute(link);
+  }
+
+  /** Sends new assignments to every online link whose set of checks changed. */
+  #redistribute(except?: MonitorLink) {
+    const losing: MonitorLink[] = [];
+    const gaining: MonitorLink[] = [];
+    for (const link of this.#links.values()) {
+      if (!link.online || link === except) continue;
+      const next = this.#assignmentFor(link);
+      const before = this.#sent.get(link.config.name);
+      if (before === assignmentKey(next)) continue;
+      const had = before ? before.split("\n").length : 0;
+      (next.length < had ? losing : gaining).push(link);
+    }
+    // stop checks where they move from before starting them where they move to
+    for (const link of [...losing, ...gaining]) link.assign();
+  }
+
+  #assignmentFor(link: MonitorLink): CheckSpec[] {
+    const name = link.config.name;
+    const online = [...this.#links.values()].filter((l) => l.online).map((l) => l.config.name);
+    const spread = this.#config.checks.filter((c) =>
+      c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
+    );
+    return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)];
+  }
+
+  /**
+   * Re-reads the configuration. A valid file is applied as a diff (monitors
+   * added or removed, assignments resent; monitors restart only the checks
+   * that changed); an invalid one is reported and the running one stays.
+   */
+  async reload(): Promise<{ ok: boolean; error?: string }> {
+    let next: Config;
+    try {
+      next = await loadConfig(this.#opts.configPath);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.#opts.output.event(`Configuration not applied, keeping the running one: ${error}`, {
+        error,
+      });
+      return { ok: false, error };
+    }
+    const before = new Map(this.#config.monitors.map((m) => [m.name, m]));
+    this.#config = next;
+    for (const m of next.monitors) {
+      const old = before.get(m.name);
+      if (old && old.address === m.address) continue;
+      if (old) await this.#removeLink(m.name);
+      this.#addLink(m);
+    }
+    for (const name of before.keys()) {
+      if (!next.monitors.some((m) => m.name === name)) await this.#removeLink(name);
+    }
+    this.#redistribute();
+    this.#opts.output.event(
+      `Configuration reloaded: ${next.checks.length} checks, ${next.monitors.length} monitors`,
+    );
+    return { ok: true };
+  }
+
+  async #removeLink(name: string) {
+    const link = this.#links.get(name);
+    this.#links.delete(name);
+    this.#sent.delete(name);
+    await link?.stop();
+  }
+
+  async #watch() {
+    const path = this.#opts.configPath;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // watch the directory: editors replace the file rather than write it in place
+      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+      const base = path.slice(path.lastIndexOf("/") + 1);
+      this.#watcher = Deno.watchFs(dir, { recursive: false });
+      for await (const ev of this.#watcher) {
+        if (!ev.paths.some((p) => p.endsWith(`/${base}`) || p === base)) continue;
+        clearTimeout(timer);
+        timer = setTimeout(() => this.reload(), 300);
+      }
+    } catch (e) {
+      if (!this.#stopping) log.warn("Not watching {path} for changes: {e}", { path, e });
+    }
+  }
+
+  /** Closes every link with a goodbye, flushes the output and closes the store. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#statusTimer);
+    this.#watcher?.close();
+    await Promise.all([...this.#links.values()].map((l) => l.stop()));
+    this.#opts.output.flush();
+    this.store.close();
+  }
+}
+
+function assignmentKey(checks: CheckSpec[]): string {
+  return checks.map((c) => JSON.stringify(c)).sort().join("\n");
+}
+
+/**
+ * The monitor that runs a `spread` check: the highest rendezvous hash of
+ * (check, monitor) among the online ones, so each check has one owner,
+ * the load is balanced, and a returning monitor gets its checks back.
+ */
+export function spreadOwner(checkId: string, online: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const name of online) {
+    let h = 2166136261;
+    const key = `${checkId}\0${name}`;
+    for (let i = 0; i < key.length; i++) {
+      h ^= key.charCodeAt(i);
+      h = Math.imul(h, 16777619);
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    const score = h >>> 0;
+    if (score > bestScore) {
+      bestScore = score;
+      best = name;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,281 @@
+/**
+ * netmon's command line.
+ *
+ * ```
+ * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token T]
+ * netmon manage [tasks.yaml] [--db FILE] [--token T] [--log-format text|json]
+ * netmon help [command]
+ * ```
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./mod.ts";
+ * Deno.exit(await main(["help"]));
+ * ```
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError } from "./shared/config.ts";
+import { logger, setupLogging } from "./shared/log.ts";
+import { VERSION } from "./shared/version.ts";
+import { Monitor } from "./monitor/monitor.ts";
+import { Manager } from "./manager/manager.ts";
+import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
+
+/** A mistake on the command line; carries the exit code and a hint. */
+export class UsageError extends Error {
+  readonly exitCode: number;
+  /** @param message what is wrong @param exitCode exit status (default 2) */
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.name = "UsageError";
+    this.exitCode = exitCode;
+  }
+}
+
+const COMMANDS = ["monitor", "manage", "help", "version"] as const;
+
+const HELP: Record<string, string> = {
+  main: `netmon ${VERSION} — a distributed network monitor
+
+Usage:
+  netmon monitor [options]        run a monitor that the manager connects to
+  netmon manage [tasks.yaml]      run the manager: distribute checks, collect results
+  netmon help [command]           show help for a command
+  netmon version                  print the version
+
+Run 'netmon help monitor' or 'netmon help manage' for their options.`,
+  monitor: `Usage: netmon monitor [options]
+
+Listens for the manager, runs the checks it assigns on its own schedule and
+streams the results back. Keeps checking, and keeps every result, while no
+manager is connected.
+
+Options:
+  --port N          TCP port to listen on (default 54322)
+  --listen ADDR     address to listen on (default 127.0.0.1)
+  --data DIR        where the monitor ID, last assignment and result spool live
+                    (default ./data/monitor-PORT)
+  --token TOKEN     shared secret with the manager (or NETMON_TOKEN, or --token-file)
+  --token-file F    read the shared secret from file F
+  --name NAME       name shown by the manager (default: this host's name)
+  --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
+  --log-level L     debug, info, warning or error (default info)
+  -h, --help        show this help`,
+  manage: `Usage: netmon manage [tasks.yaml] [options]
+
+Reads the configuration (default ./tasks.yaml), keeps a connection to every
+monitor in it, hands each its checks and prints every result. Edit the file
+or send SIGHUP to reload it.
+
+Options:
+  --db FILE           result store (default ./data/netmon.db)
+  --token TOKEN       shared secret with the monitors (or NETMON_TOKEN, or --token-file)
+  --token-file F      read the shared secret from file F
+  --log-format F      text (the seed's format) or json (one object per line)
+  --live / --no-live  redraw a live view in place (default: when stdout is a terminal)
+  --status-every S    seconds between status blocks (default 10)
+  --log-level L       debug, info, warning or error for diagnostics on stderr (default warning)
+  -h, --help          show this help`,
+};
+
+function suggest(word: string): string {
+  const near = COMMANDS.find((c) =>
+    c.startsWith(word.slice(0, 3)) || word.startsWith(c.slice(0, 3))
+  );
+  return near ? ` (did you mean '${near}'?)` : "";
+}
+
+function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs<T>(config);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+async function readToken(values: Record<string, unknown>): Promise<string> {
+  if (typeof values.token === "string") return values.token;
+  if (typeof values["token-file"] === "string") {
+    try {
+      return (await Deno.readTextFile(values["token-file"])).trim();
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read the token file "${values["token-file"]}": ${
+          e instanceof Error ? e.message : e
+        }`,
+      );
+    }
+  }
+  return Deno.env.get("NETMON_TOKEN") ?? "";
+}
+
+function intOption(values: Record<string, unknown>, name: string, dflt: number, max = 1e9): number {
+  const v = values[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got "${v}"`);
+  }
+  return n;
+}
+
+function logLevel(values: Record<string, unknown>, dflt: "info" | "warning") {
+  const v = values["log-level"] ?? dflt;
+  if (v !== "debug" && v !== "info" && v !== "warning" && v !== "error") {
+    throw new UsageError(`--log-level must be debug, info, warning or error, got "${v}"`);
+  }
+  return v;
+}
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+function untilSignal(): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(sig, () => resolve(sig));
+    }
+  });
+}
+
+async function runMonitor(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      listen: { type: "string" },
+      data: { type: "string" },
+      token: { type: "string" },
+      "token-file": { type: "string" },
+      name: { type: "string" },
+      "spool-max-mb": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return help("monitor");
+  setupLogging({ level: logLevel(values, "info") });
+  const port = intOption(values, "port", 54322, 65535);
+  const monitor = await Monitor.start({
+    hostname: values.listen ?? "127.0.0.1",
+    port,
+    dataDir: values.data ?? `./data/monitor-${port}`,
+    token: await readToken(values),
+    name: values.name,
+    spoolMaxBytes: intOption(values, "spool-max-mb", 256) * 1024 * 1024,
+  });
+  console.log(`Monitoring service ${monitor.id} listening on ${monitor.address}`);
+  const sig = await untilSignal();
+  logger("monitor").info("Stopping on {sig}", { sig });
+  await monitor.stop();
+  return 0;
+}
+
+async function runManager(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      db: { type: "string" },
+      token: { type: "string" },
+      "token-file": { type: "string" },
+      "log-format": { type: "string" },
+      live: { type: "boolean" },
+      "no-live": { type: "boolean" },
+      "status-every": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return help("manage");
+  if (positionals.length > 1) {
+    throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
+  }
+  setupLogging({ level: logLevel(values, "warning") });
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, got "${format}"`);
+  }
+  const live = values.live ?? (!values["no-live"] && format === "text" && Deno.stdout.isTerminal());
+  const output: Output = format === "json"
+    ? new JsonOutput()
+    : live
+    ? new LiveView()
+    : new TextOutput();
+  const dbPath = values.db ?? "./data/netmon.db";
+  if (dbPath.includes("/")) {
+    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
+  }
+  let manager: Manager;
+  try {
+    manager = await Manager.start({
+      configPath: positionals[0] ?? "tasks.yaml",
+      dbPath,
+      token: await readToken(values),
+      output,
+      statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
+    });
+  } catch (e) {
+    output.close();
+    throw e;
+  }
+  Deno.addSignalListener("SIGHUP", () => manager.reload());
+  const sig = await untilSignal();
+  logger("manager").info("Stopping on {sig}", { sig });
+  await manager.stop();
+  output.close();
+  return 0;
+}
+
+function help(topic?: string): number {
+  const text = HELP[topic ?? "main"];
+  if (!text) throw new UsageError(`No help for "${topic}"${suggest(topic ?? "")}`);
+  console.log(text);
+  return 0;
+}
+
+/** Runs the command line `args`; resolves with the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case "monitor":
+        return await runMonitor(rest);
+      case "manage":
+        return await runManager(rest);
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        return help(rest[0]);
+      case "version":
+      case "--version":
+        console.log(`netmon ${VERSION}`);
+        return 0;
+      default:
+        throw new UsageError(`Unknown command "${cmd}"${suggest(cmd)}; run 'netmon help'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`netmon: ${e.message}`);
+      return e.exitCode;
+    }
+    if (e instanceof ConfigError) {
+      console.error(`netmon: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof Deno.errors.AddrInUse) {
+      console.error(`netmon: ${e.message}: another process listens there; pick another --port`);
+      return 1;
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      console.error(`netmon: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

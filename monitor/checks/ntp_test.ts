@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { checkNtp, ctime } from "./ntp.ts";
+import { parseNtpParams } from "../../shared/params/ntp.ts";
+import type { CheckOutcome } from "../../shared/checks.ts";
+import { chronyNtpData, startChrony } from "../../tests/fixtures/chrony.ts";
+import { freeDualPort } from "../../tests/fixtures/unbound.ts";
+import { canMakeNetns, makeNetns } from "../../tests/helpers/netns.ts";
+
+function run(raw: Record<string, unknown>, timeoutMs = 2000): Promise<CheckOutcome> {
+  return checkNtp(parseNtpParams(raw, "ntp.example"), {
+    signal: AbortSignal.timeout(timeoutMs),
+    timeoutMs,
+    target: "ntp.example",
+  });
+}
+
+Deno.test("checkNtp() reports the stratum and offset chrony's own client sees", async () => {
+  await using ntp = await startChrony({ stratum: 8 });
+  const out = await run({ server_address: ntp.host, port: ntp.port });
+  const seen = await chronyNtpData(ntp.host, ntp.port);
+  console.log(
+    `netmon: stratum ${out.metrics.netmon_ntp_stratum}, offset ` +
+      `${out.metrics.netmon_ntp_offset_seconds} s, delay ${out.metrics.netmon_ntp_rtt_seconds} s; ` +
+      `chronyc ntpdata: stratum ${seen.stratum}, offset ${seen.offsetSeconds} s, ref ${seen.referenceIdHex}`,
+  );
+  assert.equal(out.up, true, out.summary);
+  assert.equal(seen.stratum, 8);
+  assert.equal(out.metrics.netmon_ntp_stratum, seen.stratum);
+  assert.equal(out.details?.reference_id, "127.127.1.1");
+  assert.equal(seen.referenceIdHex, "7F7F0101");
+  assert.equal(seen.leapStatus, "Normal");
+  assert.equal(out.metrics.netmon_ntp_leap, 0);
+  assert.ok(Math.abs(out.metrics.netmon_ntp_offset_seconds!) < 1);
+  assert.ok(Math.abs(seen.offsetSeconds) < 1);
+  assert.ok(out.metrics.netmon_ntp_rtt_seconds! >= 0);
+  assert.equal(out.metrics.probe_success, 1);
+  assert.equal(out.latencyMs, out.metrics.netmon_ntp_rtt_seconds! * 1000);
+  assert.match(
+    out.summary,
+    /^NTP: Server 127\.0\.0\.1 - is up, Time: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}, Offset: [+-]\d+\.\d{3} ms, Delay: \d+\.\d{3} ms, Stratum: 8, Ref ID: 127\.127\.1\.1/,
+  );
+});
+
+Deno.test("checkNtp() reports the server's time in the summary", async () => {
+  await using ntp = await startChrony({ stratum: 3 });
+  const out = await run({ server_address: ntp.host, port: ntp.port });
+  assert.equal(out.up, true, out.summary);
+  assert.equal(out.metrics.netmon_ntp_stratum, 3);
+  const serverTime = new Date(out.details!.server_time as string);
+  assert.ok(out.summary.includes(`Time: ${ctime(serverTime)},`), out.summary);
+});
+
+Deno.test("checkNtp() is down when the offset exceeds max_offset_ms", async () => {
+  await using ntp = await startChrony();
+  const out = await run({ server_address: ntp.host, port: ntp.port, max_offset_ms: 0 });
+  assert.equal(out.up, false);
+  assert.match(out.error!, /^clock offset [+-]\d+\.\d{3} ms exceeds max_offset_ms 0$/);
+  assert.ok(out.summary.startsWith("NTP: Server 127.0.0.1 - is down, Error: clock offset"));
+  assert.equal(out.metrics.probe_success, 0);
+  assert.equal(out.metrics.netmon_ntp_stratum, 8);
+});
+
+Deno.test("checkNtp() is down when chronyd serves no synchronised time", async () => {
+  // a bare chronyd with no sources and no `local` answers unsynchronised
+  await using ntp = await startChrony({ stratum: null });
+  const out = await run({ server_address: ntp.host, port: ntp.port });
+  assert.equal(out.up, false);
+  assert.match(out.error!, /^server is unsynchronised/);
+  assert.equal(out.metrics.netmon_ntp_leap, 3);
+});
+
+Deno.test("checkNtp() is down with a timeout when nothing listens on the port", async () => {
+  const port = await freeDualPort("127.0.0.1");
+  const out = await run({ server_address: "127.0.0.1", port }, 300);
+  assert.equal(out.up, false);
+  assert.equal(out.error, "timeout after 300 ms");
+  assert.equal(out.summary, "NTP: Server 127.0.0.1 - is down, Error: timeout after 300 ms");
+  assert.equal(out.latencyMs, null);
+  assert.equal(out.metrics.probe_success, 0);
+});
+
+Deno.test({
+  name: "checkNtp() is down with a timeout when the server's link is down",
+  ignore: !(await canMakeNetns()),
+  async fn() {
+    await using ns = await makeNetns();
+    await ns.down();
+    const out = await run({ server_address: ns.nsAddr }, 300);
+    assert.equal(out.up, false);
+    assert.equal(out.error, "timeout after 300 ms");
+  },
+});
+
+Deno.test("ctime() pads the day of the month with a space like Python's time.ctime()", () => {
+  assert.equal(ctime(new Date(2024, 4, 5, 9, 3, 7)), "Sun May  5 09:03:07 2024");
+  assert.equal(ctime(new Date(2024, 4, 15, 11, 26, 19)), "Wed May 15 11:26:19 2024");
+});
+
+Deno.test("parseNtpParams() defaults the server to the target and the port to 123", () => {
+  assert.deepEqual(parseNtpParams({ frequency: 2 }, "pool.ntp.org"), {
+    server_address: "pool.ntp.org",
+    port: 123,
+    max_offset_ms: 1000,
+    ip_protocol: "auto",
+  });
+  assert.throws(() => parseNtpParams({ "max-offset-ms": 5 }, "x"), /did you mean "max_offset_ms"/);
+  assert.throws(
+    () => parseNtpParams({ max_offset_ms: -1 }, "x"),
+    /max_offset_ms: must be at least 0/,
+  );
+});

@@ -1,0 +1,289 @@
+/**
+ * The monitor process: listens for the manager, proves and checks the shared
+ * token, runs the assigned checks on its scheduler, spools every result and
+ * streams it to the manager until acknowledged.
+ *
+ * The last assignment is kept on disk, so a monitor keeps checking while no
+ * manager is connected and after its own restart.
+ *
+ * @example
+ * ```ts ignore
+ * import { Monitor } from "./monitor.ts";
+ * const m = await Monitor.start({ hostname: "127.0.0.1", port: 54322, dataDir: "./data" });
+ * await m.stop();
+ * ```
+ *
+ * @module
+ */
+import { formatAddr, FramedConn } from "../shared/connection.ts";
+import {
+  HANDSHAKE_MS,
+  handshakeMac,
+  macEqual,
+  makeNonce,
+  MAX_RESULTS_PER_FRAME,
+  type Message,
+  PROTOCOL_VERSION,
+} from "../shared/protocol.ts";
+import type { CheckSpec } from "../shared/checks.ts";
+import { logger } from "../shared/log.ts";
+import { VERSION } from "../shared/version.ts";
+import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
+import { Spool } from "./spool.ts";
+import { loadAssignment, loadOrCreateIdentity, saveAssignment } from "./state.ts";
+
+const log = logger("monitor");
+
+/** Options for {@linkcode Monitor.start}. */
+export interface MonitorOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  hostname?: string;
+  port: number;
+  /** Directory for the monitor ID, the last assignment and the spool. */
+  dataDir: string;
+  /** Shared secret with the manager ("" for none). */
+  token?: string;
+  /** Name shown by the manager (default: this host's name). */
+  name?: string;
+  /** Spool bound in bytes. */
+  spoolMaxBytes?: number;
+}
+
+interface Session {
+  fc: FramedConn;
+  /** Highest sequence number sent on this session. */
+  cursor: number;
+  managerId: string;
+}
+
+/** A running monitor. */
+export class Monitor {
+  readonly id: string;
+  readonly listener: Deno.TcpListener;
+  readonly scheduler: Scheduler;
+  readonly spool: Spool;
+  #opts: MonitorOptions;
+  #session: Session | undefined;
+  #buffer: UnsequencedResult[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumping = false;
+  #stopping = false;
+  #acceptLoop: Promise<void>;
+
+  private constructor(opts: MonitorOptions, id: string, listener: Deno.TcpListener, spool: Spool) {
+    this.#opts = opts;
+    this.id = id;
+    this.listener = listener;
+    this.spool = spool;
+    this.scheduler = new Scheduler({ monitorId: id, onResult: (r) => this.#onResult(r) });
+    this.#acceptLoop = this.#accept();
+  }
+
+  /** Loads state from `dataDir`, starts listening and resumes the last assignment. */
+  static async start(opts: MonitorOptions): Promise<Monitor> {
+    await Deno.mkdir(opts.dataDir, { recursive: true });
+    const id = await loadOrCreateIdentity(opts.dataDir);
+    const spool = Spool.open(`${opts.dataDir}/spool.db`, {
+      maxBytes: opts.spoolMaxBytes,
+      onDrop: (n, total) =>
+        log.warn("Spool full: dropped the {n} oldest unacknowledged results ({total} so far)", {
+          n,
+          total,
+        }),
+    });
+    const listener = Deno.listen({ hostname: opts.hostname ?? "127.0.0.1", port: opts.port });
+    const m = new Monitor(opts, id, listener, spool);
+    const saved = await loadAssignment(opts.dataDir);
+    if (saved.length > 0) {
+      m.scheduler.apply(saved);
+      log.info("Resumed {n} checks from the last assignment", { n: saved.length });
+    }
+    return m;
+  }
+
+  /** The address the monitor listens on, as `host:port`. */
+  get address(): string {
+    const a = this.listener.addr;
+    return formatAddr(a.hostname, a.port);
+  }
+
+  /** Whether a manager is connected and authenticated. */
+  get connected(): boolean {
+    return this.#session !== undefined && !this.#session.fc.closed;
+  }
+
+  async #accept() {
+    for await (const conn of this.listener) {
+      this.#handle(conn).catch((e) => log.error("Connection handler failed: {e}", { e }));
+    }
+  }
+
+  async #handle(conn: Deno.TcpConn) {
+    conn.setKeepAlive(true);
+    const fc = new FramedConn(conn);
+    const nonce = makeNonce();
+    await fc.send({
+      t: "hello",
+      v: PROTOCOL_VERSION,
+      monitorId: this.id,
+      name: this.#opts.name ?? Deno.hostname(),
+      version: VERSION,
+      nonce,
+    });
+    const messages = fc.messages();
+    const handshake = setTimeout(
+      () => fc.close(`no authentication from ${fc.peer} within ${HANDSHAKE_MS} ms`),
+      HANDSHAKE_MS,
+    );
+    const first = await messages.next();
+    clearTimeout(handshake);
+    if (first.done) {
+      // a peer that just closes is a port scanner or a TCP health check: not worth a warning
+      const level = fc.closed?.local ? "warn" : "debug";
+      log[level]("Connection from {peer} closed before authenticating: {reason}", {
+        peer: fc.peer,
+        reason: fc.closed?.reason,
+      });
+      return;
+    }
+    const auth = first.value;
+    if (auth.t !== "auth") {
+      log.warn("Closed connection from {peer}: expected auth, got {t}", {
+        peer: fc.peer,
+        t: auth.t,
+      });
+      await fc.goodbye("expected an auth message", "protocol");
+      return;
+    }
+    const token = this.#opts.token ?? "";
+    const expected = await handshakeMac(token, "manager", nonce, auth.nonce);
+    if (!macEqual(expected, auth.mac)) {
+      log.warn("Authentication failed for manager at {peer}: wrong or missing token", {
+        peer: fc.peer,
+      });
+      await fc.goodbye("authentication failed: wrong or missing token", "auth");
+      return;
+    }
+    const old = this.#session;
+    if (old && !old.fc.closed && !auth.takeover) {
+      await fc.goodbye(`another manager is connected (from ${old.fc.peer})`, "busy");
+      return;
+    }
+    const session: Session = {
+      fc,
+      cursor: Math.max(Math.min(auth.acked, this.spool.lastSeq), this.spool.acked),
+      managerId: auth.managerId,
+    };
+    this.#session = session;
+    if (old && !old.fc.closed) {
+      log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
+      await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
+    }
+    await fc.send({
+      t: "welcome",
+      mac: await handshakeMac(token, "monitor", nonce, auth.nonce),
+      lastSeq: this.spool.lastSeq,
+    });
+    this.spool.ack(auth.acked);
+    log.info("Manager connected from {peer}; {pending} results to replay", {
+      peer: fc.peer,
+      pending: this.spool.lastSeq - session.cursor,
+    });
+    fc.onClose((info) => {
+      if (this.#session === session) {
+        log.info("Manager at {peer} disconnected: {reason}", {
+          peer: fc.peer,
+          reason: info.reason,
+        });
+      }
+    });
+    this.#pump();
+    for await (const msg of messages) await this.#onMessage(session, msg);
+    if (fc.closed?.local) {
+      log.warn("Closed connection from {peer}: {reason}", {
+        peer: fc.peer,
+        reason: fc.closed.reason,
+      });
+    }
+  }
+
+  async #onMessage(session: Session, msg: Message) {
+    switch (msg.t) {
+      case "assign": {
+        await saveAssignment(this.#opts.dataDir, msg.checks);
+        const c = this.scheduler.apply(msg.checks);
+        log.info(
+          "Assignment {rev}: {total} checks ({added} added, {changed} changed, {removed} removed)",
+          { rev: msg.rev, total: msg.checks.length, ...c },
+        );
+        break;
+      }
+      case "ack":
+        this.spool.ack(msg.seq);
+        break;
+      case "run":
+        this.scheduler.runNow(msg.checkId);
+        break;
+      default:
+        session.fc.close(`unexpected ${msg.t} message from the manager`);
+    }
+  }
+
+  #onResult(r: UnsequencedResult) {
+    this.#buffer.push(r);
+    // batch the spool write and the send: one transaction per 20 ms of results
+    this.#flushTimer ??= setTimeout(() => this.#flush(), 20);
+  }
+
+  #flush() {
+    this.#flushTimer = undefined;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    try {
+      this.spool.append(batch);
+    } catch (e) {
+      log.error("Could not write {n} results to the spool: {e}", { n: batch.length, e });
+      return;
+    }
+    this.#pump();
+  }
+
+  /** Sends everything after the session's cursor, oldest first, one frame at a time. */
+  async #pump() {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const s = this.#session;
+        if (!s || s.fc.closed || s.cursor >= this.spool.lastSeq) break;
+        const batch = this.spool.readAfter(s.cursor, MAX_RESULTS_PER_FRAME);
+        if (batch.length === 0) {
+          s.cursor = this.spool.lastSeq;
+          break;
+        }
+        if (!await s.fc.send({ t: "results", results: batch })) break;
+        s.cursor = batch[batch.length - 1]!.seq;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** The checks currently assigned. */
+  checks(): CheckSpec[] {
+    return this.scheduler.specs();
+  }
+
+  /** Stops checking, writes what was measured, says goodbye and closes. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.scheduler.stop();
+    clearTimeout(this.#flushTimer);
+    if (this.#buffer.length > 0) this.#flush();
+    await this.#session?.fc.goodbye("monitor shutting down", "shutdown");
+    this.listener.close();
+    await this.#acceptLoop.catch(() => {});
+    this.spool.close();
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The monitor's scheduler: runs each assigned check at its interval, on one
+ * timer for all checks (a min-heap of due times), with starts spread across
+ * the interval by a hash of the check's ID, no overlapping runs of one check,
+ * a hard deadline per run, and a cap on runs in flight.
+ *
+ * Checks never see the connection to the manager: the scheduler hands each
+ * finished result to `onResult`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Scheduler } from "./scheduler.ts";
+ * const s = new Scheduler({ monitorId: "m1", onResult: (r) => console.log(r.summary) });
+ * s.apply([{ id: "x/TCP", target: "x", type: "TCP", intervalMs: 10_000, timeoutMs: 2_000, params: { host: "127.0.0.1", port: 22 } }]);
+ * ```
+ *
+ * @module
+ */
+import type {
+  CheckFn,
+  CheckOutcome,
+  CheckResult,
+  CheckSpec,
+  JsonObject,
+} from "../shared/checks.ts";
+import { errorText } from "../shared/connection.ts";
+import { CHECKS } from "./checks/mod.ts";
+
+/** A result before the spool gives it its sequence number. */
+export type UnsequencedResult = Omit<CheckResult, "seq">;
+
+/** Options for {@linkcode Scheduler}. */
+export interface SchedulerOptions {
+  monitorId: string;
+  onResult: (result: UnsequencedResult) => void;
+  /** Runs in flight at most; further due runs wait their turn (default 4096). */
+  maxInFlight?: number;
+  /** Check implementations by type (default: the real ones). */
+  checks?: Record<string, CheckFn<JsonObject>>;
+}
+
+/** Counters exposed for the status view and the benchmark. */
+export interface SchedulerStats {
+  checks: number;
+  inFlight: number;
+  runs: number;
+  /** Runs skipped because the previous run of the same check was still going. */
+  overlapsSkipped: number;
+  /** Start lag (start − due) in ms of recent runs, newest last (at most 20,000 kept). */
+  lagsMs: number[];
+}
+
+interface Entry {
+  spec: CheckSpec;
+  key: string;
+  due: number;
+  running: boolean;
+  removed: boolean;
+  abort?: AbortController;
+}
+
+/** Grace after the deadline before a check that ignores its signal is abandoned. */
+const ABANDON_GRACE_MS = 1000;
+const LAG_SAMPLES = 20_000;
+
+/** Runs checks on their schedules. */
+export class Scheduler {
+  #entries = new Map<string, Entry>();
+  #heap: Entry[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #waiting: { entry: Entry; due: number }[] = [];
+  #inFlight = 0;
+  #opts: Required<SchedulerOptions>;
+  #stats: SchedulerStats = { checks: 0, inFlight: 0, runs: 0, overlapsSkipped: 0, lagsMs: [] };
+  #stopped = false;
+
+  constructor(options: SchedulerOptions) {
+    this.#opts = { maxInFlight: 4096, checks: CHECKS, ...options };
+  }
+
+  /**
+   * Makes `specs` the set of running checks: new ones start at their phase,
+   * changed ones restart, removed ones are cancelled, unchanged ones keep
+   * their rhythm. Returns how many of each.
+   */
+  apply(specs: CheckSpec[]): { added: number; changed: number; removed: number; kept: number } {
+    const counts = { added: 0, changed: 0, removed: 0, kept: 0 };
+    const next = new Map(specs.map((s) => [s.id, s]));
+    for (const [id, entry] of this.#entries) {
+      const spec = next.get(id);
+      if (spec && JSON.stringify(spec) === entry.key) continue;
+      this.#remove(entry);
+      this.#entries.delete(id);
+      if (spec) counts.changed++;
+      else counts.removed++;
+    }
+    const now = performance.now();
+    for (const spec of next.values()) {
+      if (this.#entries.has(spec.id)) {
+        counts.kept++;
+        continue;
+      }
+      const entry: Entry = {
+        spec,
+        key: JSON.stringify(spec),
+        due: now + phaseOf(spec.id, spec.intervalMs),
+        running: false,
+        removed: false,
+      };
+      this.#entries.set(spec.id, entry);
+      this.#push(entry);
+    }
+    counts.added = next.size - counts.kept - counts.changed;
+    this.#stats.checks = this.#entries.size;
+    this.#arm();
+    return counts;
+  }
+
+  /** Starts a run of `checkId` now, unless one is already running. Returns false if unknown. */
+  runNow(checkId: string): boolean {
+    const entry = this.#entries.get(checkId);
+    if (!entry) return false;
+    if (!entry.running) this.#start(entry, performance.now());
+    return true;
+  }
+
+  /** The specs currently scheduled. */
+  specs(): CheckSpec[] {
+    return [...this.#entries.values()].map((e) => e.spec);
+  }
+
+  /** Counters for status displays and benchmarks. */
+  stats(): SchedulerStats {
+    return { ...this.#stats, inFlight: this.#inFlight, lagsMs: this.#stats.lagsMs.slice() };
+  }
+
+  /** Cancels every check and stops the timer. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    for (const entry of this.#entries.values()) this.#remove(entry);
+    this.#entries.clear();
+    this.#heap = [];
+    this.#waiting = [];
+  }
+
+  #remove(entry: Entry) {
+    entry.removed = true;
+    entry.abort?.abort(new Error("check removed"));
+  }
+
+  #arm() {
+    if (this.#stopped) return;
+    const top = this.#heap[0];
+    if (!top) return;
+    if (top.due >= this.#timerAt && this.#timer !== undefined) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = top.due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#fire();
+    }, Math.max(0, top.due - performance.now()));
+  }
+
+  #fire() {
+    const now = performance.now();
+    while (this.#heap.length > 0 && this.#heap[0]!.due <= now + 1) {
+      const entry = this.#pop()!;
+      if (entry.removed) continue;
+      const due = entry.due;
+      // next slot on the grid; if far behind, skip missed slots rather than bursting
+      entry.due += entry.spec.intervalMs;
+      if (entry.due < now) {
+        entry.due += Math.ceil((now - entry.due) / entry.spec.intervalMs) * entry.spec.intervalMs;
+      }
+      this.#push(entry);
+      if (entry.running) {
+        this.#stats.overlapsSkipped++;
+      } else if (this.#inFlight >= this.#opts.maxInFlight) {
+        this.#waiting.push({ entry, due });
+      } else {
+        this.#start(entry, due);
+      }
+    }
+    this.#arm();
+  }
+
+  #start(entry: Entry, due: number) {
+    const spec = entry.spec;
+    const check = this.#opts.checks[spec.type];
+    const abort = new AbortController();
+    entry.abort = abort;
+    entry.running = true;
+    this.#inFlight++;
+    const started = performance.now();
+    const startedAt = Date.now();
+    const lags = this.#stats.lagsMs;
+    lags.push(started - due);
+    if (lags.length > LAG_SAMPLES) lags.splice(0, lags.length - LAG_SAMPLES);
+    const deadline = setTimeout(
+      () => abort.abort(new DOMException("timeout", "TimeoutError")),
+      spec.timeoutMs,
+    );
+    let abandon: ReturnType<typeof setTimeout> | undefined;
+    const run = check
+      ? check(spec.params, { signal: abort.signal, timeoutMs: spec.timeoutMs, target: spec.target })
+      : Promise.reject(new Error(`no check of type ${spec.type}`));
+    const guard = new Promise<CheckOutcome>((resolve) => {
+      abandon = setTimeout(
+        () => resolve(failed(spec, `check did not finish within its ${spec.timeoutMs} ms timeout`)),
+        spec.timeoutMs + ABANDON_GRACE_MS,
+      );
+    });
+    Promise.race([run, guard])
+      .catch((e) => failed(spec, errorText(e)))
+      .then((outcome) => {
+        clearTimeout(deadline);
+        clearTimeout(abandon);
+        entry.running = false;
+        entry.abort = undefined;
+        this.#inFlight--;
+        this.#stats.runs++;
+        if (!entry.removed) {
+          this.#opts.onResult({
+            ...outcome,
+            taskId: crypto.randomUUID(),
+            monitorId: this.#opts.monitorId,
+            checkId: spec.id,
+            target: spec.target,
+            type: spec.type,
+            startedAt,
+            durationMs: performance.now() - started,
+          });
+        }
+        this.#drainWaiting();
+      });
+  }
+
+  #drainWaiting() {
+    while (this.#waiting.length > 0 && this.#inFlight < this.#opts.maxInFlight) {
+      const { entry, due } = this.#waiting.shift()!;
+      if (!entry.removed && !entry.running) this.#start(entry, due);
+    }
+  }
+
+  #push(entry: Entry) {
+    const h = this.#heap;
+    h.push(entry);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.due <= h[i]!.due) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  #pop(): Entry | undefined {
+    const h = this.#heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.due < h[m]!.due) m = l;
+        if (r < h.length && h[r]!.due < h[m]!.due) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** A down outcome for a check that threw or hung; the summary names the check. */
+function failed(spec: CheckSpec, reason: string): CheckOutcome {
+  return {
+    up: false,
+    summary: `${spec.type} check of ${spec.target} failed, Error: ${reason}`,
+    latencyMs: null,
+    metrics: { probe_success: 0 },
+    error: reason,
+  };
+}
+
+/**
+ * Where in its interval a check first runs: a stable hash of its ID, so a
+ * thousand checks with one interval start evenly spread rather than at once.
+ */
+export function phaseOf(id: string, intervalMs: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return ((h >>> 0) / 2 ** 32) * intervalMs;
+}

@@ -1,0 +1,157 @@
+/**
+ * A protocol connection: frames in and out, serialised writes, heartbeats and
+ * dead-peer detection, used the same way by the monitor and the manager.
+ *
+ * @example
+ * ```ts ignore
+ * import { FramedConn } from "./connection.ts";
+ * const fc = new FramedConn(await Deno.connect({ port: 54322 }), "127.0.0.1:54322");
+ * for await (const msg of fc.messages()) console.log(msg.t);
+ * ```
+ *
+ * @module
+ */
+import {
+  DEAD_AFTER_MS,
+  encodeFrame,
+  HEARTBEAT_MS,
+  type Message,
+  parseMessage,
+  readFrames,
+} from "./protocol.ts";
+
+/** Why a connection ended, for logs and the status display. */
+export interface CloseInfo {
+  reason: string;
+  /** True when this side chose to close (protocol error, heartbeat timeout, shutdown). */
+  local: boolean;
+}
+
+/** One framed, heartbeated protocol connection. */
+export class FramedConn {
+  /** The peer's address as `host:port`, for logs. */
+  readonly peer: string;
+  readonly conn: Deno.Conn;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lastSent = performance.now();
+  #lastReceived = performance.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed: CloseInfo | undefined;
+  #onClose: ((info: CloseInfo) => void)[] = [];
+
+  /** Wraps `conn`; heartbeats start at once. */
+  constructor(conn: Deno.Conn, peer?: string) {
+    this.conn = conn;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.peer = peer ?? formatAddr(addr.hostname, addr.port);
+    this.#writer = conn.writable.getWriter();
+    this.#timer = setInterval(() => this.#tick(), 200);
+  }
+
+  /** Set once the connection has ended. */
+  get closed(): CloseInfo | undefined {
+    return this.#closed;
+  }
+
+  /** Milliseconds since anything arrived from the peer. */
+  get silentMs(): number {
+    return performance.now() - this.#lastReceived;
+  }
+
+  /** Registers a callback for the end of the connection. */
+  onClose(cb: (info: CloseInfo) => void): void {
+    if (this.#closed) cb(this.#closed);
+    else this.#onClose.push(cb);
+  }
+
+  #tick() {
+    const now = performance.now();
+    if (now - this.#lastReceived >= DEAD_AFTER_MS) {
+      this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
+    } else if (now - this.#lastSent >= HEARTBEAT_MS) {
+      this.send({ t: "hb" });
+    }
+  }
+
+  /**
+   * Queues a message. Resolves once written to the socket; never rejects (a
+   * failed write closes the connection instead).
+   */
+  async send(msg: Message): Promise<boolean> {
+    if (this.#closed) return false;
+    this.#lastSent = performance.now();
+    try {
+      await this.#writer.write(encodeFrame(msg));
+      return true;
+    } catch (e) {
+      this.close(`write to ${this.peer} failed: ${errorText(e)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Yields validated messages until the peer closes or misbehaves; then
+   * closes the connection with the reason and returns.
+   */
+  async *messages(): AsyncGenerator<Message> {
+    try {
+      for await (const frame of readFrames(this.conn.readable)) {
+        this.#lastReceived = performance.now();
+        const msg = parseMessage(frame);
+        if (msg.t === "hb") continue;
+        if (msg.t === "bye") {
+          this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
+          return;
+        }
+        yield msg;
+        if (this.#closed) return;
+      }
+      this.close("peer closed the connection", false);
+    } catch (e) {
+      this.close(errorText(e));
+    }
+  }
+
+  /** The `bye` code the peer sent, if it closed with one. */
+  peerByeCode: string | undefined;
+
+  /** Closes the connection (idempotent), recording why. */
+  close(reason: string, local = true, peerCode?: string): void {
+    if (this.#closed) return;
+    this.#closed = { reason, local };
+    if (peerCode) this.peerByeCode = peerCode;
+    clearInterval(this.#timer);
+    try {
+      this.#writer.releaseLock();
+      this.conn.close();
+    } catch { /* already closed */ }
+    for (const cb of this.#onClose.splice(0)) cb(this.#closed);
+  }
+
+  /** Sends `bye` with a reason, waits briefly for it to leave, then closes. */
+  async goodbye(
+    reason: string,
+    code: "auth" | "busy" | "replaced" | "shutdown" | "protocol",
+  ): Promise<void> {
+    if (this.#closed) return;
+    await Promise.race([
+      this.send({ t: "bye", reason, code }),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
+    this.close(reason);
+  }
+}
+
+/** `host:port`, with brackets around IPv6 hosts. */
+export function formatAddr(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A short, user-facing description of an error (no stack). */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const msg = e.message.replace(/\s*\(os error \d+\)$/, "");
+    return msg.charAt(0).toLowerCase() + msg.slice(1);
+  }
+  return String(e);
+}
