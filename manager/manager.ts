@@ -13,11 +13,11 @@
  *
  * @module
  */
-import type { CheckSpec } from "../shared/checks.ts";
+import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { checksForMonitor, type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
-import { type LinkState, MonitorLink } from "./link.ts";
+import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
 import { ResultStore } from "./store.ts";
 
@@ -59,6 +59,8 @@ export class Manager {
   #statusTimer: ReturnType<typeof setInterval>;
   #watcher: Deno.FsWatcher | undefined;
   #stopping = false;
+  #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
+  #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
   private constructor(opts: ManagerOptions, config: Config, store: ResultStore) {
     this.#opts = opts;
@@ -103,7 +105,10 @@ export class Manager {
       store: this.store,
       assignment: (l) => this.#assignmentFor(l),
       onResults: (l, results) => {
-        for (const r of results) out.result(r, l.config.name);
+        for (const r of results) {
+          out.result(r, l.config.name);
+          for (const cb of this.#resultListeners) cb(r, l.config.name);
+        }
       },
       onStatus: (l, previous) => this.#onStatus(l, previous),
       onAssigned: (l, checks) => {
@@ -117,9 +122,25 @@ export class Manager {
     link.start();
   }
 
-  #onStatus(link: MonitorLink, previous: string) {
+  /**
+   * Calls `cb` with every newly stored result (after it is durable), for the
+   * API's live stream and the alert engine. Returns a function that unsubscribes.
+   */
+  onResult(cb: (r: CheckResult, monitorName: string) => void): () => void {
+    this.#resultListeners.add(cb);
+    return () => this.#resultListeners.delete(cb);
+  }
+
+  /** Calls `cb` on every monitor status change. Returns a function that unsubscribes. */
+  onStatus(cb: (state: LinkState, previous: LinkStatus) => void): () => void {
+    this.#statusListeners.add(cb);
+    return () => this.#statusListeners.delete(cb);
+  }
+
+  #onStatus(link: MonitorLink, previous: LinkStatus) {
     if (this.#stopping) return;
     const s = link.state;
+    for (const cb of this.#statusListeners) cb(s, previous);
     const out = this.#opts.output;
     if (s.status === "Online") {
       out.event(
