@@ -20,6 +20,8 @@ import { ConfigError } from "./shared/config.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
+import { isLoopback, loadOrCreateToken } from "./monitor/state.ts";
+import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { Manager } from "./manager/manager.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
@@ -60,6 +62,10 @@ Options:
   --token TOKEN     shared secret with the manager (or NETMON_TOKEN, or --token-file)
   --token-file F    read the shared secret from file F
   --name NAME       name shown by the manager (default: this host's name)
+  --tls-cert FILE   serve the monitor port over TLS with this PEM certificate
+  --tls-key FILE    ... and this PEM private key
+                    Without a token, a monitor listening beyond loopback makes one
+                    in DIR/token (mode 0600) and says how to give it to the manager.
   --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
   --log-level L     debug, info, warning or error (default info)
   -h, --help        show this help`,
@@ -150,6 +156,8 @@ async function runMonitor(args: string[]): Promise<number> {
       "token-file": { type: "string" },
       name: { type: "string" },
       "spool-max-mb": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -157,15 +165,42 @@ async function runMonitor(args: string[]): Promise<number> {
   if (values.help) return help("monitor");
   setupLogging({ level: logLevel(values, "info") });
   const port = intOption(values, "port", 54322, 65535);
+  const hostname = values.listen ?? "127.0.0.1";
+  const dataDir = values.data ?? `./data/monitor-${port}`;
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  let token = await readToken(values);
+  if (token === "" && !isLoopback(hostname)) {
+    // never an open relay: beyond loopback a monitor always has a token
+    await Deno.mkdir(dataDir, { recursive: true });
+    const made = await loadOrCreateToken(dataDir);
+    token = made.token;
+    console.log(
+      `${
+        made.created ? "Created" : "Using"
+      } the token in ${dataDir}/token (mode 0600), since no --token was ` +
+        `given and ${hostname} is not loopback. Copy that file to the manager and run: ` +
+        `netmon manage tasks.yaml --token-file <the copy>`,
+    );
+  }
   const monitor = await Monitor.start({
-    hostname: values.listen ?? "127.0.0.1",
+    hostname,
     port,
-    dataDir: values.data ?? `./data/monitor-${port}`,
-    token: await readToken(values),
+    dataDir,
+    token,
+    tlsCert: values["tls-cert"],
+    tlsKey: values["tls-key"],
     name: values.name,
     spoolMaxBytes: intOption(values, "spool-max-mb", 256) * 1024 * 1024,
   });
   console.log(`Monitoring service ${monitor.id} listening on ${monitor.address}`);
+  if (values["tls-cert"]) {
+    const fp = formatFingerprint(
+      await certFingerprint(await Deno.readTextFile(values["tls-cert"])),
+    );
+    console.log(`TLS certificate SHA-256 fingerprint (pin it in tasks.yaml as fingerprint): ${fp}`);
+  }
   const sig = await untilSignal();
   logger("monitor").info("Stopping on {sig}", { sig });
   await monitor.stop();

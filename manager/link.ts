@@ -16,7 +16,8 @@
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
-import { errorText, FramedConn } from "../shared/connection.ts";
+import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
+import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import {
   HANDSHAKE_MS,
   handshakeMac,
@@ -152,8 +153,10 @@ export class MonitorLink {
 
   #setStatus(status: LinkStatus, error: string | null = this.#state.lastError) {
     const previous = this.#state.status;
+    const previousError = this.#state.lastError;
     this.#state.lastError = error;
-    if (previous === status) return;
+    // a new reason while still down is news too (e.g. refused for a new cause)
+    if (previous === status && previousError === error) return;
     this.#state.status = status;
     this.#state.since = Date.now();
     this.#deps.onStatus(this, previous);
@@ -192,21 +195,24 @@ export class MonitorLink {
 
   /** One connection, from dial to close. Throws why it ended. */
   async #session(): Promise<void> {
-    const { hostname, port } = { hostname: this.config.host, port: this.config.port };
-    let conn: Deno.TcpConn;
+    const { host, port, tls } = this.config;
+    const signal = AbortSignal.timeout(CONNECT_TIMEOUT_MS);
+    let conn: Transport;
     try {
-      conn = await Deno.connect({
-        hostname,
-        port,
-        signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
-      });
+      if (tls) {
+        conn = (await dialTls(host, port, tls, signal)).transport;
+      } else {
+        const tcp = await Deno.connect({ hostname: host, port, signal });
+        tcp.setKeepAlive(true);
+        conn = tcp;
+      }
     } catch (e) {
       if (e instanceof DOMException && e.name === "TimeoutError") {
         throw new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`);
       }
+      if (e instanceof TlsVerifyError) throw new RefusedError(e.message, "tls");
       throw e;
     }
-    conn.setKeepAlive(true);
     const fc = new FramedConn(conn, this.config.address);
     this.#fc = fc;
     if (this.#stopped) {

@@ -59,6 +59,7 @@ export class Manager {
   #statusTimer: ReturnType<typeof setInterval>;
   #watcher: Deno.FsWatcher | undefined;
   #stopping = false;
+  #paused = new Set<string>();
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
@@ -158,7 +159,7 @@ export class Manager {
         status: s.status,
       });
     }
-    out.status(this.states());
+    if (s.status !== previous) out.status(this.states());
     // spread checks follow the set of online monitors
     if ((s.status === "Online") !== (previous === "Online")) this.#redistribute(link);
   }
@@ -180,12 +181,32 @@ export class Manager {
   }
 
   #assignmentFor(link: MonitorLink): CheckSpec[] {
-    const name = link.config.name;
+    return this.assignedTo(link.config.name);
+  }
+
+  /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
+  assignedTo(name: string): CheckSpec[] {
     const online = [...this.#links.values()].filter((l) => l.online).map((l) => l.config.name);
     const spread = this.#config.checks.filter((c) =>
       c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
     );
-    return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)];
+    return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)]
+      .filter((c) => !this.#paused.has(c.id));
+  }
+
+  /** IDs of the checks paused through {@linkcode pause}. */
+  get paused(): ReadonlySet<string> {
+    return this.#paused;
+  }
+
+  /**
+   * Pauses (`paused` true) or resumes checks by ID: a paused check is left
+   * out of every assignment, so monitors stop running it until it is resumed.
+   * Pauses live in memory only; a restarted manager runs everything.
+   */
+  pause(checkIds: string[], paused: boolean): void {
+    for (const id of checkIds) paused ? this.#paused.add(id) : this.#paused.delete(id);
+    this.#redistribute();
   }
 
   /**

@@ -47,7 +47,18 @@ export interface MonitorOptions {
   name?: string;
   /** Spool bound in bytes. */
   spoolMaxBytes?: number;
+  /** PEM certificate and key files: the monitor port then speaks TLS. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
+
+/** Unauthenticated connections one address may hold open at once. */
+const MAX_PENDING_PER_ADDRESS = 8;
+/** Failed handshakes from one address within this window slow its next ones down. */
+const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** The delay before answering an address grows by this much per recent failure, up to the cap. */
+const AUTH_PENALTY_STEP_MS = 500;
+const AUTH_PENALTY_CAP_MS = 10_000;
 
 interface Session {
   fc: FramedConn;
@@ -59,7 +70,7 @@ interface Session {
 /** A running monitor. */
 export class Monitor {
   readonly id: string;
-  readonly listener: Deno.TcpListener;
+  readonly listener: Deno.Listener;
   readonly scheduler: Scheduler;
   readonly spool: Spool;
   #opts: MonitorOptions;
@@ -70,7 +81,10 @@ export class Monitor {
   #stopping = false;
   #acceptLoop: Promise<void>;
 
-  private constructor(opts: MonitorOptions, id: string, listener: Deno.TcpListener, spool: Spool) {
+  #pendingByAddress = new Map<string, number>();
+  #authFailures = new Map<string, number[]>();
+
+  private constructor(opts: MonitorOptions, id: string, listener: Deno.Listener, spool: Spool) {
     this.#opts = opts;
     this.id = id;
     this.listener = listener;
@@ -91,7 +105,15 @@ export class Monitor {
           total,
         }),
     });
-    const listener = Deno.listen({ hostname: opts.hostname ?? "127.0.0.1", port: opts.port });
+    const hostname = opts.hostname ?? "127.0.0.1";
+    const listener = opts.tlsCert || opts.tlsKey
+      ? Deno.listenTls({
+        hostname,
+        port: opts.port,
+        cert: await Deno.readTextFile(opts.tlsCert ?? ""),
+        key: await Deno.readTextFile(opts.tlsKey ?? ""),
+      })
+      : Deno.listen({ hostname, port: opts.port });
     const m = new Monitor(opts, id, listener, spool);
     const saved = await loadAssignment(opts.dataDir);
     if (saved.length > 0) {
@@ -103,7 +125,7 @@ export class Monitor {
 
   /** The address the monitor listens on, as `host:port`. */
   get address(): string {
-    const a = this.listener.addr;
+    const a = this.listener.addr as Deno.NetAddr;
     return formatAddr(a.hostname, a.port);
   }
 
@@ -118,9 +140,48 @@ export class Monitor {
     }
   }
 
-  async #handle(conn: Deno.TcpConn) {
-    conn.setKeepAlive(true);
-    const fc = new FramedConn(conn);
+  async #handle(conn: Deno.Conn) {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const ip = remote.hostname;
+    const pending = this.#pendingByAddress.get(ip) ?? 0;
+    if (pending >= MAX_PENDING_PER_ADDRESS) {
+      log.warn("Refused a connection from {ip}: {n} unauthenticated connections already open", {
+        ip,
+        n: pending,
+      });
+      conn.close();
+      return;
+    }
+    this.#pendingByAddress.set(ip, pending + 1);
+    try {
+      await this.#greet(conn, formatAddr(ip, remote.port), ip);
+    } finally {
+      const n = (this.#pendingByAddress.get(ip) ?? 1) - 1;
+      if (n > 0) this.#pendingByAddress.set(ip, n);
+      else this.#pendingByAddress.delete(ip);
+    }
+  }
+
+  /** Recent failed handshakes from `ip`, pruned to the window. */
+  #recentFailures(ip: string): number[] {
+    const now = performance.now();
+    const list = (this.#authFailures.get(ip) ?? []).filter((t) => now - t < AUTH_FAILURE_WINDOW_MS);
+    if (list.length > 0) this.#authFailures.set(ip, list);
+    else this.#authFailures.delete(ip);
+    return list;
+  }
+
+  /** Handshake; on success the connection becomes the session and is served until it ends. */
+  async #greet(conn: Deno.Conn, peer: string, ip: string) {
+    if ("setKeepAlive" in conn && typeof conn.setKeepAlive === "function") conn.setKeepAlive(true);
+    const failures = this.#recentFailures(ip).length;
+    if (failures > 0) {
+      // slow down whoever is guessing tokens: each recent failure adds to the wait before hello
+      await new Promise((r) =>
+        setTimeout(r, Math.min(AUTH_PENALTY_CAP_MS, failures * AUTH_PENALTY_STEP_MS))
+      );
+    }
+    const fc = new FramedConn(conn, peer);
     const nonce = makeNonce();
     await fc.send({
       t: "hello",
@@ -158,9 +219,16 @@ export class Monitor {
     const token = this.#opts.token ?? "";
     const expected = await handshakeMac(token, "manager", nonce, auth.nonce);
     if (!macEqual(expected, auth.mac)) {
-      log.warn("Authentication failed for manager at {peer}: wrong or missing token", {
-        peer: fc.peer,
-      });
+      const recent = this.#recentFailures(ip);
+      recent.push(performance.now());
+      this.#authFailures.set(ip, recent);
+      log.warn(
+        "Authentication failed for manager at {peer}: wrong or missing token ({n} in the last minute)",
+        {
+          peer: fc.peer,
+          n: recent.length,
+        },
+      );
       await fc.goodbye("authentication failed: wrong or missing token", "auth");
       return;
     }

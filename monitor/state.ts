@@ -53,3 +53,28 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await Deno.writeTextFile(tmp, text);
   await Deno.rename(tmp, path);
 }
+
+/**
+ * The token kept in `dir/token` (mode 0600), made on first use. For monitors
+ * that listen beyond loopback and were given no token: they never run open.
+ * Returns the token and whether it was just created.
+ */
+export async function loadOrCreateToken(dir: string): Promise<{ token: string; created: boolean }> {
+  const path = `${dir}/token`;
+  try {
+    const token = (await Deno.readTextFile(path)).trim();
+    if (token.length >= 16) return { token, created: false };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return { token, created: true };
+}
+
+/** Whether `host` is a loopback address or name. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -33,6 +33,14 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAM
 import { isIP } from "node:net";
 import { CHECK_TYPES, type CheckSpec, type CheckType, ParamError } from "./checks.ts";
 import { PARAM_PARSERS } from "./params/mod.ts";
+import {
+  type AlertingConfig,
+  type AlertOverrides,
+  readAlerting,
+  readAlertRules,
+  readCheckAlert,
+  readMaintenance,
+} from "./config_alerts.ts";
 
 /**
  * Where a check runs: on every monitor, on one monitor the manager picks at
@@ -67,6 +75,29 @@ export interface MonitorConfig {
   /** `host:port`, or `[v6]:port`. */
   address: string;
   labels: string[];
+  /** Set when the monitor port speaks TLS. */
+  tls?: MonitorTls;
+}
+
+/**
+ * How the manager verifies a monitor's TLS certificate: against `ca` (a PEM
+ * file), or pinned by `fingerprint` (SHA-256 of the certificate, as the
+ * monitor prints at start, like SSH's known hosts), or the system's CAs.
+ *
+ * @example
+ * ```ts
+ * import type { MonitorTls } from "./config.ts";
+ * const t: MonitorTls = { fingerprint: "AB".repeat(32) };
+ * ```
+ */
+export interface MonitorTls {
+  ca?: string;
+  /** 64 uppercase hex digits, no separators. */
+  fingerprint?: string;
+  serverName?: string;
+  /** Client certificate and key (PEM files) for monitors that require one. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /**
@@ -88,6 +119,8 @@ export interface AssignedCheck {
   /** `id` is `${target}/${TYPE}`; `params` come from the check type's parser. */
   spec: CheckSpec;
   placement: Placement;
+  /** The check's own `alert:` rules (see `config_alerts.ts`). */
+  alert?: AlertOverrides;
 }
 
 /**
@@ -105,6 +138,8 @@ export interface Config {
   checks: AssignedCheck[];
   /** Target names in file order. */
   targets: string[];
+  /** Set when the file has `alerts:`, `notifiers:`, `maintenance:` or a target's `alert:`. */
+  alerting?: AlertingConfig;
 }
 
 /**
@@ -147,8 +182,20 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["monitors", "defaults", "targets"];
-const MONITOR_KEYS = ["address", "ip", "port", "name", "labels"];
+const TOP_KEYS = ["monitors", "defaults", "targets", "alerts", "notifiers", "maintenance"];
+const MONITOR_KEYS = [
+  "address",
+  "ip",
+  "port",
+  "name",
+  "labels",
+  "tls",
+  "ca",
+  "fingerprint",
+  "server_name",
+  "client_cert",
+  "client_key",
+];
 const DEFAULT_KEYS = ["frequency", "timeout", "monitors"];
 const DEFAULT_FREQUENCY_S = 60;
 const MAX_DEFAULT_TIMEOUT_S = 10;
@@ -331,8 +378,55 @@ function readMonitors(r: Reader, node: Node | null, fallback: number): MonitorCo
       ? r.textList(labelsEntry.value, `${field}.labels`, labelsEntry.keyNode.range?.[0] ?? start)
         .map((l) => l.value)
       : [];
-    return { name, host, port: portNo, address: addr, labels };
+    const tls = readMonitorTls(r, get, field, start);
+    return { name, host, port: portNo, address: addr, labels, ...(tls ? { tls } : {}) };
   });
+}
+
+function readMonitorTls(
+  r: Reader,
+  get: (k: string) => Entry | undefined,
+  field: string,
+  start: number,
+): MonitorTls | undefined {
+  const text = (k: string) => {
+    const e = get(k);
+    return e ? r.text(e.value, `${field}.${k}`, start) : undefined;
+  };
+  const flag = get("tls");
+  let on = false;
+  if (flag) {
+    const v = isScalar(flag.value) ? flag.value.value : undefined;
+    if (typeof v !== "boolean") r.fail(flag.value, `${field}.tls`, "must be true or false", start);
+    on = v;
+  }
+  const tls: MonitorTls = {};
+  const ca = text("ca"), serverName = text("server_name");
+  const clientCert = text("client_cert"), clientKey = text("client_key");
+  if (ca) tls.ca = ca;
+  if (serverName) tls.serverName = serverName;
+  if (clientCert) tls.clientCert = clientCert;
+  if (clientKey) tls.clientKey = clientKey;
+  const fp = get("fingerprint");
+  if (fp) {
+    const raw = r.text(fp.value, `${field}.fingerprint`, start);
+    const hex = raw.replace(/^sha256:/i, "").replace(/:/g, "").toUpperCase();
+    if (!/^[0-9A-F]{64}$/.test(hex)) {
+      r.fail(
+        fp.value,
+        `${field}.fingerprint`,
+        "must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
+      );
+    }
+    tls.fingerprint = hex;
+  }
+  if ((clientCert === undefined) !== (clientKey === undefined)) {
+    r.failAt(start, `${field}.client_cert`, "client_cert and client_key go together");
+  }
+  if (flag && !on && Object.keys(tls).length > 0) {
+    r.fail(flag.value, `${field}.tls`, "is false but TLS settings are given");
+  }
+  return on || Object.keys(tls).length > 0 ? tls : undefined;
 }
 
 /** Check-level defaults as read, with the nodes for error positions. */
@@ -526,14 +620,20 @@ export function parseConfig(text: string, fileName: string): Config {
   const targetEntries = r.entries(targetsEntry.value, "targets", targetsAt);
   if (targetEntries.length === 0) r.failAt(targetsAt, "targets", "must name at least one target");
 
+  const alerting = readAlerting(r, topEntry("alerts"), topEntry("notifiers"));
+  const notifierNames = alerting.notifiers.map((n) => n.name);
   const checks: AssignedCheck[] = [];
   for (const t of targetEntries) {
     const field = `targets.${t.key}`;
     const entries = r.entries(t.value, field, t.keyNode.range?.[0] ?? 0);
     const placement = entries.find((e) => e.key === "monitors") ?? null;
+    const targetAlert = entries.find((e) => e.key === "alert");
+    if (targetAlert) {
+      alerting.targets[t.key] = readAlertRules(r, targetAlert, `${field}.alert`, notifierNames);
+    }
     const seen = new Map<CheckType, Entry>();
     for (const e of entries) {
-      if (e === placement) continue;
+      if (e === placement || e === targetAlert) continue;
       const type = CHECK_TYPES.find((c) => c.toLowerCase() === e.key.toLowerCase());
       if (type === undefined) {
         r.fail(
@@ -548,13 +648,20 @@ export function parseConfig(text: string, fileName: string): Config {
         r.fail(e.keyNode, `${field}.${e.key}`, `${type} is already set for this target`);
       }
       seen.set(type, e);
-      checks.push(readCheck(r, t.key, type, e, placement, defaults, monitors));
+      const check = readCheck(r, t.key, type, e, placement, defaults, monitors);
+      const alert = readCheckAlert(r, e, `${field}.${e.key}`, notifierNames);
+      checks.push(alert ? { ...check, alert } : check);
     }
     if (seen.size === 0) {
       r.fail(t.keyNode, field, `has no checks; add one of ${CHECK_TYPES.join(", ")}`);
     }
   }
-  return { monitors, checks, targets: targetEntries.map((t) => t.key) };
+  const targets = targetEntries.map((t) => t.key);
+  const maintenanceEntry = topEntry("maintenance");
+  if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
+  const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
+    Object.keys(alerting.targets).length > 0;
+  return { monitors, checks, targets, ...(alerted ? { alerting } : {}) };
 }
 
 /**

@@ -27,11 +27,21 @@ export interface CloseInfo {
   local: boolean;
 }
 
+/**
+ * What a protocol connection runs over: a `Deno.Conn`, a `Deno.TlsConn`, or
+ * a Node TLS socket adapted to web streams (see `shared/tls.ts`).
+ */
+export interface Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  close(): void;
+}
+
 /** One framed, heartbeated protocol connection. */
 export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
   readonly peer: string;
-  readonly conn: Deno.Conn;
+  readonly conn: Transport;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #lastSent = performance.now();
   #lastReceived = performance.now();
@@ -39,11 +49,10 @@ export class FramedConn {
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
 
-  /** Wraps `conn`; heartbeats start at once. */
-  constructor(conn: Deno.Conn, peer?: string) {
+  /** Wraps `conn`, whose peer is shown as `peer`; heartbeats start at once. */
+  constructor(conn: Transport, peer: string) {
     this.conn = conn;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.peer = peer ?? formatAddr(addr.hostname, addr.port);
+    this.peer = peer;
     this.#writer = conn.writable.getWriter();
     this.#timer = setInterval(() => this.#tick(), 200);
   }
