@@ -22,7 +22,7 @@ import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
 import { isLoopback, loadOrCreateToken } from "./monitor/state.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
-import { Manager } from "./manager/manager.ts";
+import { loadConfig, Manager } from "./manager/manager.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
 /** A mistake on the command line; carries the exit code and a hint. */
@@ -36,7 +36,7 @@ export class UsageError extends Error {
   }
 }
 
-const COMMANDS = ["monitor", "manage", "help", "version"] as const;
+const COMMANDS = ["monitor", "manage", "demo", "help", "version"] as const;
 
 const HELP: Record<string, string> = {
   main: `netmon ${VERSION} — a distributed network monitor
@@ -44,6 +44,7 @@ const HELP: Record<string, string> = {
 Usage:
   netmon monitor [options]        run a monitor that the manager connects to
   netmon manage [tasks.yaml]      run the manager: distribute checks, collect results
+  netmon demo [tasks.yaml]        the manager plus its loopback monitors in one process
   netmon help [command]           show help for a command
   netmon version                  print the version
 
@@ -69,6 +70,12 @@ Options:
   --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
   --log-level L     debug, info, warning or error (default info)
   -h, --help        show this help`,
+  demo: `Usage: netmon demo [tasks.yaml] [--for SECONDS] [manage options]
+
+Runs the manager on the configuration (default ./tasks.yaml) together with a
+monitor, in the same process, for every monitor of that file whose address is
+on loopback (the shipped file has one, 127.0.0.1:54322). Stops on Ctrl-C, or
+after --for SECONDS.`,
   manage: `Usage: netmon manage [tasks.yaml] [options]
 
 Reads the configuration (default ./tasks.yaml), keeps a connection to every
@@ -135,13 +142,55 @@ function logLevel(values: Record<string, unknown>, dflt: "info" | "warning") {
   return v;
 }
 
-/** Resolves when SIGINT or SIGTERM arrives. */
+/** Aborted to stop the running command as if SIGTERM had arrived (`demo --for`). */
+const stopRequested = new AbortController();
+
+/** Resolves when SIGINT or SIGTERM arrives, or a stop is requested. */
 function untilSignal(): Promise<Deno.Signal> {
   return new Promise((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(sig, () => resolve(sig));
     }
+    stopRequested.signal.addEventListener("abort", () => resolve("SIGTERM"));
   });
+}
+
+/**
+ * `demo`: the manager with the given (or shipped) configuration, plus an
+ * in-process monitor for every monitor of that file on a loopback address.
+ */
+async function runDemo(args: string[]): Promise<number> {
+  const at = args.indexOf("--for");
+  let rest = args;
+  if (at >= 0) {
+    const seconds = Number(args[at + 1]);
+    if (!(seconds > 0)) {
+      throw new UsageError(`--for takes a number of seconds, got "${args[at + 1]}"`);
+    }
+    setTimeout(() => stopRequested.abort(), seconds * 1000);
+    rest = [...args.slice(0, at), ...args.slice(at + 2)];
+  }
+  if (rest.includes("-h") || rest.includes("--help")) return help("demo");
+  const configPath = rest.find((a) => !a.startsWith("-")) ?? "tasks.yaml";
+  setupLogging({ level: "warning" });
+  const config = await loadConfig(configPath);
+  const token = await readToken({});
+  const monitors: Monitor[] = [];
+  for (const m of config.monitors.filter((m) => isLoopback(m.host))) {
+    monitors.push(
+      await Monitor.start({
+        hostname: m.host,
+        port: m.port,
+        dataDir: `./data/monitor-${m.port}`,
+        token,
+      }),
+    );
+  }
+  try {
+    return await runManager(rest);
+  } finally {
+    await Promise.all(monitors.map((m) => m.stop()));
+  }
 }
 
 async function runMonitor(args: string[]): Promise<number> {
@@ -280,6 +329,8 @@ export async function main(args: string[]): Promise<number> {
         return await runMonitor(rest);
       case "manage":
         return await runManager(rest);
+      case "demo":
+        return await runDemo(rest);
       case undefined:
       case "help":
       case "-h":
