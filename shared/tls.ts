@@ -32,7 +32,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /** SHA-256 of the first certificate in `pem` (its DER bytes), as 64 uppercase hex digits. */
-export async function certFingerprint(pem: string): Promise<string> {
+export function certFingerprint(pem: string): Promise<string> {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
   if (!m) throw new TlsVerifyError("no PEM certificate found");
   return sha256Hex(Uint8Array.from(atob(m[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0)));
