@@ -23,6 +23,15 @@ import { Monitor } from "./monitor/monitor.ts";
 import { isLoopback, loadOrCreateToken } from "./monitor/state.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { loadConfig, Manager } from "./manager/manager.ts";
+import {
+  DEFAULT_HTTP_ADDRESS,
+  type HttpServer,
+  parseHttpAddress,
+  startHttp,
+} from "./manager/http/server.ts";
+import { ctl } from "./manager/ctl.ts";
+import { startPrompt } from "./manager/prompt.ts";
+import { attachAlerts } from "./manager/alerts/mod.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
 /** A mistake on the command line; carries the exit code and a hint. */
@@ -36,7 +45,7 @@ export class UsageError extends Error {
   }
 }
 
-const COMMANDS = ["monitor", "manage", "demo", "help", "version"] as const;
+const COMMANDS = ["monitor", "manage", "ctl", "demo", "help", "version"] as const;
 
 const HELP: Record<string, string> = {
   main: `netmon ${VERSION} — a distributed network monitor
@@ -45,6 +54,8 @@ Usage:
   netmon monitor [options]        run a monitor that the manager connects to
   netmon manage [tasks.yaml]      run the manager: distribute checks, collect results
   netmon demo [tasks.yaml]        the manager plus its loopback monitors in one process
+  netmon ctl COMMAND              ask a running manager: status, monitors, targets, results,
+                                  run, pause, resume, reload ('netmon ctl --help')
   netmon help [command]           show help for a command
   netmon version                  print the version
 
@@ -65,6 +76,8 @@ Options:
   --name NAME       name shown by the manager (default: this host's name)
   --tls-cert FILE   serve the monitor port over TLS with this PEM certificate
   --tls-key FILE    ... and this PEM private key
+  --tls-client-ca F require the manager to present a client certificate signed by this CA
+                    (set client_cert and client_key for the monitor in tasks.yaml)
                     Without a token, a monitor listening beyond loopback makes one
                     in DIR/token (mode 0600) and says how to give it to the manager.
   --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
@@ -80,7 +93,9 @@ after --for SECONDS.`,
 
 Reads the configuration (default ./tasks.yaml), keeps a connection to every
 monitor in it, hands each its checks and prints every result. Edit the file
-or send SIGHUP to reload it.
+or send SIGHUP to reload it. Serves an API, Prometheus /metrics and a live
+web dashboard (see --http); in a terminal, the 'netmon ctl' commands (status,
+targets, run web, ...) can be typed at it.
 
 Options:
   --db FILE           result store (default ./data/netmon.db)
@@ -90,6 +105,12 @@ Options:
   --live / --no-live  redraw a live view in place (default: when stdout is a terminal)
   --status-every S    seconds between status blocks (default 10)
   --log-level L       debug, info, warning or error for diagnostics on stderr (default warning)
+  --http ADDR         serve the API, /metrics and the dashboard on ADDR (default
+                      127.0.0.1:8080; "none" for off; port 0 picks a free one)
+  --http-token T      bearer token the API requires (or NETMON_HTTP_TOKEN); needed
+                      when ADDR is not loopback
+  --keep-raw-days N   days raw results are kept (default 7)
+  --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
   -h, --help          show this help`,
 };
 
@@ -124,12 +145,18 @@ async function readToken(values: Record<string, unknown>): Promise<string> {
   return Deno.env.get("NETMON_TOKEN") ?? "";
 }
 
-function intOption(values: Record<string, unknown>, name: string, dflt: number, max = 1e9): number {
+function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  dflt: number,
+  max = 1e9,
+  min = 0,
+): number {
   const v = values[name];
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
   }
   return n;
 }
@@ -207,6 +234,7 @@ async function runMonitor(args: string[]): Promise<number> {
       "spool-max-mb": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
+      "tls-client-ca": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -240,8 +268,9 @@ async function runMonitor(args: string[]): Promise<number> {
     token,
     tlsCert: values["tls-cert"],
     tlsKey: values["tls-key"],
+    tlsClientCa: values["tls-client-ca"],
     name: values.name,
-    spoolMaxBytes: intOption(values, "spool-max-mb", 256) * 1024 * 1024,
+    spoolMaxBytes: intOption(values, "spool-max-mb", 256, 1e6, 1) * 1024 * 1024,
   });
   console.log(`Monitoring service ${monitor.id} listening on ${monitor.address}`);
   if (values["tls-cert"]) {
@@ -270,10 +299,28 @@ async function runManager(args: string[]): Promise<number> {
       "no-live": { type: "boolean" },
       "status-every": { type: "string" },
       "log-level": { type: "string" },
+      http: { type: "string" },
+      "http-token": { type: "string" },
+      "keep-raw-days": { type: "string" },
+      "keep-rollups-days": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return help("manage");
+  const httpAddr = values.http === "none" ? null : values.http ?? DEFAULT_HTTP_ADDRESS;
+  const httpToken = values["http-token"] ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "";
+  let http: { hostname: string; port: number } | null = null;
+  try {
+    http = httpAddr === null ? null : parseHttpAddress(httpAddr);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (http && !isLoopback(http.hostname) && !httpToken) {
+    throw new UsageError(
+      `--http ${httpAddr} is not a loopback address: the API can pause checks and reload the ` +
+        `configuration, so it needs --http-token TOKEN (or NETMON_HTTP_TOKEN) there`,
+    );
+  }
   if (positionals.length > 1) {
     throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
   }
@@ -300,14 +347,52 @@ async function runManager(args: string[]): Promise<number> {
       token: await readToken(values),
       output,
       statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
+      retention: {
+        rawMs: intOption(values, "keep-raw-days", 7, 36500) * 86_400_000,
+        minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
+        hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
+      },
     });
   } catch (e) {
     output.close();
     throw e;
   }
+  let server: HttpServer | undefined;
+  if (http) {
+    try {
+      server = await startHttp(manager, { ...http, token: httpToken });
+    } catch (e) {
+      await manager.stop();
+      output.close();
+      throw new UsageError(
+        `cannot serve the API on ${httpAddr}: ${(e as Error).message}; ` +
+          `pick another with --http HOST:PORT or turn it off with --http none`,
+        1,
+      );
+    }
+    console.error(`netmon: API and dashboard on ${server.url}/`);
+    if (Deno.stdin.isTerminal()) {
+      const api = server.api;
+      // the netmon ctl commands, typed here, answered in-process
+      startPrompt(Deno.stdin.readable, (req) => {
+        if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
+        return api.handle(req);
+      }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+        .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
+      if (!live) {
+        console.error(
+          "netmon: type status, monitors, targets, results, run, pause, resume or reload",
+        );
+      }
+    }
+  }
+  const alerts = attachAlerts(manager);
   Deno.addSignalListener("SIGHUP", () => manager.reload());
   const sig = await untilSignal();
   logger("manager").info("Stopping on {sig}", { sig });
+  await server?.close();
+  // alerts write to the manager's store: stop them before it closes
+  await alerts.stop();
   await manager.stop();
   output.close();
   return 0;
@@ -329,6 +414,8 @@ export async function main(args: string[]): Promise<number> {
         return await runMonitor(rest);
       case "manage":
         return await runManager(rest);
+      case "ctl":
+        return await ctl(rest);
       case "demo":
         return await runDemo(rest);
       case undefined:

@@ -3,7 +3,8 @@
  * sends its assignment, stores and acknowledges its results, and keeps the
  * connection alive. A dead or partitioned monitor is noticed by the
  * heartbeat within `DEAD_AFTER_MS` (2.5 s); the link then retries with
- * jittered exponential backoff capped at 1.5 s.
+ * jittered exponential backoff capped at 0.6 s, so that a monitor whose
+ * network returns is online again within 2 s.
  *
  * @example
  * ```ts ignore
@@ -70,11 +71,16 @@ export interface LinkDeps {
   onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
 }
 
-/** Connect attempts are abandoned after this long. */
-const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * Connect attempts are abandoned after this long. A SYN (or ARP request) lost
+ * to a partition is only resent after 1 s, so a fresh attempt after the
+ * network returns beats waiting out a longer timeout: worst case is this plus
+ * the backoff cap, under the 2 s in which a returning monitor must be online.
+ */
+const CONNECT_TIMEOUT_MS = 1000;
 /** Retry delays grow from BASE to CAP, each randomised to 50–100 %. */
 const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 1500;
+const BACKOFF_CAP_MS = 600;
 /** Retry delay after the monitor refused us (another manager, wrong token). */
 const REFUSED_RETRY_MS = 5000;
 

@@ -20,6 +20,7 @@ import { logger } from "../shared/log.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
 import { ResultStore } from "./store.ts";
+import { History, type Retention } from "./rollups.ts";
 
 const log = logger("manager");
 
@@ -34,6 +35,8 @@ export interface ManagerOptions {
   statusEveryMs?: number;
   /** Re-read the configuration when the file changes (default true). */
   watch?: boolean;
+  /** How long raw results and rollups are kept (default 7 days and 400 days). */
+  retention?: Partial<Retention>;
 }
 
 /** Reads and parses the configuration file. Throws {@linkcode ConfigError}. */
@@ -51,6 +54,8 @@ export async function loadConfig(path: string): Promise<Config> {
 export class Manager {
   readonly managerId = crypto.randomUUID();
   readonly store: ResultStore;
+  /** Rollups, retention and history queries over {@linkcode store}. */
+  readonly history: History;
   #opts: ManagerOptions;
   #config: Config;
   #links = new Map<string, MonitorLink>();
@@ -67,6 +72,8 @@ export class Manager {
     this.#opts = opts;
     this.#config = config;
     this.store = store;
+    this.history = new History(store, opts.retention);
+    this.history.start();
     for (const m of config.monitors) this.#addLink(m);
     this.#statusTimer = setInterval(
       () => opts.output.status(this.states()),
@@ -275,6 +282,7 @@ export class Manager {
     clearInterval(this.#statusTimer);
     this.#watcher?.close();
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
+    this.history.stop();
     this.#opts.output.flush();
     this.store.close();
   }

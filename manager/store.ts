@@ -79,6 +79,11 @@ export class ResultStore {
     this.#maxSeq = db.prepare("SELECT max(seq) AS m FROM results WHERE monitor_id = ?");
   }
 
+  /** The database itself, for the rollups and history queries of `rollups.ts`. */
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
   /** Opens (or creates) the store at `path` (`:memory:` for a throwaway one). */
   static open(path: string): ResultStore {
     return new ResultStore(new DatabaseSync(path));
@@ -153,7 +158,8 @@ export class ResultStore {
   }
 }
 
-function rowToResult(row: Record<string, unknown>): StoredResult {
+/** Turns a row of the `results` table into a {@linkcode StoredResult}. */
+export function rowToResult(row: Record<string, unknown>): StoredResult {
   const r: StoredResult = {
     taskId: String(row.task_id),
     monitorId: String(row.monitor_id),

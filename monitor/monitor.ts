@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { formatAddr, FramedConn } from "../shared/connection.ts";
+import { formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
+import { listenTlsClientAuth } from "../shared/tls.ts";
 import {
   HANDSHAKE_MS,
   handshakeMac,
@@ -34,6 +35,14 @@ import { loadAssignment, loadOrCreateIdentity, saveAssignment } from "./state.ts
 
 const log = logger("monitor");
 
+/**
+ * How long a restarted monitor waits for a manager's assignment before it
+ * resumes its saved one. A manager that is up dials again within a second,
+ * and may have moved this monitor's `spread` checks to another monitor
+ * meanwhile: resuming them at once would run them on two monitors at a time.
+ */
+const RESUME_GRACE_MS = 2000;
+
 /** Options for {@linkcode Monitor.start}. */
 export interface MonitorOptions {
   /** Address to listen on (default 127.0.0.1). */
@@ -50,6 +59,49 @@ export interface MonitorOptions {
   /** PEM certificate and key files: the monitor port then speaks TLS. */
   tlsCert?: string;
   tlsKey?: string;
+  /** PEM CA file: the manager must then present a client certificate it signed. */
+  tlsClientCa?: string;
+}
+
+/** Where accepted connections come from: plain TCP, Deno's TLS, or TLS with client certificates. */
+interface Acceptor extends AsyncIterable<{ conn: Transport; hostname: string; port: number }> {
+  readonly addr: Deno.NetAddr;
+  close(): void;
+}
+
+async function listen(opts: MonitorOptions): Promise<Acceptor> {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  if (!opts.tlsCert && !opts.tlsKey) return fromDeno(Deno.listen({ hostname, port: opts.port }));
+  const cert = await Deno.readTextFile(opts.tlsCert ?? "");
+  const key = await Deno.readTextFile(opts.tlsKey ?? "");
+  if (opts.tlsClientCa) {
+    const ca = await Deno.readTextFile(opts.tlsClientCa);
+    const l = await listenTlsClientAuth({ hostname, port: opts.port, cert, key, ca });
+    return {
+      addr: l.addr,
+      close: () => l.close(),
+      async *[Symbol.asyncIterator]() {
+        for await (const a of l) yield { conn: a.transport, hostname: a.hostname, port: a.port };
+      },
+    };
+  }
+  return fromDeno(Deno.listenTls({ hostname, port: opts.port, cert, key }));
+}
+
+function fromDeno(l: Deno.Listener): Acceptor {
+  return {
+    addr: l.addr as Deno.NetAddr,
+    close: () => l.close(),
+    async *[Symbol.asyncIterator]() {
+      for await (const conn of l) {
+        if ("setKeepAlive" in conn && typeof conn.setKeepAlive === "function") {
+          conn.setKeepAlive(true);
+        }
+        const r = conn.remoteAddr as Deno.NetAddr;
+        yield { conn, hostname: r.hostname, port: r.port };
+      }
+    },
+  };
 }
 
 /** Unauthenticated connections one address may hold open at once. */
@@ -70,13 +122,14 @@ interface Session {
 /** A running monitor. */
 export class Monitor {
   readonly id: string;
-  readonly listener: Deno.Listener;
+  readonly listener: Acceptor;
   readonly scheduler: Scheduler;
   readonly spool: Spool;
   #opts: MonitorOptions;
   #session: Session | undefined;
   #buffer: UnsequencedResult[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   #pumping = false;
   #stopping = false;
   #acceptLoop: Promise<void>;
@@ -84,7 +137,7 @@ export class Monitor {
   #pendingByAddress = new Map<string, number>();
   #authFailures = new Map<string, number[]>();
 
-  private constructor(opts: MonitorOptions, id: string, listener: Deno.Listener, spool: Spool) {
+  private constructor(opts: MonitorOptions, id: string, listener: Acceptor, spool: Spool) {
     this.#opts = opts;
     this.id = id;
     this.listener = listener;
@@ -105,27 +158,25 @@ export class Monitor {
           total,
         }),
     });
-    const hostname = opts.hostname ?? "127.0.0.1";
-    const listener = opts.tlsCert || opts.tlsKey
-      ? Deno.listenTls({
-        hostname,
-        port: opts.port,
-        cert: await Deno.readTextFile(opts.tlsCert ?? ""),
-        key: await Deno.readTextFile(opts.tlsKey ?? ""),
-      })
-      : Deno.listen({ hostname, port: opts.port });
+    const listener = await listen(opts);
     const m = new Monitor(opts, id, listener, spool);
     const saved = await loadAssignment(opts.dataDir);
     if (saved.length > 0) {
-      m.scheduler.apply(saved);
-      log.info("Resumed {n} checks from the last assignment", { n: saved.length });
+      m.#resumeTimer = setTimeout(() => {
+        m.#resumeTimer = undefined;
+        m.scheduler.apply(saved);
+        log.info("Resumed {n} checks from the last assignment: no manager within {ms} ms", {
+          n: saved.length,
+          ms: RESUME_GRACE_MS,
+        });
+      }, RESUME_GRACE_MS);
     }
     return m;
   }
 
   /** The address the monitor listens on, as `host:port`. */
   get address(): string {
-    const a = this.listener.addr as Deno.NetAddr;
+    const a = this.listener.addr;
     return formatAddr(a.hostname, a.port);
   }
 
@@ -135,14 +186,14 @@ export class Monitor {
   }
 
   async #accept() {
-    for await (const conn of this.listener) {
-      this.#handle(conn).catch((e) => log.error("Connection handler failed: {e}", { e }));
+    for await (const { conn, hostname, port } of this.listener) {
+      this.#handle(conn, hostname, port).catch((e) =>
+        log.error("Connection handler failed: {e}", { e })
+      );
     }
   }
 
-  async #handle(conn: Deno.Conn) {
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    const ip = remote.hostname;
+  async #handle(conn: Transport, ip: string, port: number) {
     const pending = this.#pendingByAddress.get(ip) ?? 0;
     if (pending >= MAX_PENDING_PER_ADDRESS) {
       log.warn("Refused a connection from {ip}: {n} unauthenticated connections already open", {
@@ -154,7 +205,7 @@ export class Monitor {
     }
     this.#pendingByAddress.set(ip, pending + 1);
     try {
-      await this.#greet(conn, formatAddr(ip, remote.port), ip);
+      await this.#greet(conn, formatAddr(ip, port), ip);
     } finally {
       const n = (this.#pendingByAddress.get(ip) ?? 1) - 1;
       if (n > 0) this.#pendingByAddress.set(ip, n);
@@ -172,8 +223,7 @@ export class Monitor {
   }
 
   /** Handshake; on success the connection becomes the session and is served until it ends. */
-  async #greet(conn: Deno.Conn, peer: string, ip: string) {
-    if ("setKeepAlive" in conn && typeof conn.setKeepAlive === "function") conn.setKeepAlive(true);
+  async #greet(conn: Transport, peer: string, ip: string) {
     const failures = this.#recentFailures(ip).length;
     if (failures > 0) {
       // slow down whoever is guessing tokens: each recent failure adds to the wait before hello
@@ -278,6 +328,8 @@ export class Monitor {
   async #onMessage(session: Session, msg: Message) {
     switch (msg.t) {
       case "assign": {
+        clearTimeout(this.#resumeTimer);
+        this.#resumeTimer = undefined;
         await saveAssignment(this.#opts.dataDir, msg.checks);
         const c = this.scheduler.apply(msg.checks);
         log.info(
@@ -347,6 +399,7 @@ export class Monitor {
     if (this.#stopping) return;
     this.#stopping = true;
     this.scheduler.stop();
+    clearTimeout(this.#resumeTimer);
     clearTimeout(this.#flushTimer);
     if (this.#buffer.length > 0) this.#flush();
     await this.#session?.fc.goodbye("monitor shutting down", "shutdown");

@@ -201,6 +201,8 @@ const DEFAULT_FREQUENCY_S = 60;
 const MAX_DEFAULT_TIMEOUT_S = 10;
 /** Below this a check would leave no room for its own timeout in whole milliseconds. */
 const MIN_FREQUENCY_S = 0.01;
+/** One day: timers cannot wait longer than 2^31 ms, and no check needs to. */
+const MAX_FREQUENCY_S = 86_400;
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -315,6 +317,7 @@ class Reader {
       this.fail(node, field, "must be a number of seconds", fallback);
     }
     if (v < MIN_FREQUENCY_S) this.fail(node, field, `must be at least ${MIN_FREQUENCY_S} seconds`);
+    if (v > MAX_FREQUENCY_S) this.fail(node, field, `must be at most ${MAX_FREQUENCY_S} seconds`);
     return v;
   }
 

@@ -115,7 +115,9 @@ export interface ByeMsg {
   code?: ByeCode;
 }
 /** Machine-readable reasons for `bye`. */
-export type ByeCode = "auth" | "busy" | "replaced" | "shutdown" | "protocol";
+export const BYE_CODES = ["auth", "busy", "replaced", "shutdown", "protocol"] as const;
+/** One of {@linkcode BYE_CODES}. */
+export type ByeCode = typeof BYE_CODES[number];
 
 /** Every message of protocol version 1. */
 export type Message =
@@ -203,7 +205,9 @@ function validateSpec(v: unknown): CheckSpec {
     timeoutMs: num(v, "timeoutMs"),
     params: params as JsonObject,
   };
-  if (spec.intervalMs < 100) throw new ProtocolError(`check "${spec.id}": interval below 100 ms`);
+  if (spec.intervalMs < 10 || spec.intervalMs > 86_400_000) {
+    throw new ProtocolError(`check "${spec.id}": interval must be from 10 ms to one day`);
+  }
   if (spec.timeoutMs <= 0 || spec.timeoutMs >= spec.intervalMs) {
     throw new ProtocolError(`check "${spec.id}": timeout must be positive and below the interval`);
   }
@@ -304,7 +308,12 @@ export function parseMessage(line: string): Message {
       return { t };
     case "bye": {
       const msg: ByeMsg = { t, reason: str(v, "reason", 1024) };
-      if (typeof v.code === "string") msg.code = v.code as ByeCode;
+      if (v.code !== undefined) {
+        if (!(BYE_CODES as readonly unknown[]).includes(v.code)) {
+          throw new ProtocolError(`field "code" must be one of ${BYE_CODES.join(", ")}`);
+        }
+        msg.code = v.code as ByeCode;
+      }
       return msg;
     }
     default:

@@ -111,3 +111,79 @@ export async function dialTls(
     },
   };
 }
+
+/** A connection accepted by {@linkcode listenTlsClientAuth}. */
+export interface AcceptedTls {
+  transport: Transport;
+  hostname: string;
+  port: number;
+}
+
+/** A TLS listener that demands a client certificate signed by a given CA. */
+export interface ClientAuthListener extends AsyncIterable<AcceptedTls> {
+  readonly addr: Deno.NetAddr;
+  close(): void;
+}
+
+/**
+ * Listens with TLS and requires every client (the manager) to present a
+ * certificate signed by `ca` (PEM text); a client without one fails the TLS
+ * handshake and never reaches the protocol. Uses `node:tls`, because
+ * `Deno.listenTls` cannot ask for client certificates.
+ */
+export async function listenTlsClientAuth(
+  options: { hostname: string; port: number; cert: string; key: string; ca: string },
+): Promise<ClientAuthListener> {
+  const queue: AcceptedTls[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const server = tls.createServer({
+    cert: options.cert,
+    key: options.key,
+    ca: options.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, (socket) => {
+    const web = Duplex.toWeb(socket);
+    queue.push({
+      transport: {
+        readable: web.readable as ReadableStream<Uint8Array>,
+        writable: web.writable as WritableStream<Uint8Array>,
+        close: () => socket.destroy(),
+      },
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    });
+    wake?.();
+  });
+  // a client that fails verification is dropped by node:tls; nothing to serve
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => resolve());
+  });
+  const a = server.address();
+  const addr: Deno.NetAddr = {
+    transport: "tcp",
+    hostname: typeof a === "object" && a ? a.address : options.hostname,
+    port: typeof a === "object" && a ? a.port : options.port,
+  };
+  return {
+    addr,
+    close() {
+      closed = true;
+      server.close();
+      wake?.();
+    },
+    async *[Symbol.asyncIterator]() {
+      while (!closed) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((r) => (wake = r));
+      }
+    },
+  };
+}

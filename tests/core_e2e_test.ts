@@ -158,3 +158,26 @@ Deno.test("garbage, a 10 MB frame and a half-sent frame leave the monitor servin
   await manager.waitFor(/HTTP URL: .*Status Code: 200/, 15_000, mark);
   assert.equal(manager.matching(/Disconnected from/).length, 0, "the manager's link never dropped");
 });
+
+Deno.test("manage refuses a bad tasks.yaml with its file, line, column and field", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    path,
+    `monitors:
+  - address: 127.0.0.1:54322
+targets:
+  web:
+    TCP: { host: 127.0.0.1, port: 70000, frequency: 1 }
+`,
+  );
+  await using manager = startManager(path, { db: `${tmp.path}/m.db` });
+  const status = await manager.exited();
+  assert.equal(status.code, 1);
+  const err = manager.lines.join("\n");
+  assert.match(
+    err,
+    new RegExp(`${path}:5:\\d+: targets\\.web\\.TCP\\.port: must be at most 65535`),
+  );
+  assert.doesNotMatch(err, /^\s+at /m, "no stack trace");
+});

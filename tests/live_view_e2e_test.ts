@@ -45,7 +45,7 @@ Deno.test("manage redraws a live view in place when stdout is a terminal", async
     "160",
     "-y",
     "40",
-    `${NETMON} manage ${config} --db ${tmp.path}/m.db`,
+    `${NETMON} manage ${config} --db ${tmp.path}/m.db --http none`,
   );
   try {
     const screen = await screenUntil(

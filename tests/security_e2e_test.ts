@@ -188,3 +188,58 @@ Deno.test("a monitor listening beyond loopback without a token makes one, mode 0
   await withFile.waitFor(/Connected to monitoring service/);
   await withFile.stop();
 });
+
+Deno.test("a monitor that requires client certificates accepts only a manager presenting one from its CA", async () => {
+  await using tmp = await tempDir();
+  await using certs = await makeCerts();
+  const port = freeTcpPort();
+  await using _monitor = await startMonitor({
+    dataDir: `${tmp.path}/mon`,
+    port,
+    extra: [
+      "--token",
+      TOKEN,
+      "--tls-cert",
+      certs.server.cert,
+      "--tls-key",
+      certs.server.key,
+      "--tls-client-ca",
+      certs.ca.cert,
+    ],
+  });
+  const without = await config(tmp.path, `127.0.0.1:${port}`, `    ca: ${certs.ca.cert}`, "a.yaml");
+  await using refused = startManager(without, {
+    db: `${tmp.path}/a.db`,
+    extra: ["--token", TOKEN],
+  });
+  await refused.waitFor(/^127\.0\.0\.1:\d+: Reconnecting/);
+  await new Promise((r) => setTimeout(r, 1500));
+  await refused.stop();
+  assert.equal(refused.matching(/Connected to monitoring service/).length, 0);
+
+  const foreign = await config(
+    tmp.path,
+    `127.0.0.1:${port}`,
+    `    ca: ${certs.ca.cert}\n    client_cert: ${certs.selfSigned.cert}\n    client_key: ${certs.selfSigned.key}`,
+    "b.yaml",
+  );
+  await using wrongCa = startManager(foreign, {
+    db: `${tmp.path}/b.db`,
+    extra: ["--token", TOKEN],
+  });
+  await wrongCa.waitFor(/^127\.0\.0\.1:\d+: Reconnecting/);
+  await new Promise((r) => setTimeout(r, 1500));
+  await wrongCa.stop();
+  assert.equal(wrongCa.matching(/Connected to monitoring service/).length, 0);
+
+  const withCert = await config(
+    tmp.path,
+    `127.0.0.1:${port}`,
+    `    ca: ${certs.ca.cert}\n    client_cert: ${certs.client.cert}\n    client_key: ${certs.client.key}`,
+    "c.yaml",
+  );
+  await using good = startManager(withCert, { db: `${tmp.path}/c.db`, extra: ["--token", TOKEN] });
+  await good.waitFor(/Connected to monitoring service/);
+  await good.waitFor(/TCP Port: 127\.0\.0\.1 - Port 9/);
+  await good.stop();
+});

@@ -16,7 +16,6 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import dgram from "node:dgram";
 import {
   type Answer,
   decode,
@@ -28,6 +27,7 @@ import {
 import type { CheckFn, CheckOutcome } from "../../shared/checks.ts";
 import type { DnsParams } from "../../shared/params/dns.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
+import { udpRequest, UdpRequestError, type UdpServer } from "../net/udp_request.ts";
 
 /** EDNS0 buffer size we advertise: the DNS Flag Day 2020 value, safe from fragmentation. */
 const EDNS_UDP_SIZE = 1232;
@@ -51,18 +51,31 @@ export class DnsError extends Error {
   }
 }
 
-/** A decoded reply as dns-packet produces it, with the rcode it adds. */
-type Reply = DecodedPacket & { rcode?: string };
+/**
+ * A decoded reply as dns-packet produces it, with the rcode it adds.
+ *
+ * @example
+ * ```ts
+ * import type { DnsReply } from "./dns.ts";
+ * const reply: DnsReply = { rcode: "NOERROR", answers: [] };
+ * ```
+ */
+export type DnsReply = DecodedPacket & { rcode?: string };
 
-/** What a datagram turned out to be: our (possibly truncated) reply, or something to ignore. */
-type Match = { kind: "reply"; packet: Reply } | { kind: "truncated" } | null;
+/**
+ * What a received message turned out to be: our (possibly truncated) reply,
+ * or `null` for something to ignore.
+ *
+ * @example
+ * ```ts
+ * import type { DnsReplyMatch } from "./dns.ts";
+ * const m: DnsReplyMatch = { kind: "truncated" };
+ * ```
+ */
+export type DnsReplyMatch = { kind: "reply"; packet: DnsReply } | { kind: "truncated" } | null;
 
 /** Where to send the query. */
-interface Server {
-  address: string;
-  family: 4 | 6;
-  port: number;
-}
+type Server = UdpServer;
 
 /**
  * The first `nameserver` in `/etc/resolv.conf`, the server a DNS check without
@@ -192,64 +205,39 @@ function buildQuery(params: DnsParams, id: number): Buffer {
 }
 
 /**
- * Recognises our reply: a response with our ID whose question is ours.
- * Anything else (a stray or forged datagram, garbage) is ignored, and we keep
- * waiting, as a stub resolver does.
+ * Decodes one datagram (or TCP message) received for the query `id` asking
+ * for `name` and `type`, and says whether it is our reply, our reply
+ * truncated (TC bit), or something to ignore (`null`): a stray or forged
+ * message, another question, or bytes that are not DNS at all. A stub
+ * resolver ignores such messages and keeps waiting; so does the check. Never
+ * throws, whatever the bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeDnsReply } from "./dns.ts";
+ * console.assert(decodeDnsReply(new Uint8Array(3), { id: 1, name: "x.test", type: "A" }) === null);
+ * ```
  */
-function matcher(params: DnsParams, id: number): (msg: Uint8Array) => Match {
-  const wantName = normalizeName(params.query_name);
-  return (msg) => {
-    if (msg.length < 12) return null;
-    const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    const flags = view.getUint16(2);
-    if (view.getUint16(0) !== id || (flags & 0x8000) === 0) return null;
-    if (flags & 0x0200) return { kind: "truncated" };
-    let packet: Reply;
-    try {
-      packet = decode(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength));
-    } catch {
-      return null;
-    }
-    const q = packet.questions?.[0];
-    // a FORMERR/NOTIMP reply may leave the question out
-    if (q === undefined) return packet.rcode !== "NOERROR" ? { kind: "reply", packet } : null;
-    if (normalizeName(q.name) !== wantName || q.type !== params.query_type) return null;
-    return { kind: "reply", packet };
-  };
-}
-
-/** Sends `query` over UDP and resolves with the first datagram `match` accepts. */
-function udpExchange(
-  server: Server,
-  query: Uint8Array,
-  match: (msg: Uint8Array) => Match,
-  signal: AbortSignal,
-): Promise<Exclude<Match, null>> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const socket = dgram.createSocket(server.family === 6 ? "udp6" : "udp4");
-    let done = false;
-    const finish = (settle: () => void) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener("abort", onAbort);
-      socket.close();
-      settle();
-    };
-    const onAbort = () => finish(() => reject(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    socket.on("error", (e) => finish(() => reject(new DnsError(errorText(e)))));
-    socket.on("message", (msg, rinfo) => {
-      if (rinfo.port !== server.port) return;
-      const found = match(msg);
-      if (found) finish(() => resolve(found));
-    });
-    socket.connect(server.port, server.address, () => {
-      socket.send(query, (err) => {
-        if (err) finish(() => reject(new DnsError(`cannot send: ${errorText(err)}`)));
-      });
-    });
-  });
+export function decodeDnsReply(
+  msg: Uint8Array,
+  query: { id: number; name: string; type: string },
+): DnsReplyMatch {
+  if (msg.length < 12) return null;
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  const flags = view.getUint16(2);
+  if (view.getUint16(0) !== query.id || (flags & 0x8000) === 0) return null;
+  if (flags & 0x0200) return { kind: "truncated" };
+  let packet: DnsReply;
+  try {
+    packet = decode(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength));
+  } catch {
+    return null;
+  }
+  const q = packet.questions?.[0];
+  // a FORMERR/NOTIMP reply may leave the question out
+  if (q === undefined) return packet.rcode !== "NOERROR" ? { kind: "reply", packet } : null;
+  if (normalizeName(q.name) !== normalizeName(query.name) || q.type !== query.type) return null;
+  return { kind: "reply", packet };
 }
 
 async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
@@ -267,9 +255,9 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
 async function tcpExchange(
   server: Server,
   query: Uint8Array,
-  match: (msg: Uint8Array) => Match,
+  match: (msg: Uint8Array) => DnsReplyMatch,
   signal: AbortSignal,
-): Promise<Reply> {
+): Promise<DnsReply> {
   let conn: Deno.Conn;
   try {
     conn = await Deno.connect({ hostname: server.address, port: server.port, signal });
@@ -311,7 +299,7 @@ async function tcpExchange(
 
 /** The reply and how it was obtained. */
 interface Exchange {
-  packet: Reply;
+  packet: DnsReply;
   transport: "udp" | "tcp";
   truncated: boolean;
 }
@@ -319,9 +307,10 @@ interface Exchange {
 async function exchange(params: DnsParams, server: Server, signal: AbortSignal): Promise<Exchange> {
   const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   const query = buildQuery(params, id);
-  const match = matcher(params, id);
+  const question = { id, name: params.query_name, type: params.query_type };
+  const match = (msg: Uint8Array) => decodeDnsReply(msg, question);
   if (params.transport === "udp") {
-    const found = await udpExchange(server, query, match, signal);
+    const found = await udpRequest(server, () => query, match, signal);
     if (found.kind === "reply") return { packet: found.packet, transport: "udp", truncated: false };
   }
   const packet = await tcpExchange(server, query, match, signal);
@@ -391,7 +380,9 @@ export const checkDns: CheckFn<DnsParams> = async (params, options) => {
     result = await exchange(params, server, signal);
   } catch (e) {
     if (signal.aborted) return fail(`timeout after ${timeoutMs} ms`, params.transport);
-    if (e instanceof DnsError) return fail(e.message, params.transport);
+    if (e instanceof DnsError || e instanceof UdpRequestError) {
+      return fail(e.message, params.transport);
+    }
     throw e;
   }
   const rttMs = performance.now() - sent;

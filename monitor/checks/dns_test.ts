@@ -4,7 +4,8 @@ import { decode, encode } from "dns-packet";
 import { checkDns } from "./dns.ts";
 import { parseDnsParams } from "../../shared/params/dns.ts";
 import type { CheckOutcome } from "../../shared/checks.ts";
-import { freeDualPort, startUnbound, type UnboundServer } from "../../tests/fixtures/unbound.ts";
+import { freeDualPort } from "../../tests/helpers/ports.ts";
+import { startUnbound, type UnboundServer } from "../../tests/fixtures/unbound.ts";
 import { canMakeNetns, makeNetns } from "../../tests/helpers/netns.ts";
 
 const ZONE = "netmon.test.";
@@ -104,6 +105,26 @@ Deno.test("checkDns() writes the seed's summary with a Python list of answers", 
   );
   assert.match(out.summary, /RTT: \d+\.\d\d ms/);
   assert.doesNotMatch(out.summary, /Error:/);
+});
+
+Deno.test("checkDns() asks a server on [::1] over IPv6 with ip_protocol ip6", async () => {
+  await using dns = await startZone();
+  for (const transport of ["udp", "tcp"]) {
+    const out = await run({
+      server_address: "[::1]",
+      port: dns.port,
+      query_name: "www.netmon.test",
+      query_type: "AAAA",
+      transport,
+      ip_protocol: "ip6",
+    });
+    assert.equal(out.up, true, out.summary);
+    assert.equal(out.metrics.probe_ip_protocol, 6);
+    assert.equal(out.details?.server_ip, "::1");
+    assert.equal(out.details?.transport, transport);
+    assert.deepEqual(sorted(out.details?.answers), ["2001:db8::1", "2001:db8::2"]);
+    assert.match(out.summary, /^DNS Server: \[::1\] - Query: www\.netmon\.test, Type: AAAA, /);
+  }
 });
 
 Deno.test("checkDns() formats an SOA answer like dig", async () => {

@@ -66,7 +66,8 @@ Deno.test("checkIcmp() resolves localhost without DNS", async () => {
   const v6 = await run({ server_address: "localhost", count: 1, ip_protocol: "ip6" });
   assert.equal(v4.details?.address, "127.0.0.1");
   assert.equal(v6.details?.address, "::1");
-  assert.equal(v4.up && v6.up, true);
+  assert.equal(v4.up, true, v4.summary);
+  assert.equal(v6.up, true, v6.summary);
 });
 
 Deno.test("checkIcmp() is down with 100% loss once a namespace host goes silent", async () => {

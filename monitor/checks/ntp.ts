@@ -14,7 +14,6 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts";
 import type { NtpParams } from "../../shared/params/ntp.ts";
 import {
@@ -28,6 +27,7 @@ import {
   validateReply,
 } from "../../shared/sntp.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
+import { udpRequest, UdpRequestError, type UdpServer } from "../net/udp_request.ts";
 
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -71,46 +71,6 @@ function wallClockAnchor(): { wallMs: number; monoMs: number } {
 interface Received {
   bytes: Uint8Array;
   monoMs: number;
-}
-
-/** A network failure the user can act on. */
-class NtpNetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "NtpNetError";
-  }
-}
-
-/** Sends `request` from a fresh socket and resolves with the first datagram from the server. */
-function exchange(
-  server: { address: string; family: 4 | 6; port: number },
-  buildRequest: () => Uint8Array,
-  signal: AbortSignal,
-): Promise<Received> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const socket = dgram.createSocket(server.family === 6 ? "udp6" : "udp4");
-    let done = false;
-    const finish = (settle: () => void) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener("abort", onAbort);
-      socket.close();
-      settle();
-    };
-    const onAbort = () => finish(() => reject(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    socket.on("error", (e) => finish(() => reject(new NtpNetError(e.message))));
-    socket.on("message", (bytes, rinfo) => {
-      const monoMs = performance.now();
-      if (rinfo.port === server.port) finish(() => resolve({ bytes, monoMs }));
-    });
-    socket.connect(server.port, server.address, () => {
-      socket.send(buildRequest(), (err) => {
-        if (err) finish(() => reject(new NtpNetError(`cannot send: ${err.message}`)));
-      });
-    });
-  });
 }
 
 function signedMs(ms: number): string {
@@ -169,7 +129,7 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
     error: reason,
   });
 
-  let server: { address: string; family: 4 | 6; port: number };
+  let server: UdpServer;
   try {
     const resolved = await resolveHost(name, params.ip_protocol, signal);
     server = { address: resolved.address, family: resolved.family, port: params.port };
@@ -186,14 +146,19 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
   let request!: ReturnType<typeof makeRequest>;
   let received: Received;
   try {
-    received = await exchange(server, () => {
-      sentMono = performance.now();
-      request = makeRequest(anchor.wallMs + (sentMono - anchor.monoMs));
-      return request.bytes;
-    }, signal);
+    received = await udpRequest(
+      server,
+      () => {
+        sentMono = performance.now();
+        request = makeRequest(anchor.wallMs + (sentMono - anchor.monoMs));
+        return request.bytes;
+      },
+      (bytes, monoMs) => ({ bytes, monoMs }),
+      signal,
+    );
   } catch (e) {
     if (signal.aborted) return fail(`timeout after ${timeoutMs} ms`);
-    if (e instanceof NtpNetError) return fail(e.message);
+    if (e instanceof UdpRequestError) return fail(e.message);
     throw e;
   }
 

@@ -5,7 +5,8 @@ import { checkUdp } from "./udp.ts";
 import { parsePayload } from "../../shared/params/common.ts";
 import { parseUdpParams } from "../../shared/params/udp.ts";
 import { makeNetns } from "../../tests/helpers/netns.ts";
-import { pickUdpPort, socatUdp } from "../../tests/fixtures/socat.ts";
+import { socatUdp } from "../../tests/fixtures/socat.ts";
+import { freeUdpPort } from "../../tests/helpers/ports.ts";
 
 function run(raw: Record<string, unknown>, timeoutMs = 1500, signal?: AbortSignal) {
   return checkUdp(parseUdpParams(raw, "target.test"), {
@@ -41,7 +42,7 @@ for (const host of ["127.0.0.1", "::1"]) {
   });
 
   Deno.test(`checkUdp() finds a free port on ${host} closed`, async () => {
-    const port = await pickUdpPort(host);
+    const port = await freeUdpPort(host);
     const closed = await run({ server_address: host, port });
     assert.equal(closed.up, false);
     assert.equal(closed.metrics.netmon_udp_state, 0);

@@ -48,6 +48,7 @@ import {
   recvmsg,
   sendto,
   setsockopt,
+  SO_RCVBUF,
   SO_TIMESTAMPNS,
   SOCK_DGRAM,
   SOCK_RAW,
@@ -165,6 +166,8 @@ class IcmpSocket {
     this.kind = kind;
     this.fd = fd;
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+    // one socket carries every ping of the monitor: room for bursts of replies (kernel caps it at rmem_max)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 4 * 1024 * 1024);
     if (family === 4) {
       setsockopt(fd, IPPROTO_IP, IP_RECVTTL, 1);
       // raw sockets see all ICMP; let the kernel pass echo replies only

@@ -27,7 +27,7 @@ export const IPPROTO_IP = 0, IPPROTO_ICMP = 1, IPPROTO_UDP = 17, IPPROTO_IPV6 = 
 /** ICMPv6 protocol number and option level. */
 export const IPPROTO_ICMPV6 = 58;
 /** Socket-level options. */
-export const SOL_SOCKET = 1, SO_TIMESTAMPNS = 35, SOL_RAW = 255, ICMP_FILTER = 1;
+export const SOL_SOCKET = 1, SO_TIMESTAMPNS = 35, SOL_RAW = 255, ICMP_FILTER = 1, SO_RCVBUF = 8;
 /** IPv4 options. */
 export const IP_TTL = 2, IP_RECVTTL = 12;
 /** IPv6 options. */

@@ -20,6 +20,7 @@ import {
   optPort,
   optString,
   optStringList,
+  rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
 
@@ -171,6 +172,7 @@ function queryName(raw: Record<string, unknown>, target: string, type: DnsQueryT
 export const parseDnsParams: ParamParser<DnsParams> = (raw, target) => {
   rejectUnknown(raw, KNOWN_KEYS);
   const server = optString(raw, "server_address", "").trim();
+  if (server !== "") rejectSpecialAddress(raw, "server_address", server);
   const queryType = optChoice(raw, "query_type", DNS_QUERY_TYPES, "A");
   const validRcodes = optStringList(raw, "valid_rcodes", ["NOERROR"]).map((r) =>
     r.trim().toUpperCase()

@@ -14,11 +14,14 @@
 import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
 import {
   ipProtocol,
+  MAX_LIST_ITEMS,
+  MAX_TEXT_LENGTH,
   optBool,
   optInt,
   optNumber,
   optString,
   optStringList,
+  rejectSpecialAddress,
   rejectUnknown,
   reqString,
 } from "./common.ts";
@@ -70,6 +73,9 @@ export type HttpParams = {
   ip_protocol: IpProtocol;
 };
 
+/** Longest request body, in characters. */
+const MAX_BODY_LENGTH = 65_536;
+
 /** Status codes below 400 count as up, as in the seed (`status_code < 400`). */
 const DEFAULT_VALID: number[][] = [[100, 399]];
 
@@ -99,11 +105,18 @@ function parseHeaders(raw: Record<string, unknown>): Record<string, string> {
   if (typeof v !== "object" || Array.isArray(v)) {
     throw new ParamError("headers", "must be a mapping of header names to values");
   }
+  const entries = Object.entries(v);
+  if (entries.length > MAX_LIST_ITEMS) {
+    throw new ParamError("headers", `must have at most ${MAX_LIST_ITEMS} entries`);
+  }
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(v)) {
+  for (const [name, value] of entries) {
     if (!TOKEN.test(name)) throw new ParamError("headers", `"${name}" is not a valid header name`);
     if (typeof value !== "string" && typeof value !== "number") {
       throw new ParamError("headers", `the value of "${name}" must be text`);
+    }
+    if (String(value).length > MAX_TEXT_LENGTH) {
+      throw new ParamError("headers", `the value of "${name}" is longer than ${MAX_TEXT_LENGTH}`);
     }
     if (/[\r\n]/.test(String(value))) {
       throw new ParamError("headers", `the value of "${name}" must be a single line`);
@@ -124,6 +137,8 @@ function parseUrl(raw: Record<string, unknown>, schemes: readonly string[]): str
   if (!schemes.includes(url.protocol)) {
     throw new ParamError("url", `must start with ${schemes.join(" or ")}//, got "${text}"`);
   }
+  // URL has already turned short forms (http://0/, http://4294967295/) into dotted quads
+  rejectSpecialAddress(raw, "url", url.hostname);
   return text;
 }
 
@@ -159,7 +174,7 @@ export function parseHttpLike(
     url: parseUrl(raw, schemes),
     method,
     headers: parseHeaders(raw),
-    body: optString(raw, "body", ""),
+    body: optString(raw, "body", "", MAX_BODY_LENGTH),
     follow_redirects: optBool(raw, "follow_redirects", true),
     max_redirects: optInt(raw, "max_redirects", 10, { min: 0, max: 100 }),
     valid_status_codes: codes.length ? codes.map(parseStatusRange) : DEFAULT_VALID,
@@ -168,7 +183,7 @@ export function parseHttpLike(
     body_regex: bodyRegex,
     tls_verify: optBool(raw, "tls_verify", true),
     ca_file: caFile,
-    cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0 }),
+    cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0, max: 3650 }),
     ip_protocol: ipProtocol(raw),
   };
 }

@@ -12,7 +12,14 @@
  * @module
  */
 import type { IpProtocol, ParamParser } from "../checks.ts";
-import { ipProtocol, optInt, optNumber, optString, rejectUnknown } from "./common.ts";
+import {
+  ipProtocol,
+  optInt,
+  optNumber,
+  optString,
+  rejectSpecialAddress,
+  rejectUnknown,
+} from "./common.ts";
 
 /** ICMP parameters, fully defaulted. */
 export type IcmpParams = {
@@ -52,8 +59,10 @@ const KNOWN_KEYS = [
  */
 export const parseIcmpParams: ParamParser<IcmpParams> = (raw, target) => {
   rejectUnknown(raw, KNOWN_KEYS);
+  const server = optString(raw, "server_address", target) || target;
+  rejectSpecialAddress(raw, "server_address", server);
   return {
-    server_address: optString(raw, "server_address", target) || target,
+    server_address: server,
     count: optInt(raw, "count", 3, { min: 1, max: 100 }),
     interval_ms: optInt(raw, "interval_ms", 200, { min: 1, max: 60_000 }),
     payload_size: optInt(raw, "payload_size", 56, { min: 0, max: 65_000 }),

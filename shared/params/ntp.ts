@@ -12,7 +12,14 @@
  * @module
  */
 import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
-import { ipProtocol, optNumber, optPort, optString, rejectUnknown } from "./common.ts";
+import {
+  ipProtocol,
+  optNumber,
+  optPort,
+  optString,
+  rejectSpecialAddress,
+  rejectUnknown,
+} from "./common.ts";
 
 /**
  * The NTP check's parameters, fully defaulted. A type alias (not an
@@ -37,6 +44,9 @@ export type NtpParams = {
 
 const KNOWN_KEYS = ["server_address", "port", "max_offset_ms"] as const;
 
+/** One day: a larger tolerance would accept any clock at all. */
+const MAX_OFFSET_MS = 86_400_000;
+
 /**
  * Parses the NTP check's parameters.
  *
@@ -51,10 +61,11 @@ export const parseNtpParams: ParamParser<NtpParams> = (raw, target) => {
   rejectUnknown(raw, KNOWN_KEYS);
   const server = optString(raw, "server_address", target).trim();
   if (server === "") throw new ParamError("server_address", "must not be empty");
+  rejectSpecialAddress(raw, "server_address", server);
   return {
     server_address: server,
     port: optPort(raw, "port", 123),
-    max_offset_ms: optNumber(raw, "max_offset_ms", 1000, { min: 0 }),
+    max_offset_ms: optNumber(raw, "max_offset_ms", 1000, { min: 0, max: MAX_OFFSET_MS }),
     ip_protocol: ipProtocol(raw),
   };
 };

@@ -12,7 +12,15 @@
  * @module
  */
 import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
-import { ipProtocol, optBool, optPort, optString, parsePayload, rejectUnknown } from "./common.ts";
+import {
+  ipProtocol,
+  optBool,
+  optPort,
+  optString,
+  parsePayload,
+  rejectSpecialAddress,
+  rejectUnknown,
+} from "./common.ts";
 
 /**
  * The TCP check's parameters, fully defaulted. A type alias (not an
@@ -58,8 +66,15 @@ const KNOWN_KEYS = [
   "server_name",
 ] as const;
 
-function optNullable(raw: Record<string, unknown>, field: string): string | null {
-  const v = optString(raw, field, "");
+/** Most bytes of `send` (as text or `hex:`), enough for any banner exchange. */
+const MAX_SEND_LENGTH = 65_536;
+
+function optNullable(
+  raw: Record<string, unknown>,
+  field: string,
+  maxLength?: number,
+): string | null {
+  const v = optString(raw, field, "", maxLength);
   return v === "" ? null : v;
 }
 
@@ -82,9 +97,10 @@ export const parseTcpParams: ParamParser<TcpParams> = (raw, target) => {
   const hostField = raw.server_address != null ? "server_address" : "host";
   const host = optString(raw, hostField, target);
   if (host.trim() === "") throw new ParamError(hostField, "must not be empty");
+  rejectSpecialAddress(raw, hostField, host);
   if (raw.port == null) throw new ParamError("port", "is required");
   const port = optPort(raw, "port", 0);
-  const send = optNullable(raw, "send");
+  const send = optNullable(raw, "send", MAX_SEND_LENGTH);
   if (send !== null) parsePayload("send", send);
   const expect = optNullable(raw, "expect");
   if (expect !== null) {

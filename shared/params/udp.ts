@@ -12,7 +12,14 @@
  * @module
  */
 import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
-import { ipProtocol, optPort, optString, parsePayload, rejectUnknown } from "./common.ts";
+import {
+  ipProtocol,
+  optPort,
+  optString,
+  parsePayload,
+  rejectSpecialAddress,
+  rejectUnknown,
+} from "./common.ts";
 
 /** UDP parameters, fully defaulted. */
 export type UdpParams = {
@@ -27,6 +34,9 @@ export type UdpParams = {
 };
 
 const KNOWN_KEYS = ["server_address", "port", "payload", "expect"] as const;
+
+/** The largest UDP payload over IPv4 (65535 − 8 − 20). */
+const MAX_PAYLOAD_BYTES = 65_507;
 
 /**
  * Probes that make common services answer, as `hex:` payloads: a DNS query
@@ -54,8 +64,16 @@ export const parseUdpParams: ParamParser<UdpParams> = (raw, target) => {
   rejectUnknown(raw, KNOWN_KEYS);
   if (raw.port === undefined || raw.port === null) throw new ParamError("port", "is required");
   const port = optPort(raw, "port", 0);
-  const payload = optString(raw, "payload", DEFAULT_PAYLOADS[port] ?? "");
-  parsePayload("payload", payload);
+  // as hex, every byte takes two characters after "hex:"
+  const payload = optString(
+    raw,
+    "payload",
+    DEFAULT_PAYLOADS[port] ?? "",
+    4 + 2 * MAX_PAYLOAD_BYTES,
+  );
+  if (parsePayload("payload", payload).length > MAX_PAYLOAD_BYTES) {
+    throw new ParamError("payload", `must be at most ${MAX_PAYLOAD_BYTES} bytes`);
+  }
   const expect = optString(raw, "expect", "") || null;
   if (expect !== null) {
     try {
@@ -64,8 +82,10 @@ export const parseUdpParams: ParamParser<UdpParams> = (raw, target) => {
       throw new ParamError("expect", `not a valid regular expression: ${(e as Error).message}`);
     }
   }
+  const server = optString(raw, "server_address", target) || target;
+  rejectSpecialAddress(raw, "server_address", server);
   return {
-    server_address: optString(raw, "server_address", target) || target,
+    server_address: server,
     port,
     payload,
     expect,

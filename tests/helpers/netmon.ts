@@ -60,13 +60,24 @@ export async function startMonitor(
   };
 }
 
-/** Starts `netmon manage CONFIG` with a text log (no live view). */
+/** Starts `netmon manage CONFIG` with a text log (no live view) and its API on a free port. */
 export function startManager(
   configPath: string,
   options: { db: string; extra?: string[] },
 ): Proc {
   return Proc.start(
-    [NETMON, "manage", configPath, "--db", options.db, "--no-live", ...(options.extra ?? [])],
+    // a free port for the API unless the test picks one: tests run in parallel
+    [
+      NETMON,
+      "manage",
+      configPath,
+      "--db",
+      options.db,
+      "--no-live",
+      "--http",
+      "127.0.0.1:0",
+      ...(options.extra ?? []),
+    ],
     { name: "manager" },
   );
 }

@@ -1,5 +1,10 @@
 /**
- * Free loopback ports for tests.
+ * Free loopback ports for tests: one helper for TCP, one for UDP, and one for
+ * a port free for both on one or more addresses (a server that listens on
+ * TCP and UDP, or on 127.0.0.1 and ::1 at once).
+ *
+ * UDP goes through node:dgram, because `Deno.listenDatagram` needs
+ * `--unstable-net`, which a plain `deno test -A` lacks.
  *
  * @example
  * ```ts
@@ -10,8 +15,17 @@
  *
  * @module
  */
+import dgram from "node:dgram";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * A TCP port on `hostname` that was free a moment ago.
+ *
+ * @example
+ * ```ts
+ * import { freeTcpPort } from "./ports.ts";
+ * console.assert(freeTcpPort("127.0.0.1") > 0);
+ * ```
+ */
 export function freeTcpPort(hostname = "127.0.0.1"): number {
   const l = Deno.listen({ hostname, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -19,15 +33,85 @@ export function freeTcpPort(hostname = "127.0.0.1"): number {
   return port;
 }
 
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-export function freeUdpPort(hostname = "127.0.0.1"): number {
-  const l = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+/** Binds a UDP socket to `hostname:port` (0: any port) and returns the port it got, or null. */
+function bindUdp(hostname: string, port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket(hostname.includes(":") ? "udp6" : "udp4");
+    socket.once("error", () => {
+      socket.close();
+      resolve(null);
+    });
+    socket.bind(port, hostname, () => {
+      const got = socket.address().port;
+      socket.close(() => resolve(got));
+    });
+  });
+}
+
+/**
+ * A UDP port on `hostname` that was free a moment ago.
+ *
+ * @example
+ * ```ts
+ * import { freeUdpPort } from "./ports.ts";
+ * console.assert(await freeUdpPort("127.0.0.1") > 0);
+ * ```
+ */
+export async function freeUdpPort(hostname = "127.0.0.1"): Promise<number> {
+  const port = await bindUdp(hostname, 0);
+  if (port === null) throw new Error(`Cannot bind a UDP socket on ${hostname}`);
   return port;
 }
 
-/** Waits until a TCP connect to `hostname:port` succeeds, up to `timeoutMs`. */
+function tcpFree(hostname: string, port: number): boolean {
+  try {
+    Deno.listen({ hostname, port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A port that was free a moment ago for TCP on every one of `hosts`, and
+ * for UDP too unless `udp` is false: for a server that listens on several
+ * addresses (`["127.0.0.1", "::1"]`) or speaks both TCP and UDP (DNS, NTP).
+ *
+ * @example
+ * ```ts
+ * import { freeDualPort } from "./ports.ts";
+ * const port = await freeDualPort(["127.0.0.1", "::1"], { udp: false });
+ * console.assert(port > 0);
+ * ```
+ */
+export async function freeDualPort(
+  hosts: string | string[] = "127.0.0.1",
+  options: { udp?: boolean } = {},
+): Promise<number> {
+  const all = typeof hosts === "string" ? [hosts] : hosts;
+  const udp = options.udp ?? true;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = freeTcpPort(all[0]);
+    let free = all.slice(1).every((h) => tcpFree(h, port));
+    for (const h of all) {
+      if (free && udp) free = await bindUdp(h, port) !== null;
+    }
+    if (free) return port;
+  }
+  throw new Error(
+    `No port free for TCP${udp ? " and UDP" : ""} on ${all.join(" and ")} after 50 attempts`,
+  );
+}
+
+/**
+ * Waits until a TCP connect to `hostname:port` succeeds, up to `timeoutMs`.
+ *
+ * @example
+ * ```ts ignore
+ * import { waitForTcp } from "./ports.ts";
+ * await waitForTcp(8080);
+ * ```
+ */
 export async function waitForTcp(port: number, hostname = "127.0.0.1", timeoutMs = 10_000) {
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;

@@ -1,0 +1,205 @@
+/**
+ * The two scale measurements: a real monitor with 10,000 scheduled checks
+ * (start lag and peak memory), and a real manager ingesting results from ten
+ * monitors at once (results stored and acknowledged per second, memory).
+ *
+ * @example
+ * ```ts ignore
+ * import { measureSchedule } from "./scale.ts";
+ * console.log(await measureSchedule({ tcpPort: 8080, checks: 10_000, durationMs: 30_000 }));
+ * ```
+ *
+ * @module
+ */
+import type { CheckSpec, CheckType } from "../shared/checks.ts";
+import { PARAM_PARSERS } from "../shared/params/mod.ts";
+import { FramedConn } from "../shared/connection.ts";
+import { handshakeMac, makeNonce, PROTOCOL_VERSION } from "../shared/protocol.ts";
+import { tempDir } from "../tests/helpers/proc.ts";
+import { freeTcpPort, waitForTcp } from "../tests/helpers/ports.ts";
+import { cpuSeconds, peakRssBytes } from "./procstat.ts";
+import type { MonitorReport, MonitorsReport } from "./worker.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const WORKER = `${ROOT}bench/worker.ts`;
+
+/** Starts `bench/worker.ts MODE JOB` and resolves its stdout lines one by one. */
+function startWorker(mode: string, job: unknown) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", `${ROOT}deno.json`, WORKER, mode, JSON.stringify(job)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let buf = "";
+  const next = async (): Promise<string> => {
+    for (;;) {
+      const i = buf.indexOf("\n");
+      if (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        return line;
+      }
+      const r = await lines.next();
+      if (r.done) throw new Error(`bench worker (${mode}) exited early`);
+      buf += r.value;
+    }
+  };
+  return { child, next };
+}
+
+/** The schedule measurement's result. */
+export type ScheduleReport = MonitorReport & { resultsReceived: number };
+
+/**
+ * Half TCP checks of `127.0.0.1:tcpPort`, half ICMP checks of distinct
+ * loopback addresses, all every 10 s.
+ */
+function syntheticAssignment(checks: number, tcpPort: number): CheckSpec[] {
+  const specs: CheckSpec[] = [];
+  for (let i = 0; i < checks; i++) {
+    const type: CheckType = i % 2 === 0 ? "TCP" : "ICMP";
+    const target = `t${i}`;
+    const raw = type === "TCP"
+      ? { host: "127.0.0.1", port: tcpPort }
+      : { server_address: `127.0.${(i >> 8) & 255}.${(i & 255) || 1}` };
+    specs.push({
+      id: `${target}/${type}`,
+      target,
+      type,
+      intervalMs: 10_000,
+      timeoutMs: 5_000,
+      params: PARAM_PARSERS[type](raw, target),
+    });
+  }
+  return specs;
+}
+
+/**
+ * Runs a real monitor (the {@linkcode Monitor} class in a process of its own)
+ * with `checks` checks resumed from a saved assignment, acts as its manager
+ * (acknowledging every result) and reports its scheduler's start lag.
+ */
+export async function measureSchedule(
+  options: { tcpPort: number; checks: number; durationMs: number },
+): Promise<ScheduleReport> {
+  await using dir = await tempDir("netmon-bench-mon-");
+  // an assignment this large exceeds one protocol frame, so it is handed over as the saved one
+  await Deno.writeTextFile(
+    `${dir.path}/assignment.json`,
+    JSON.stringify({
+      t: "assign",
+      rev: 0,
+      checks: syntheticAssignment(options.checks, options.tcpPort),
+    }),
+  );
+  const port = freeTcpPort();
+  const worker = startWorker("monitor", {
+    port,
+    dataDir: dir.path,
+    durationMs: options.durationMs,
+  });
+  await worker.next();
+  await waitForTcp(port);
+  const fc = new FramedConn(
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+    `127.0.0.1:${port}`,
+  );
+  const messages = fc.messages();
+  const hello = (await messages.next()).value;
+  if (!hello || hello.t !== "hello") throw new Error("the monitor did not say hello");
+  const nonce = makeNonce();
+  await fc.send({
+    t: "auth",
+    v: PROTOCOL_VERSION,
+    managerId: crypto.randomUUID(),
+    nonce,
+    mac: await handshakeMac("", "manager", hello.nonce, nonce),
+    takeover: true,
+    acked: 0,
+  });
+  let received = 0;
+  const reading = (async () => {
+    for await (const msg of messages) {
+      if (msg.t !== "results" || msg.results.length === 0) continue;
+      received += msg.results.length;
+      fc.send({ t: "ack", seq: msg.results.at(-1)!.seq });
+    }
+  })();
+  const report = JSON.parse(await worker.next()) as MonitorReport;
+  fc.close("benchmark done");
+  await reading;
+  await worker.child.status;
+  return { ...report, resultsReceived: received };
+}
+
+/** The ingest measurement's result. */
+export interface IngestReport extends MonitorsReport {
+  resultsPerSecond: number;
+  managerPeakRssBytes: number;
+  managerCpuSeconds: number;
+}
+
+/**
+ * Starts `./netmon manage` with ten monitors that are fake: one worker
+ * process streams `perMonitor` ready-made results from each, as fast as the
+ * manager acknowledges them.
+ */
+export async function measureIngest(
+  options: { monitors: number; perMonitor: number; tcpPort: number },
+): Promise<IngestReport> {
+  await using dir = await tempDir("netmon-bench-mgr-");
+  const ports = Array.from({ length: options.monitors }, () => freeTcpPort());
+  const worker = startWorker("monitors", { ports, perMonitor: options.perMonitor });
+  await worker.next();
+  const config = `${dir.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    config,
+    [
+      "monitors:",
+      ...ports.map((p, i) => `  - { address: "127.0.0.1:${p}", name: m${i} }`),
+      "targets:",
+      "  bench:",
+      `    TCP: { host: 127.0.0.1, port: ${options.tcpPort}, frequency: 60 }`,
+      "",
+    ].join("\n"),
+  );
+  const manager = new Deno.Command(`${ROOT}netmon`, {
+    args: [
+      "manage",
+      config,
+      "--db",
+      `${dir.path}/netmon.db`,
+      "--no-live",
+      "--status-every",
+      "3600",
+      "--http",
+      `127.0.0.1:${freeTcpPort()}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const cpu0 = cpuSeconds(manager.pid);
+    let report: MonitorsReport;
+    try {
+      report = JSON.parse(await worker.next()) as MonitorsReport;
+    } catch {
+      await worker.child.status;
+      throw new Error("the manager dropped a monitor's connection before acknowledging everything");
+    }
+    const out: IngestReport = {
+      ...report,
+      resultsPerSecond: report.results / report.seconds,
+      managerPeakRssBytes: peakRssBytes(manager.pid),
+      managerCpuSeconds: cpuSeconds(manager.pid) - cpu0,
+    };
+    await worker.child.status;
+    return out;
+  } finally {
+    manager.kill("SIGTERM");
+    await manager.status;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Alerting for a running manager: watches every stored result, opens and
+ * resolves incidents by the rules in `tasks.yaml`, and tells the configured
+ * notifiers once per opening and once per resolution, unless a maintenance
+ * window covers the target. Every notification is recorded in the store
+ * (see {@linkcode listNotifications} and {@linkcode listIncidents}).
+ *
+ * @example
+ * ```ts ignore
+ * import { Manager } from "../manager.ts";
+ * import { TextOutput } from "../output.ts";
+ * import { attachAlerts } from "./mod.ts";
+ * const manager = await Manager.start({
+ *   configPath: "tasks.yaml", dbPath: "netmon.db", token: "", output: new TextOutput(),
+ * });
+ * const alerts = attachAlerts(manager);
+ * // ... on shutdown, before the store closes:
+ * await alerts.stop();
+ * await manager.stop();
+ * ```
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { CheckResult } from "../../shared/checks.ts";
+import type { Config } from "../../shared/config.ts";
+import type { NotifierConfig } from "../../shared/config_alerts.ts";
+import { logger } from "../../shared/log.ts";
+import type { Manager } from "../manager.ts";
+import { AlertEngine, type AlertEvent, type Incident } from "./engine.ts";
+import { activeWindow } from "./maintenance.ts";
+import { buildMessage } from "./message.ts";
+import { deliver } from "./notifiers.ts";
+import { ruleFor } from "./rules.ts";
+import { AlertStore } from "./store.ts";
+
+export { type AlertQuery, listIncidents, listNotifications } from "./store.ts";
+export type { StoredIncident, StoredNotification } from "./store.ts";
+
+const log = logger("alerts");
+
+/**
+ * Options for {@linkcode attachAlerts}.
+ *
+ * @example
+ * ```ts
+ * import type { AlertsOptions } from "./mod.ts";
+ * const o: AlertsOptions = {};
+ * ```
+ */
+export interface AlertsOptions {
+  /** Where incidents and notifications go (default: the manager's result database). */
+  db?: DatabaseSync;
+}
+
+/**
+ * Alerting attached to a manager; `stop()` before the manager stops.
+ *
+ * @example
+ * ```ts ignore
+ * const alerts = attachAlerts(manager);
+ * console.log(alerts.openIncidents.length);
+ * await alerts.stop();
+ * ```
+ */
+export class Alerts {
+  readonly store: AlertStore;
+  #manager: Manager;
+  #engine: AlertEngine;
+  #config: Config;
+  #unsubscribe: (() => void)[] = [];
+  #stop = new AbortController();
+  #inFlight = new Set<Promise<void>>();
+
+  /** Subscribes to `manager`'s results and monitor status. */
+  constructor(manager: Manager, options: AlertsOptions = {}) {
+    this.#manager = manager;
+    this.store = new AlertStore(options.db ?? manager.store.db);
+    this.#engine = new AlertEngine(this.store.openIncidents());
+    this.#config = manager.config;
+    this.#unsubscribe.push(
+      manager.onResult((r, monitor) => this.#guard(() => this.#onResult(r, monitor))),
+      manager.onStatus((state, previous) => {
+        // its verdicts are stale now; its replayed spool rebuilds them when it returns
+        if (previous === "Online" && state.status !== "Online") {
+          this.#engine.forgetMonitor(state.name);
+        }
+      }),
+    );
+  }
+
+  /** Incidents open now. */
+  get openIncidents(): Incident[] {
+    return this.#engine.open;
+  }
+
+  /** An alerting fault must never stop results from flowing. */
+  #guard(fn: () => void) {
+    try {
+      fn();
+    } catch (e) {
+      log.error("Alerting failed on a result: {e}", { e });
+    }
+  }
+
+  #onResult(r: CheckResult, monitor: string) {
+    if (this.#stop.signal.aborted) return;
+    const config = this.#manager.config;
+    const now = Date.now();
+    const events: AlertEvent[] = [];
+    if (config !== this.#config) {
+      this.#config = config;
+      events.push(...this.#engine.prune(config, now));
+    }
+    events.push(...this.#engine.observe(r, monitor, config, now));
+    for (const e of events) this.#handle(e, config, now);
+    this.#announceLate(r.checkId, config, now);
+  }
+
+  #notifiersFor(e: AlertEvent, config: Config): NotifierConfig[] {
+    const all = config.alerting?.notifiers ?? [];
+    return e.rule.notify === null ? all : all.filter((n) => e.rule.notify!.includes(n.name));
+  }
+
+  #handle(e: AlertEvent, config: Config, now: number) {
+    const i = e.incident;
+    if (e.kind === "opened") this.store.opened(i);
+    else this.store.resolved(i);
+    log.info("Incident {kind}: {check} {condition}: {detail}", {
+      kind: e.kind,
+      check: i.checkId,
+      condition: i.condition,
+      detail: i.detail,
+    });
+    const window = activeWindow(config.alerting?.maintenance ?? [], i.target, now);
+    // a resolution is news only to those told of the opening
+    const silencedBy = window
+      ? `silenced by maintenance window ${window.name}`
+      : e.kind === "resolved" && !this.store.wasNotified(i.id)
+      ? "the opening was not announced (maintenance)"
+      : null;
+    this.#send(e, config, now, silencedBy);
+  }
+
+  /** Announces openings silenced by a maintenance window that has since closed. */
+  #announceLate(checkId: string, config: Config, now: number) {
+    for (const i of this.#engine.open) {
+      if (i.checkId !== checkId || this.store.wasNotified(i.id)) continue;
+      if (activeWindow(config.alerting?.maintenance ?? [], i.target, now)) continue;
+      const check = config.checks.find((c) => c.spec.id === checkId);
+      if (!check) continue;
+      const rule = ruleFor(config, i.target, check.alert);
+      this.#send({ kind: "opened", incident: i, rule }, config, now, null);
+    }
+  }
+
+  #send(e: AlertEvent, config: Config, now: number, silencedBy: string | null) {
+    const message = buildMessage(e);
+    const notifiers = this.#notifiersFor(e, config);
+    if (e.kind === "opened" && silencedBy === null) this.store.markNotified(e.incident.id);
+    for (const n of notifiers) {
+      const id = this.store.addNotification({
+        incidentId: e.incident.id,
+        event: e.kind,
+        notifier: n.name,
+        notifierType: n.type,
+        status: silencedBy === null ? "pending" : "silenced",
+        createdAt: now,
+        title: message.title,
+        ...(silencedBy === null ? {} : { error: silencedBy }),
+      });
+      if (silencedBy !== null) continue;
+      const job = deliver(n, message, {
+        signal: this.#stop.signal,
+        onAttempt: (attempts, error) => {
+          log.warn("{error} (try {attempts} of {total})", {
+            error,
+            attempts,
+            total: n.retries + 1,
+          });
+          this.#guard(() =>
+            this.store.updateNotification(id, { status: "pending", attempts, error })
+          );
+        },
+      }).then((d) => {
+        if (d.ok) {
+          log.info("Sent {title} to {notifier}", { title: message.title, notifier: n.name });
+        } else {log.error("Gave up on {notifier} after {attempts} tries", {
+            notifier: n.name,
+            attempts: d.attempts,
+          });}
+        this.#guard(() =>
+          this.store.updateNotification(id, {
+            status: d.ok ? "sent" : "failed",
+            attempts: d.attempts,
+            error: d.error,
+            finishedAt: Date.now(),
+          })
+        );
+      });
+      this.#inFlight.add(job);
+      job.finally(() => this.#inFlight.delete(job));
+    }
+  }
+
+  /**
+   * Unsubscribes and stops retrying; a try in progress ends within its
+   * notifier's timeout. Call before the manager closes its store.
+   */
+  async stop(): Promise<void> {
+    for (const u of this.#unsubscribe) u();
+    this.#stop.abort();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}
+
+/**
+ * Starts alerting for `manager`.
+ *
+ * @example
+ * ```ts ignore
+ * const alerts = attachAlerts(manager);
+ * await alerts.stop();
+ * ```
+ */
+export function attachAlerts(manager: Manager, options: AlertsOptions = {}): Alerts {
+  return new Alerts(manager, options);
+}

@@ -1,0 +1,364 @@
+/**
+ * `netmon ctl`: asks a running manager over its HTTP API, printing tables
+ * for people or, with `--json`, the API's JSON for scripts.
+ *
+ * @example
+ * ```ts ignore
+ * import { ctl } from "./ctl.ts";
+ * Deno.exit(await ctl(["status", "--url", "http://127.0.0.1:8080"]));
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { CHECK_TYPES } from "../shared/checks.ts";
+import { errorText } from "../shared/connection.ts";
+
+const USAGE = `Usage: netmon ctl COMMAND [options]
+
+Commands:
+  status                   the manager, its monitors and checks at a glance
+  monitors                 every monitor and its link status
+  targets                  every check on every monitor: state, latency, uptime
+  results                  stored results, newest first
+  run TARGET[/TYPE]        run the check(s) now on the monitors that have them
+  pause TARGET[/TYPE]      stop assigning the check(s) until resumed
+  resume TARGET[/TYPE]     assign them again
+  reload                   re-read the manager's configuration file
+
+Options:
+  --url URL        the manager's API (default NETMON_URL or http://127.0.0.1:8080)
+  --token T        bearer token (default NETMON_HTTP_TOKEN)
+  --json           print the API's JSON instead of a table
+  results filters: --check ID, --target T, --type TYPE, --monitor NAME,
+                   --since DURATION (e.g. 30m, 2h, 7d), --limit N (default 20), --cursor C
+  -h, --help       show this help
+
+Exit status: 0 done, 1 the manager refused or is unreachable, 2 wrong usage.`;
+
+/** A wrong command line, or an answer the command cannot use. */
+export class CtlError extends Error {
+  readonly exitCode: number;
+  /** @param message what went wrong and what to do @param exitCode 1 (default) or 2 for usage */
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = "CtlError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** Runs `netmon ctl ARGS`; resolves with the exit code. Output goes to stdout, errors to stderr. */
+export async function ctl(args: string[]): Promise<number> {
+  try {
+    console.log(await ctlText(args));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof CtlError)) throw e;
+    console.error(`netmon ctl: ${e.message}`);
+    return e.exitCode;
+  }
+}
+
+/** How {@linkcode ctlText} reaches the manager: `fetch`, or the API's handler in-process. */
+export type Transport = (req: Request) => Promise<Response>;
+
+/**
+ * What `netmon ctl ARGS` prints. Throws {@linkcode CtlError}. `transport`
+ * replaces the network, for the prompt of a manager that asks itself.
+ */
+export async function ctlText(args: string[], transport: Transport = fetch): Promise<string> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        url: { type: "string" },
+        token: { type: "string" },
+        json: { type: "boolean" },
+        check: { type: "string" },
+        target: { type: "string" },
+        type: { type: "string" },
+        monitor: { type: "string" },
+        since: { type: "string" },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new CtlError(`${errorText(e)}\n\n${USAGE}`, 2);
+  }
+  const { values: o, positionals: [cmd, ...rest] } = parsed;
+  if (o.help || cmd === undefined || cmd === "help") return USAGE;
+  const client = new Client(
+    (o.url ?? Deno.env.get("NETMON_URL") ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    o.token ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "",
+    transport,
+  );
+  const out = (data: unknown, table: () => string) =>
+    o.json ? JSON.stringify(data, null, 2) : table();
+  const needs = (n: number) => {
+    if (rest.length !== n) {
+      throw new CtlError(
+        `${cmd} takes ${n ? "one check, e.g. web or web/HTTP" : "no arguments"}`,
+        2,
+      );
+    }
+  };
+
+  switch (cmd) {
+    case "status": {
+      needs(0);
+      const [s, monitors] = await Promise.all([
+        client.get<Status>("/api/v1/status"),
+        client.get<Monitor[]>("/api/v1/monitors"),
+      ]);
+      return out({ ...s, monitorStates: monitors }, () =>
+        [
+          `Manager ${s.manager.id} (netmon ${s.manager.version}), up since ${
+            time(s.manager.startedAt)
+          }`,
+          `Monitors: ${s.monitors.online}/${s.monitors.total} online, ` +
+          `${s.monitors.reconnecting} reconnecting, ${s.monitors.offline} offline`,
+          `Checks: ${s.checks.configured} configured, ${s.checks.paused.length} paused` +
+          (s.checks.paused.length ? ` (${s.checks.paused.join(", ")})` : ""),
+          `Store: ${(s.storeBytes / 1048576).toFixed(1)} MiB`,
+          "",
+          monitorTable(monitors),
+        ].join("\n"));
+    }
+    case "monitors": {
+      needs(0);
+      const monitors = await client.get<Monitor[]>("/api/v1/monitors");
+      return out(monitors, () => monitorTable(monitors));
+    }
+    case "targets": {
+      needs(0);
+      const rows = (await client.get<TargetRow[]>("/api/v1/targets")).filter((r) =>
+        (!o.target || r.target === o.target) && (!o.type || r.type === o.type.toUpperCase()) &&
+        (!o.monitor || r.monitor === o.monitor)
+      );
+      return out(rows, () =>
+        table(
+          ["TARGET", "TYPE", "MONITOR", "STATE", "LATENCY", "24H", "7D", "30D", "LAST RESULT"],
+          rows.map((r) => [
+            r.target,
+            r.type,
+            r.monitor,
+            r.paused ? `${r.state} (paused)` : r.state,
+            ms(r.latencyMs),
+            pct(r.uptime.h24),
+            pct(r.uptime.d7),
+            pct(r.uptime.d30),
+            r.lastResultAt === null ? "-" : time(r.lastResultAt),
+          ]),
+        ));
+    }
+    case "results": {
+      needs(0);
+      const q = new URLSearchParams();
+      for (const k of ["check", "target", "monitor", "cursor"] as const) {
+        if (o[k]) q.set(k, o[k]);
+      }
+      if (o.type) q.set("type", o.type.toUpperCase());
+      if (o.since) q.set("from", String(Date.now() - duration(o.since)));
+      q.set("limit", o.limit ?? "20");
+      const page = await client.get<{ items: Result[]; next: string | null }>(
+        `/api/v1/results?${q}`,
+      );
+      return out(page, () =>
+        table(
+          ["TIME", "TARGET", "TYPE", "MONITOR", "UP", "LATENCY", "SUMMARY"],
+          page.items.map((r) => [
+            time(r.startedAt),
+            r.target,
+            r.type,
+            r.monitorName,
+            r.up ? "up" : "DOWN",
+            ms(r.latencyMs),
+            r.summary,
+          ]),
+        ) + (page.next ? `\n(more: --cursor ${page.next})` : ""));
+    }
+    case "run":
+    case "pause":
+    case "resume": {
+      needs(1);
+      const res = await client.post<{ checks: string[]; ran?: Ran[]; paused?: string[] }>(
+        `/api/v1/${cmd}`,
+        selector(rest[0]!),
+        cmd === "run" ? [409] : [],
+      );
+      return out(res, () => {
+        if (cmd !== "run") return `Paused now: ${res.paused?.join(", ") || "none"}`;
+        if (!res.ran?.length) {
+          throw new CtlError(
+            `no online monitor runs ${
+              res.checks.join(", ")
+            } now (paused, or its monitors are offline)`,
+          );
+        }
+        return res.ran.map((r) => `Ran ${r.checkId} on ${r.monitor}`).join("\n");
+      });
+    }
+    case "reload": {
+      needs(0);
+      const res = await client.post<{ ok: boolean; error?: string }>("/api/v1/reload", {}, [422]);
+      if (!res.ok) throw new CtlError(`the configuration was not applied: ${res.error}`);
+      return out(res, () => "Configuration reloaded");
+    }
+    default:
+      throw new CtlError(`unknown command "${cmd}"\n\n${USAGE}`, 2);
+  }
+}
+
+interface Status {
+  manager: { id: string; version: string; startedAt: number };
+  monitors: { total: number; online: number; reconnecting: number; offline: number };
+  checks: { configured: number; paused: string[] };
+  storeBytes: number;
+}
+interface Monitor {
+  name: string;
+  address: string;
+  status: string;
+  since: number;
+  lastSeen: number | null;
+  heldBack: number;
+  received: number;
+  lastError: string | null;
+}
+interface TargetRow {
+  target: string;
+  type: string;
+  monitor: string;
+  state: string;
+  paused: boolean;
+  latencyMs: number | null;
+  lastResultAt: number | null;
+  uptime: { h24: number | null; d7: number | null; d30: number | null };
+}
+interface Result {
+  startedAt: number;
+  target: string;
+  type: string;
+  monitorName: string;
+  up: boolean;
+  latencyMs: number | null;
+  summary: string;
+}
+interface Ran {
+  checkId: string;
+  monitor: string;
+}
+
+class Client {
+  #base: string;
+  #token: string;
+  #transport: Transport;
+  constructor(base: string, token: string, transport: Transport) {
+    this.#base = base;
+    this.#token = token;
+    this.#transport = transport;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.#call<T>("GET", path, undefined, []);
+  }
+
+  post<T>(path: string, body: unknown, okStatuses: number[]): Promise<T> {
+    return this.#call<T>("POST", path, body, okStatuses);
+  }
+
+  async #call<T>(method: string, path: string, body: unknown, ok: number[]): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.#transport(
+        new Request(`${this.#base}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        }),
+      );
+    } catch (e) {
+      throw new CtlError(
+        `no manager answers at ${this.#base} (${errorText(e)}): is 'netmon manage' running ` +
+          `with its API there? Set --url or NETMON_URL`,
+      );
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new CtlError(`${this.#base} answered ${res.status} with something that is not JSON`);
+    }
+    if (!res.ok && !ok.includes(res.status)) {
+      const why = (data as { error?: string }).error ?? text;
+      throw new CtlError(
+        res.status === 401 ? `${why}: pass --token or set NETMON_HTTP_TOKEN` : why,
+      );
+    }
+    return data as T;
+  }
+}
+
+function selector(arg: string): Record<string, string> {
+  const i = arg.lastIndexOf("/");
+  const type = arg.slice(i + 1).toUpperCase();
+  if (i > 0 && (CHECK_TYPES as readonly string[]).includes(type)) {
+    return { target: arg.slice(0, i), type };
+  }
+  return { target: arg };
+}
+
+function monitorTable(monitors: Monitor[]): string {
+  return table(
+    ["MONITOR", "ADDRESS", "STATUS", "SINCE", "LAST SEEN", "HELD BACK", "RECEIVED", "LAST ERROR"],
+    monitors.map((m) => [
+      m.name,
+      m.address,
+      m.status,
+      time(m.since),
+      m.lastSeen === null ? "-" : time(m.lastSeen),
+      String(m.heldBack),
+      String(m.received),
+      m.lastError ?? "",
+    ]),
+  );
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows]
+    .map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join("  "))
+    .join("\n");
+}
+
+function time(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function ms(v: number | null): string {
+  return v === null ? "-" : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+}
+
+function pct(v: number | null): string {
+  return v === null ? "-" : `${v.toFixed(v === 100 ? 0 : 2)}%`;
+}
+
+function duration(s: string): number {
+  const m = s.match(/^(\d+)(s|m|h|d)$/);
+  if (!m) throw new CtlError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`, 2);
+  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as "s" | "m" | "h" | "d"];
+}

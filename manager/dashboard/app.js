@@ -1,0 +1,252 @@
+// netmon's dashboard: plain browser JavaScript, no build step. It reads the
+// API once, then follows the manager's Server-Sent Events so that monitor
+// status, check state and new results appear without a reload.
+"use strict";
+
+// a token in the address (#token=...) is sent as a bearer token, for managers bound beyond loopback
+const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+const MAX_RESULTS = 30;
+
+const state = {
+  monitors: new Map(),
+  /** `${checkId}\0${monitor}` -> row of /api/v1/targets */
+  rows: new Map(),
+  chart: null,
+  chartData: null,
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+async function api(path) {
+  const res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return res.json();
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function fmtTime(ms) {
+  return ms == null ? "–" : new Date(ms).toLocaleString();
+}
+function fmtMs(v) {
+  return v == null ? "–" : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+}
+function fmtPct(v) {
+  return v == null ? "–" : `${v === 100 ? "100" : v.toFixed(2)}%`;
+}
+
+function renderMonitors() {
+  const box = $("#monitors");
+  box.replaceChildren(
+    ...[...state.monitors.values()].map((m) =>
+      el(
+        "div",
+        { class: `card ${m.status}`, "data-monitor": m.name },
+        el("div", { class: "name" }, m.name),
+        el("div", { class: "status" }, m.status),
+        el(
+          "div",
+          { class: "meta" },
+          m.status === "Online"
+            ? `${m.remoteName ?? ""} · ${m.received} results`
+            : m.lastError ?? m.address,
+        ),
+        el("div", { class: "meta" }, `since ${fmtTime(m.since)}`),
+      )
+    ),
+  );
+}
+
+function rowKey(checkId, monitor) {
+  return `${checkId}\0${monitor}`;
+}
+
+function renderTargets() {
+  const body = $("#targets tbody");
+  body.replaceChildren(
+    ...[...state.rows.values()].map((r) => {
+      const st = r.paused ? `${r.state} (paused)` : r.state;
+      return el(
+        "tr",
+        { "data-check": r.checkId, "data-monitor": r.monitor },
+        el("td", {}, r.target),
+        el("td", {}, r.type),
+        el("td", {}, r.monitor),
+        el("td", { class: `state-${r.paused ? "paused" : r.state}`, title: r.summary ?? "" }, st),
+        el("td", { class: "num" }, fmtMs(r.latencyMs)),
+        el("td", { class: "num" }, fmtPct(r.uptime.h24)),
+        el("td", { class: "num" }, fmtPct(r.uptime.d7)),
+        el("td", { class: "num" }, fmtPct(r.uptime.d30)),
+        el("td", {}, fmtTime(r.lastResultAt)),
+      );
+    }),
+  );
+  const select = $("#check");
+  const checks = [...new Set([...state.rows.values()].map((r) => r.checkId))];
+  if (select.options.length !== checks.length) {
+    const keep = select.value;
+    select.replaceChildren(...checks.map((c) => el("option", { value: c }, c)));
+    if (checks.includes(keep)) select.value = keep;
+  }
+}
+
+function addResult(r) {
+  const list = $("#results");
+  const li = el(
+    "li",
+    { class: r.up ? "up" : "down", "data-task-id": r.taskId },
+    `${fmtTime(r.startedAt)} · ${r.monitorName} · ${r.summary}`,
+  );
+  list.prepend(li);
+  while (list.children.length > MAX_RESULTS) list.lastChild.remove();
+}
+
+async function loadAll() {
+  const [monitors, targets, results] = await Promise.all([
+    api("/api/v1/monitors"),
+    api("/api/v1/targets"),
+    api(`/api/v1/results?limit=${MAX_RESULTS}`),
+  ]);
+  state.monitors = new Map(monitors.map((m) => [m.name, m]));
+  state.rows = new Map(targets.map((r) => [rowKey(r.checkId, r.monitor), r]));
+  renderMonitors();
+  renderTargets();
+  $("#results").replaceChildren();
+  for (const r of results.items.reverse()) addResult(r);
+}
+
+async function loadChart() {
+  const check = $("#check").value;
+  if (!check) return;
+  const span = Number($("#range").value);
+  const to = Date.now();
+  const data = await api(
+    `/api/v1/chart?check=${encodeURIComponent(check)}&from=${to - span}&to=${to}`,
+  );
+  state.chartData = data;
+  $("#resolution").textContent = data.resolution === "raw"
+    ? "every result"
+    : `${data.resolution} averages`;
+  drawChart();
+}
+
+function drawChart() {
+  const box = $("#chart");
+  const data = state.chartData;
+  if (!data || typeof uPlot === "undefined") return;
+  // uPlot wants one x axis: the union of every monitor's times, with gaps as null
+  const xs = [...new Set(data.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) =>
+    a - b
+  );
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const ys = data.series.map((s) => {
+    const y = new Array(xs.length).fill(null);
+    for (const [t, v] of s.points) y[index.get(t)] = v;
+    return y;
+  });
+  const colors = ["#2f6fdf", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285"];
+  const opts = {
+    width: box.clientWidth || 320,
+    height: Math.min(320, Math.max(200, globalThis.innerHeight * 0.35)),
+    scales: { x: { time: true, range: [data.from / 1000, data.to / 1000] } },
+    axes: [{}, { label: "ms", size: 60 }],
+    series: [
+      {},
+      ...data.series.map((s, i) => ({
+        label: s.monitorName,
+        stroke: colors[i % colors.length],
+        width: 1.5,
+        // a lone point has no line to draw: show points
+        points: { show: true, size: 4 },
+        spanGaps: data.resolution === "raw",
+        value: (_u, v) => fmtMs(v),
+      })),
+    ],
+  };
+  state.chart?.destroy();
+  state.chart = new uPlot(opts, [xs.map((x) => x / 1000), ...ys], box);
+}
+
+function appendToChart(r) {
+  const data = state.chartData;
+  if (!data || data.resolution !== "raw" || data.checkId !== r.checkId) return;
+  let s = data.series.find((x) => x.monitorId === r.monitorId);
+  if (!s) data.series.push(s = { monitorId: r.monitorId, monitorName: r.monitorName, points: [] });
+  s.points.push([r.startedAt, r.latencyMs, r.up ? 0 : 1]);
+  data.to = Math.max(data.to, r.startedAt + 1);
+  data.from = data.to - Number($("#range").value);
+  for (const x of data.series) x.points = x.points.filter((p) => p[0] >= data.from);
+  drawChart();
+}
+
+function follow() {
+  const es = new EventSource(
+    `/api/v1/events${token ? `?access_token=${encodeURIComponent(token)}` : ""}`,
+  );
+  const conn = $("#conn");
+  es.addEventListener("hello", () => {
+    conn.textContent = "live";
+    conn.classList.add("live");
+    // catch up on whatever happened while the stream was down
+    loadAll().catch(console.error);
+  });
+  es.onerror = () => {
+    conn.textContent = "reconnecting…";
+    conn.classList.remove("live");
+  };
+  es.addEventListener("status", (ev) => {
+    const m = JSON.parse(ev.data);
+    state.monitors.set(m.name, m);
+    renderMonitors();
+  });
+  es.addEventListener("result", (ev) => {
+    const r = JSON.parse(ev.data);
+    const row = state.rows.get(rowKey(r.checkId, r.monitorName));
+    if (row) {
+      Object.assign(row, {
+        state: r.up ? "up" : "down",
+        latencyMs: r.latencyMs,
+        lastResultAt: r.startedAt,
+        summary: r.summary,
+        monitorId: r.monitorId,
+      });
+    } else {
+      api("/api/v1/targets").then((t) => {
+        state.rows = new Map(t.map((x) => [rowKey(x.checkId, x.monitor), x]));
+        renderTargets();
+      }).catch(console.error);
+    }
+    renderTargets();
+    addResult(r);
+    appendToChart(r);
+  });
+}
+
+async function start() {
+  await loadAll();
+  await loadChart();
+  $("#check").addEventListener("change", () => loadChart().catch(console.error));
+  $("#range").addEventListener("change", () => loadChart().catch(console.error));
+  globalThis.addEventListener("resize", () => drawChart());
+  follow();
+  // uptime and rollup-based charts change slowly: refresh them every minute
+  setInterval(() => {
+    api("/api/v1/targets").then((t) => {
+      state.rows = new Map(t.map((x) => [rowKey(x.checkId, x.monitor), x]));
+      renderTargets();
+    }).catch(console.error);
+    if (state.chartData?.resolution !== "raw") loadChart().catch(console.error);
+  }, 60_000);
+}
+
+start().catch((e) => {
+  $("#conn").textContent = `error: ${e.message}`;
+});

@@ -1,0 +1,320 @@
+/**
+ * The manager's HTTP API as one function `(req: Request) => Promise<Response>`,
+ * testable without a server. Routes (documented in `docs/openapi.yaml`):
+ *
+ * - `GET /api/v1/status`, `/monitors`, `/config`, `/targets` — current state
+ * - `GET /api/v1/results`, `/rollups`, `/chart` — history, paged by `cursor`
+ * - `GET /api/v1/events` — Server-Sent Events: `result` and `status`
+ * - `POST /api/v1/run`, `/pause`, `/resume`, `/reload` — control
+ * - `GET /metrics` — Prometheus; `GET /` — the dashboard
+ *
+ * @example
+ * ```ts ignore
+ * import { createApi } from "./api.ts";
+ * const api = createApi(manager, { token: "" });
+ * const res = await api.handle(new Request("http://x/api/v1/monitors"));
+ * ```
+ *
+ * @module
+ */
+import type { CheckSpec } from "../../shared/checks.ts";
+import { VERSION } from "../../shared/version.ts";
+import type { Manager } from "../manager.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
+import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
+import { Live } from "./live.ts";
+import { serveStatic } from "./static.ts";
+
+/** Options of {@linkcode createApi}. */
+export interface ApiOptions {
+  /** Bearer token required on `/api` and `/metrics` ("" for none). */
+  token: string;
+}
+
+/** An API bound to a manager; {@linkcode Api.close} ends its event streams. */
+export interface Api {
+  handle(req: Request): Promise<Response>;
+  close(): void;
+}
+
+/** A request the API refuses, with its HTTP status. */
+export class ApiError extends Error {
+  readonly status: number;
+  /** @param status HTTP status @param message what to fix */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+/** One check on one monitor, as `GET /api/v1/targets` lists it. */
+export interface TargetRow {
+  checkId: string;
+  target: string;
+  type: string;
+  monitor: string;
+  monitorId: string | null;
+  /** Whether the monitor is assigned the check now. */
+  assigned: boolean;
+  paused: boolean;
+  /** `up`/`down` from the newest result, `pending` before the first. */
+  state: "up" | "down" | "pending";
+  latencyMs: number | null;
+  lastResultAt: number | null;
+  summary: string | null;
+  error: string | null;
+  uptime: { h24: number | null; d7: number | null; d30: number | null };
+}
+
+const startedAt = Date.now();
+const SECRET_KEY = /pass|secret|token|key/i;
+
+/** Builds the API of `manager`. */
+export function createApi(manager: Manager, options: ApiOptions): Api {
+  const live = new Live(manager, manager.history.latest());
+
+  const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
+    "GET /api/v1/status": () => json(status(manager)),
+    "GET /api/v1/monitors": () => json(manager.states()),
+    "GET /api/v1/config": () => json(redact(manager.config)),
+    "GET /api/v1/targets": () => json(targets(manager, live)),
+    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
+    "GET /api/v1/rollups": (_req, url) => {
+      const r = url.searchParams.get("resolution") ?? "minute";
+      if (r !== "minute" && r !== "hour") {
+        throw new ApiError(400, `resolution must be minute or hour, got "${r}"`);
+      }
+      return json(manager.history.rollups(r as Resolution, filter(url)));
+    },
+    "GET /api/v1/chart": (_req, url) => {
+      const check = url.searchParams.get("check");
+      if (!check) throw new ApiError(400, "check is required, e.g. check=web/HTTP");
+      const to = time(url, "to") ?? Date.now();
+      const from = time(url, "from") ?? to - 86_400_000;
+      if (from >= to) throw new ApiError(400, "from must be before to");
+      return json(manager.history.chart(check, from, to));
+    },
+    "GET /api/v1/events": () => live.stream({ managerId: manager.managerId, version: VERSION }),
+    "POST /api/v1/run": async (req) => {
+      const ids = select(manager, await body(req));
+      const ran: { checkId: string; monitor: string }[] = [];
+      await Promise.all(
+        [...manager.links.values()].flatMap((link) =>
+          manager.assignedTo(link.config.name)
+            .filter((c) => ids.includes(c.id))
+            .map(async (c) => {
+              if (await link.runNow(c.id)) ran.push({ checkId: c.id, monitor: link.config.name });
+            })
+        ),
+      );
+      return json({ checks: ids, ran }, ran.length ? 202 : 409);
+    },
+    "POST /api/v1/pause": async (req) => {
+      manager.pause(select(manager, await body(req)), true);
+      return json({ paused: [...manager.paused] });
+    },
+    "POST /api/v1/resume": async (req) => {
+      manager.pause(select(manager, await body(req)), false);
+      return json({ paused: [...manager.paused] });
+    },
+    "POST /api/v1/reload": async () => {
+      const r = await manager.reload();
+      return json(r, r.ok ? 200 : 422);
+    },
+    "GET /metrics": () =>
+      new Response(
+        renderMetrics({
+          latest: live.latest().filter((r) =>
+            manager.config.checks.some((c) => c.spec.id === r.checkId)
+          ),
+          monitors: manager.states(),
+          version: VERSION,
+          storeBytes: storeBytes(manager),
+          checksConfigured: manager.config.checks.length,
+          checksPaused: manager.paused.size,
+          sseClients: live.clients,
+        }),
+        { headers: { "content-type": METRICS_CONTENT_TYPE } },
+      ),
+  };
+
+  return {
+    async handle(req: Request): Promise<Response> {
+      const url = new URL(req.url);
+      const protectedPath = url.pathname.startsWith("/api/") || url.pathname === "/metrics";
+      try {
+        if (protectedPath && options.token && !authorized(req, url, options.token)) {
+          return new Response(JSON.stringify({ error: "a valid bearer token is required" }), {
+            status: 401,
+            headers: {
+              "content-type": "application/json",
+              "www-authenticate": 'Bearer realm="netmon"',
+            },
+          });
+        }
+        const route = routes[`${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`];
+        if (route) return await route(req, url);
+        if (!protectedPath && (req.method === "GET" || req.method === "HEAD")) {
+          const res = await serveStatic(url.pathname);
+          if (res) return res;
+        }
+        if (Object.keys(routes).some((k) => k.endsWith(` ${url.pathname}`))) {
+          throw new ApiError(405, `${req.method} is not allowed on ${url.pathname}`);
+        }
+        throw new ApiError(404, `no such endpoint: ${url.pathname}; see docs/openapi.yaml`);
+      } catch (e) {
+        if (e instanceof ApiError) return json({ error: e.message }, e.status);
+        if (e instanceof HistoryQueryError) return json({ error: e.message }, 400);
+        throw e;
+      }
+    },
+    close: () => live.close(),
+  };
+}
+
+function json(data: unknown, status = 200): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+function authorized(req: Request, url: URL, token: string): boolean {
+  const header = req.headers.get("authorization") ?? "";
+  // EventSource cannot set headers, so the stream also takes the token in the query
+  const given = header.startsWith("Bearer ")
+    ? header.slice(7)
+    : url.searchParams.get("access_token") ?? "";
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(token);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i]!;
+  return diff === 0;
+}
+
+function status(manager: Manager) {
+  const states = manager.states();
+  return {
+    manager: { id: manager.managerId, version: VERSION, startedAt },
+    monitors: {
+      total: states.length,
+      online: states.filter((s) => s.status === "Online").length,
+      reconnecting: states.filter((s) => s.status === "Reconnecting").length,
+      offline: states.filter((s) => s.status === "Offline").length,
+    },
+    checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
+    storeBytes: storeBytes(manager),
+  };
+}
+
+function storeBytes(manager: Manager): number {
+  const row = manager.store.db.prepare(
+    "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+  ).get() as { n: number };
+  return Number(row.n);
+}
+
+function targets(manager: Manager, live: Live): TargetRow[] {
+  const series = manager.history.series();
+  const uptime = manager.history.uptime();
+  const rows: TargetRow[] = [];
+  for (const link of manager.links.values()) {
+    const name = link.config.name;
+    const assigned = new Set(manager.assignedTo(name).map((c) => c.id));
+    for (const { spec } of manager.config.checks) {
+      const s = series.find((x) => x.checkId === spec.id && x.monitorName === name);
+      const paused = manager.paused.has(spec.id);
+      // a paused check is no one's assignment, yet still listed where it would run
+      if (!assigned.has(spec.id) && !s && !(paused && wouldRun(manager, name, spec))) continue;
+      const last = s ? live.latestOf(spec.id, s.monitorId) : undefined;
+      rows.push({
+        checkId: spec.id,
+        target: spec.target,
+        type: spec.type,
+        monitor: name,
+        monitorId: s?.monitorId ?? link.state.monitorId,
+        assigned: assigned.has(spec.id),
+        paused,
+        state: last ? (last.up ? "up" : "down") : "pending",
+        latencyMs: last?.latencyMs ?? null,
+        lastResultAt: last?.startedAt ?? null,
+        summary: last?.summary ?? null,
+        error: last?.error ?? null,
+        uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },
+      });
+    }
+  }
+  return rows;
+}
+
+function wouldRun(manager: Manager, monitor: string, spec: CheckSpec): boolean {
+  const p = manager.config.checks.find((c) => c.spec.id === spec.id)?.placement;
+  return p?.mode === "all" || (p?.mode === "select" && p.names.includes(monitor));
+}
+
+function time(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) {
+    throw new ApiError(400, `${name} must be epoch milliseconds or an ISO 8601 time, got "${v}"`);
+  }
+  return n;
+}
+
+function filter(url: URL): HistoryFilter {
+  const p = url.searchParams;
+  const limit = p.get("limit");
+  return {
+    checkId: p.get("check") ?? undefined,
+    target: p.get("target") ?? undefined,
+    type: p.get("type") ?? undefined,
+    monitor: p.get("monitor") ?? undefined,
+    from: time(url, "from"),
+    to: time(url, "to"),
+    limit: limit === null ? undefined : Number(limit),
+    cursor: p.get("cursor") ?? undefined,
+  };
+}
+
+async function body(req: Request): Promise<Record<string, unknown>> {
+  const text = await req.text();
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === "object" && !Array.isArray(v)) return v;
+  } catch { /* answered below */ }
+  throw new ApiError(
+    400,
+    'the body must be a JSON object such as {"target": "web", "type": "HTTP"}',
+  );
+}
+
+/** The check IDs a control request names: `check`, or `target` with an optional `type`. */
+function select(manager: Manager, b: Record<string, unknown>): string[] {
+  const all = manager.config.checks.map((c) => c.spec);
+  const { check, target, type } = b;
+  let ids: string[];
+  if (typeof check === "string") ids = all.filter((c) => c.id === check).map((c) => c.id);
+  else if (typeof target === "string") {
+    ids = all.filter((c) => c.target === target && (type === undefined || c.type === type))
+      .map((c) => c.id);
+  } else throw new ApiError(400, 'name the checks: {"check": "web/HTTP"} or {"target": "web"}');
+  if (ids.length === 0) {
+    throw new ApiError(404, `no configured check matches ${JSON.stringify(b)}`);
+  }
+  return ids;
+}
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map((
+        [k, v],
+      ) => [k, SECRET_KEY.test(k) && typeof v === "string" ? "***" : redact(v)]),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,88 @@
+/**
+ * Serves the manager's API, `/metrics` and dashboard with `Deno.serve`.
+ * Loopback by default; bound wider it requires a bearer token.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseHttpAddress, startHttp } from "./server.ts";
+ * const http = await startHttp(manager, { ...parseHttpAddress("127.0.0.1:8080"), token: "" });
+ * console.log(http.url);
+ * await http.close();
+ * ```
+ *
+ * @module
+ */
+import { isLoopback } from "../../monitor/state.ts";
+import type { Manager } from "../manager.ts";
+import { type Api, createApi } from "./api.ts";
+
+/** The API's default address. */
+export const DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080";
+
+/** A bad `--http` value or an unsafe combination of options. */
+export class HttpConfigError extends Error {
+  /** @param message what to change */
+  constructor(message: string) {
+    super(message);
+    this.name = "HttpConfigError";
+  }
+}
+
+/** Parses `HOST:PORT` or `[V6]:PORT` (port 0 picks a free one). */
+export function parseHttpAddress(addr: string): { hostname: string; port: number } {
+  const m = addr.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new HttpConfigError(
+      `--http must be HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, or "none"; got "${addr}"`,
+    );
+  }
+  return { hostname: m[1] ?? m[2]!, port };
+}
+
+/** A running API server. */
+export interface HttpServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  api: Api;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts serving. Throws {@linkcode HttpConfigError} for a non-loopback
+ * address without a token, since the API can pause checks and reload.
+ */
+export async function startHttp(
+  manager: Manager,
+  opts: { hostname: string; port: number; token: string },
+): Promise<HttpServer> {
+  if (!isLoopback(opts.hostname) && !opts.token) {
+    throw new HttpConfigError(
+      `refusing to serve the API on ${opts.hostname}, which is not loopback, without a token: ` +
+        `add --http-token TOKEN (clients then send "Authorization: Bearer TOKEN"), ` +
+        `or bind 127.0.0.1`,
+    );
+  }
+  const api = createApi(manager, { token: opts.token });
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve(
+      { hostname: opts.hostname, port: opts.port, onListen: resolve },
+      (req) => api.handle(req),
+    );
+  } catch (e) {
+    api.close();
+    throw e;
+  }
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}`,
+    api,
+    async close() {
+      api.close();
+      await server.shutdown();
+    },
+  };
+}

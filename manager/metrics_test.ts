@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import type { CheckResult } from "../shared/checks.ts";
+import { renderMetrics } from "./metrics.ts";
+
+const base: CheckResult & { monitorName: string } = {
+  seq: 1,
+  taskId: "t",
+  monitorId: "m",
+  monitorName: 'eu "west"',
+  checkId: "web/HTTP",
+  target: "web",
+  type: "HTTP",
+  startedAt: 1_700_000_000_000,
+  durationMs: 12,
+  up: true,
+  latencyMs: 12,
+  summary: "x",
+  metrics: {
+    probe_success: 1,
+    probe_http_status_code: 200,
+    'probe_http_duration_seconds{phase="connect"}': 0.001,
+    'probe_http_duration_seconds{phase="transfer"}': 0.002,
+  },
+};
+
+Deno.test("check metrics keep their names and gain target, check_type and monitor labels", () => {
+  const text = renderMetrics({ latest: [base], monitors: [], version: "1.2.3" });
+  const labels = 'target="web",check_type="HTTP",monitor="eu \\"west\\""';
+  assert.match(text, new RegExp(`^probe_http_status_code\\{${escape(labels)}\\} 200$`, "m"));
+  assert.match(
+    text,
+    new RegExp(`^probe_http_duration_seconds\\{${escape(labels)},phase="connect"\\} 0.001$`, "m"),
+  );
+  // one HELP and TYPE per family, with all of its samples right after it
+  assert.equal(text.match(/^# TYPE probe_http_duration_seconds gauge$/gm)?.length, 1);
+  const lines = text.split("\n");
+  const at = lines.indexOf("# TYPE probe_http_duration_seconds gauge");
+  assert.match(lines[at + 1]!, /phase="connect"/);
+  assert.match(lines[at + 2]!, /phase="transfer"/);
+  assert.match(text, /^netmon_build_info\{version="1.2.3"\} 1$/m);
+});
+
+Deno.test("probe_success follows up when a check did not report it, and monitors report health", () => {
+  const text = renderMetrics({
+    latest: [{ ...base, up: false, metrics: {} }],
+    monitors: [{
+      name: "m1",
+      address: "127.0.0.1:1",
+      status: "Reconnecting",
+      monitorId: null,
+      remoteName: null,
+      lastError: "refused",
+      since: 0,
+      lastSeen: null,
+      heldBack: 3,
+      received: 7,
+    }],
+    version: "1",
+  });
+  assert.match(text, /^probe_success\{[^}]*\} 0$/m);
+  assert.match(text, /^netmon_monitor_up\{monitor="m1",address="127.0.0.1:1"\} 0$/m);
+  assert.match(text, /^netmon_monitor_status\{[^}]*status="Reconnecting"\} 1$/m);
+  assert.match(text, /^# TYPE netmon_monitor_results_received_total counter$/m);
+  assert.match(text, /^netmon_monitor_held_back_results\{[^}]*\} 3$/m);
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
