@@ -20,6 +20,7 @@ import type { MonitorConfig } from "../shared/config.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import {
+  ASSIGN_PART_BYTES,
   HANDSHAKE_MS,
   handshakeMac,
   macEqual,
@@ -137,9 +138,15 @@ export class MonitorLink {
     const fc = this.#fc;
     if (!fc || fc.closed || !this.online) return;
     const checks = this.#deps.assignment(this);
-    if (await fc.send({ t: "assign", rev: ++this.#rev, checks })) {
-      this.#deps.onAssigned?.(this, checks);
+    const rev = ++this.#rev;
+    const parts = splitBySize(checks, ASSIGN_PART_BYTES);
+    for (let i = 0; i < parts.length; i++) {
+      const more = i < parts.length - 1;
+      if (!await fc.send({ t: "assign", rev, checks: parts[i]!, ...(more ? { more } : {}) })) {
+        return;
+      }
     }
+    this.#deps.onAssigned?.(this, checks);
   }
 
   /** Asks the monitor to run a check now. Returns false when not connected. */
@@ -326,6 +333,22 @@ function closedError(fc: FramedConn, onCode?: (code: string) => void): Error {
     return new RefusedError(reason, code);
   }
   return new Error(reason);
+}
+
+/** Splits `items` into runs whose JSON is at most about `bytes` long (at least one item each). */
+function splitBySize<T>(items: T[], bytes: number): T[][] {
+  const parts: T[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    const n = JSON.stringify(item).length + 1;
+    if (size + n > bytes && parts[parts.length - 1]!.length > 0) {
+      parts.push([]);
+      size = 0;
+    }
+    parts[parts.length - 1]!.push(item);
+    size += n;
+  }
+  return parts;
 }
 
 function backoff(failures: number): number {

@@ -50,6 +50,9 @@ export async function loadConfig(path: string): Promise<Config> {
   return parseConfig(text, path);
 }
 
+/** How long a starting manager waits for every monitor before it spreads `spread` checks. */
+const SPREAD_SETTLE_MS = 1500;
+
 /** A running manager. */
 export class Manager {
   readonly managerId = crypto.randomUUID();
@@ -64,6 +67,8 @@ export class Manager {
   #statusTimer: ReturnType<typeof setInterval>;
   #watcher: Deno.FsWatcher | undefined;
   #stopping = false;
+  #spreadSettled = false;
+  #spreadTimer: ReturnType<typeof setTimeout>;
   #paused = new Set<string>();
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
@@ -74,6 +79,10 @@ export class Manager {
     this.store = store;
     this.history = new History(store, opts.retention);
     this.history.start();
+    this.#spreadTimer = setTimeout(() => {
+      this.#spreadSettled = true;
+      this.#redistribute();
+    }, SPREAD_SETTLE_MS);
     for (const m of config.monitors) this.#addLink(m);
     this.#statusTimer = setInterval(
       () => opts.output.status(this.states()),
@@ -139,6 +148,11 @@ export class Manager {
     return () => this.#resultListeners.delete(cb);
   }
 
+  /** Shows `text` to the person watching the manager (log line, live view or JSON event). */
+  announce(text: string, data: Record<string, unknown> = {}): void {
+    this.#opts.output.event(text, data);
+  }
+
   /** Calls `cb` on every monitor status change. Returns a function that unsubscribes. */
   onStatus(cb: (state: LinkState, previous: LinkStatus) => void): () => void {
     this.#statusListeners.add(cb);
@@ -193,8 +207,12 @@ export class Manager {
 
   /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
   assignedTo(name: string): CheckSpec[] {
-    const online = [...this.#links.values()].filter((l) => l.online).map((l) => l.config.name);
-    const spread = this.#config.checks.filter((c) =>
+    const links = [...this.#links.values()];
+    const online = links.filter((l) => l.online).map((l) => l.config.name);
+    // at start, wait for the monitors to come up before spreading, so checks do not hop
+    // from the first monitor online to their owners a moment later
+    const settled = this.#spreadSettled || online.length === links.length;
+    const spread = !settled ? [] : this.#config.checks.filter((c) =>
       c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
     );
     return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)]
@@ -280,6 +298,7 @@ export class Manager {
     if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#statusTimer);
+    clearTimeout(this.#spreadTimer);
     this.#watcher?.close();
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     this.history.stop();

@@ -117,6 +117,8 @@ interface Session {
   /** Highest sequence number sent on this session. */
   cursor: number;
   managerId: string;
+  /** An assignment arriving in parts. */
+  assigning?: { rev: number; checks: CheckSpec[] };
 }
 
 /** A running monitor. */
@@ -328,6 +330,12 @@ export class Monitor {
   async #onMessage(session: Session, msg: Message) {
     switch (msg.t) {
       case "assign": {
+        // parts of one revision accumulate until the last one
+        if (session.assigning?.rev !== msg.rev) session.assigning = { rev: msg.rev, checks: [] };
+        session.assigning.checks.push(...msg.checks);
+        if (msg.more) break;
+        msg.checks = session.assigning.checks;
+        session.assigning = undefined;
         clearTimeout(this.#resumeTimer);
         this.#resumeTimer = undefined;
         await saveAssignment(this.#opts.dataDir, msg.checks);
@@ -376,13 +384,14 @@ export class Monitor {
       for (;;) {
         const s = this.#session;
         if (!s || s.fc.closed || s.cursor >= this.spool.lastSeq) break;
-        const batch = this.spool.readAfter(s.cursor, MAX_RESULTS_PER_FRAME);
-        if (batch.length === 0) {
+        // the stored JSON goes out as it is: no parse and re-encode per result
+        const part = this.spool.readFrameAfter(s.cursor, MAX_RESULTS_PER_FRAME);
+        if (!part) {
           s.cursor = this.spool.lastSeq;
           break;
         }
-        if (!await s.fc.send({ t: "results", results: batch })) break;
-        s.cursor = batch[batch.length - 1]!.seq;
+        if (!await s.fc.sendFrame(part.frame)) break;
+        s.cursor = part.lastSeq;
       }
     } finally {
       this.#pumping = false;

@@ -56,7 +56,7 @@ export class Spool {
     this.#setMeta = db.prepare(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     );
-    this.#readAfter = db.prepare("SELECT body FROM spool WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.#readAfter = db.prepare("SELECT seq, body FROM spool WHERE seq > ? ORDER BY seq LIMIT ?");
     const meta = (key: string) =>
       Number(
         (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
@@ -129,6 +129,20 @@ export class Spool {
     }
     if (this.#bytes > this.#maxBytes) this.#shrink();
     return out;
+  }
+
+  /**
+   * Up to `limit` held results after `seq` as one ready `results` frame
+   * (without its newline), built from the stored JSON as it is, with the
+   * last sequence number in it; null when none is held after `seq`.
+   */
+  readFrameAfter(seq: number, limit: number): { frame: string; lastSeq: number } | null {
+    const rows = this.#readAfter.all(seq, limit) as { seq: number; body: string }[];
+    if (rows.length === 0) return null;
+    return {
+      frame: `{"t":"results","results":[${rows.map((r) => r.body).join(",")}]}`,
+      lastSeq: Number(rows[rows.length - 1]!.seq),
+    };
   }
 
   /** Up to `limit` held results with a sequence number above `seq`, in order. */

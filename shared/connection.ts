@@ -11,14 +11,9 @@
  *
  * @module
  */
-import {
-  DEAD_AFTER_MS,
-  encodeFrame,
-  HEARTBEAT_MS,
-  type Message,
-  parseMessage,
-  readFrames,
-} from "./protocol.ts";
+import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
+
+const encoder = new TextEncoder();
 
 /** Why a connection ended, for logs and the status display. */
 export interface CloseInfo {
@@ -86,11 +81,19 @@ export class FramedConn {
    * Queues a message. Resolves once written to the socket; never rejects (a
    * failed write closes the connection instead).
    */
-  async send(msg: Message): Promise<boolean> {
+  send(msg: Message): Promise<boolean> {
+    return this.sendFrame(JSON.stringify(msg));
+  }
+
+  /**
+   * Writes a frame already serialised as JSON (without its newline), for
+   * senders that hold the JSON already. Same contract as {@linkcode send}.
+   */
+  async sendFrame(json: string): Promise<boolean> {
     if (this.#closed) return false;
     this.#lastSent = performance.now();
     try {
-      await this.#writer.write(encodeFrame(msg));
+      await this.#writer.write(encoder.encode(json + "\n"));
       return true;
     } catch (e) {
       this.close(`write to ${this.peer} failed: ${errorText(e)}`);

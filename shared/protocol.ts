@@ -17,7 +17,7 @@
  * 3. monitor → `welcome` {mac, lastSeq} with
  *    HMAC-SHA-256(token, "netmon-monitor\n" + monitorNonce + "\n" + managerNonce),
  *    or `bye` {reason} and close. The token itself never crosses the wire.
- * 4. Then, in any order: manager → `assign` {rev, checks}, `ack` {seq},
+ * 4. Then, in any order: manager → `assign` {rev, checks, more}, `ack` {seq},
  *    `run` {checkId}; monitor → `results` {results}; either side → `hb` {}
  *    when it has sent nothing for {@linkcode HEARTBEAT_MS}; `bye` {reason}
  *    before a deliberate close. A side that hears nothing for
@@ -55,6 +55,8 @@ export const HEARTBEAT_MS = 800;
 export const DEAD_AFTER_MS = 2500;
 /** The hello/auth/welcome exchange must finish within this time. */
 export const HANDSHAKE_MS = 5000;
+/** An assignment is split into frames of about this many bytes of checks. */
+export const ASSIGN_PART_BYTES = 256 * 1024;
 /** Results per `results` frame at most. */
 export const MAX_RESULTS_PER_FRAME = 500;
 
@@ -83,11 +85,16 @@ export interface WelcomeMsg {
   mac: string;
   lastSeq: number;
 }
-/** Manager → monitor: the full set of checks this monitor runs from now on. */
+/**
+ * Manager → monitor: the full set of checks this monitor runs from now on.
+ * A large set travels in several frames of one `rev`, all but the last with
+ * `more: true`; the monitor applies the set when the last part arrives.
+ */
 export interface AssignMsg {
   t: "assign";
   rev: number;
   checks: CheckSpec[];
+  more?: boolean;
 }
 /** Manager → monitor: every result up to `seq` is stored. */
 export interface AckMsg {
@@ -291,7 +298,9 @@ export function parseMessage(line: string): Message {
       return { t, mac: str(v, "mac", 128), lastSeq: int(v, "lastSeq") };
     case "assign": {
       if (!Array.isArray(v.checks)) throw new ProtocolError(`field "checks" must be a list`);
-      return { t, rev: int(v, "rev"), checks: v.checks.map(validateSpec) };
+      const msg: AssignMsg = { t, rev: int(v, "rev"), checks: v.checks.map(validateSpec) };
+      if (v.more !== undefined) msg.more = bool(v, "more");
+      return msg;
     }
     case "ack":
       return { t, seq: int(v, "seq") };

@@ -181,3 +181,21 @@ targets:
   );
   assert.doesNotMatch(err, /^\s+at /m, "no stack trace");
 });
+
+Deno.test("an assignment of 5,000 checks reaches the monitor in parts", async () => {
+  await using tmp = await tempDir();
+  const port = freeTcpPort();
+  await using monitor = await startMonitor({ dataDir: `${tmp.path}/mon`, port });
+  const targets = Array.from(
+    { length: 5000 },
+    (_, i) => `  t${i}.example:\n    TCP: { host: 127.0.0.1, port: 9, frequency: 3600 }`,
+  );
+  const path = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    path,
+    `monitors:\n  - address: 127.0.0.1:${port}\ntargets:\n${targets.join("\n")}\n`,
+  );
+  await using manager = startManager(path, { db: `${tmp.path}/m.db` });
+  await monitor.proc.waitFor(/Assignment 1: 5000 checks \(5000 added/, 30_000);
+  await manager.stop();
+});

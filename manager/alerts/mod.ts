@@ -126,11 +126,10 @@ export class Alerts {
     const i = e.incident;
     if (e.kind === "opened") this.store.opened(i);
     else this.store.resolved(i);
-    log.info("Incident {kind}: {check} {condition}: {detail}", {
-      kind: e.kind,
-      check: i.checkId,
+    this.#manager.announce(`Incident ${e.kind}: ${i.checkId} ${i.condition}: ${i.detail}`, {
+      incident: e.kind,
+      checkId: i.checkId,
       condition: i.condition,
-      detail: i.detail,
     });
     const window = activeWindow(config.alerting?.maintenance ?? [], i.target, now);
     // a resolution is news only to those told of the opening

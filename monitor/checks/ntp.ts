@@ -26,6 +26,7 @@ import {
   type SntpPacket,
   validateReply,
 } from "../../shared/sntp.ts";
+import { wallNowMs } from "../net/clock.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 import { udpRequest, UdpRequestError, type UdpServer } from "../net/udp_request.ts";
 
@@ -49,22 +50,6 @@ export function ctime(date: Date): string {
   } ` +
     `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ` +
     `${date.getFullYear()}`;
-}
-
-/**
- * The wall clock with sub-millisecond precision and the monotonic time it
- * belongs to. `Date.now()` moves in whole milliseconds, so we wait for its
- * next step (under 1 ms of spinning): right after a step the wall time is
- * known to within microseconds, which the offset would otherwise lose.
- */
-function wallClockAnchor(): { wallMs: number; monoMs: number } {
-  const first = Date.now();
-  const giveUp = performance.now() + 2;
-  for (;;) {
-    const monoMs = performance.now();
-    const wallMs = Date.now();
-    if (wallMs !== first || monoMs > giveUp) return { wallMs, monoMs };
-  }
 }
 
 /** A reply datagram and the monotonic time it arrived. */
@@ -141,7 +126,6 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
     throw e;
   }
 
-  const anchor = wallClockAnchor();
   let sentMono = 0;
   let request!: ReturnType<typeof makeRequest>;
   let received: Received;
@@ -149,8 +133,9 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
     received = await udpRequest(
       server,
       () => {
+        const t1 = wallNowMs();
         sentMono = performance.now();
-        request = makeRequest(anchor.wallMs + (sentMono - anchor.monoMs));
+        request = makeRequest(t1);
         return request.bytes;
       },
       (bytes, monoMs) => ({ bytes, monoMs }),
@@ -175,6 +160,8 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
     throw e;
   }
 
+  // t4 is t1 plus the monotonic round trip rather than a second wall reading:
+  // another check may recalibrate the shared anchor while this one waits
   const { offsetMs, delayMs } = measure(request.transmit, reply, received.monoMs - sentMono);
   const serverTime = new Date(ntpToUnixMs(reply.transmitTime));
   metrics.netmon_ntp_offset_seconds = offsetMs / 1000;
