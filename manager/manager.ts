@@ -212,9 +212,11 @@ export class Manager {
     // at start, wait for the monitors to come up before spreading, so checks do not hop
     // from the first monitor online to their owners a moment later
     const settled = this.#spreadSettled || online.length === links.length;
-    const spread = !settled ? [] : this.#config.checks.filter((c) =>
-      c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
-    );
+    const spread = !settled
+      ? []
+      : this.#config.checks.filter((c) =>
+        c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
+      );
     return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)]
       .filter((c) => !this.#paused.has(c.id));
   }

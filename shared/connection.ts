@@ -32,6 +32,9 @@ export interface Transport {
   close(): void;
 }
 
+/** A heartbeat tick later than this means this process itself was stalled. */
+const STALL_MS = 1000;
+
 /** One framed, heartbeated protocol connection. */
 export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
@@ -40,6 +43,7 @@ export class FramedConn {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #lastSent = performance.now();
   #lastReceived = performance.now();
+  #lastTick = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
@@ -70,6 +74,12 @@ export class FramedConn {
 
   #tick() {
     const now = performance.now();
+    if (now - this.#lastTick > STALL_MS) {
+      // this process was stalled (a long synchronous task, a paused VM): what the peer sent
+      // meanwhile is still unread, so the silence is ours, not the peer's
+      this.#lastReceived = Math.max(this.#lastReceived, now - STALL_MS);
+    }
+    this.#lastTick = now;
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
     } else if (now - this.#lastSent >= HEARTBEAT_MS) {

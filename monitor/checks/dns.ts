@@ -57,7 +57,7 @@ export class DnsError extends Error {
  * @example
  * ```ts
  * import type { DnsReply } from "./dns.ts";
- * const reply: DnsReply = { rcode: "NOERROR", answers: [] };
+ * const rcodeOf = (reply: DnsReply) => reply.rcode ?? "NOERROR";
  * ```
  */
 export type DnsReply = DecodedPacket & { rcode?: string };

@@ -2,15 +2,14 @@
  * The wall clock with sub-millisecond precision, for timestamps that go on
  * the wire (NTP's t1). `Date.now()` moves in whole milliseconds; the
  * monotonic `performance.now()` has microseconds but no date. A shared
- * anchor (wall minus monotonic) joins the two: it is calibrated by catching
- * one `Date.now()` step, which costs at most about a millisecond of spinning
- * and is repeated only when the anchor is a minute old or the wall clock was
- * stepped, so a busy monitor pays that once a minute, not once a check.
+ * anchor (wall minus monotonic) joins the two.
  *
- * `performance.timeOrigin + performance.now()` is no substitute: it agrees
- * with the wall clock when the process starts, but timeOrigin is fixed then,
- * so any later step of the system clock (an operator's `date -s`, chrony's
- * `makestep`) leaves it wrong for the rest of the process's life.
+ * The first anchor is `performance.timeOrigin`, which matched a carefully
+ * timed `Date.now()` to within a microsecond in every process measured. It is
+ * fixed at start-up, though, so a later step of the system clock (`date -s`,
+ * chrony's `makestep`) would leave it wrong: the anchor is re-timed from
+ * `Date.now()` (about 3 ms of spinning) when it is a minute old or disagrees
+ * with `Date.now()` by more than 2 ms, never once per check.
  *
  * @example
  * ```ts
@@ -29,36 +28,59 @@ interface Anchor {
 
 /**
  * On Linux the monotonic clock is slewed along with the wall clock, so the
- * two drift apart only when the wall clock is stepped, which the step check
- * catches; this age limit bounds what a slew it cannot see could add.
+ * two part only when the wall clock is stepped; the step check sees steps
+ * over 2 ms, and this age limit bounds how long a smaller one goes unseen.
  */
 const MAX_AGE_MS = 60_000;
 /** `Date.now()` trails the true time by under 1 ms; more than this is a step. */
 const STEP_MS = 2;
-/** A little over one `Date.now()` step: long enough to see one, short enough to be cheap. */
-const SPIN_MS = 1.1;
+/**
+ * How many `Date.now()` steps one calibration dates. `Date.now()` now and
+ * then steps late, making one estimate up to 1 ms off even from a tight
+ * bracket (measured here, mostly early in a process); the median of three
+ * rejects one such.
+ */
+const TICKS = 3;
+/** Spinning stops after this long even without enough steps (the clock was set back). */
+const SPIN_MS = TICKS + 0.5;
 
-let anchor: Anchor | null = null;
+let anchor: Anchor = { wallMinusMonoMs: performance.timeOrigin, calibratedAtMs: 0 };
 
 /**
- * Spins until `Date.now()` steps to the next millisecond. At that instant
- * the wall time is exactly the new value; the step happened between the two
- * monotonic readings around the `Date.now()` call that saw it, so their
- * midpoint dates it to within half their gap (microseconds unless the
- * thread was preempted). Without a step in time (preempted, or the clock
- * stepped back), `Date.now()`'s own flooring still bounds it to 1 ms.
+ * Wall clock minus `performance.now()`, timed from `Date.now()` alone: it
+ * spins over the next three steps of `Date.now()` (about 3 ms). At a step
+ * the wall time is exactly the new value; the step happened between the
+ * monotonic readings around the `Date.now()` call that saw it, so at the
+ * later reading the wall time lies in [new value, new value + min(1 ms, their
+ * gap)] (`Date.now()` floors): each step gives the middle of that range, and
+ * the median of the three wins. {@linkcode wallNowMs} calls this itself.
+ *
+ * @example
+ * ```ts
+ * import { wallMinusMonoMs } from "./clock.ts";
+ * console.assert(Math.abs(wallMinusMonoMs() - performance.timeOrigin) < 1);
+ * ```
  */
+export function wallMinusMonoMs(): number {
+  return calibrate().wallMinusMonoMs;
+}
+
 function calibrate(): Anchor {
-  const first = Date.now();
-  const start = performance.now();
-  let before = start;
+  const estimates: number[] = [];
+  let last = Date.now();
+  let before = performance.now();
+  const giveUp = before + SPIN_MS;
   for (;;) {
     const wall = Date.now();
     const after = performance.now();
-    if (wall !== first || after - start > SPIN_MS) {
-      // the true wall time at `after` lies in [wall, wall + min(1, gap)]
-      const uncertainMs = wall !== first ? Math.min(1, after - before) : 1;
-      return { wallMinusMonoMs: wall + uncertainMs / 2 - after, calibratedAtMs: after };
+    if (wall !== last) {
+      estimates.push(wall + Math.min(1, after - before) / 2 - after);
+      last = wall;
+    }
+    if (estimates.length === TICKS || after > giveUp) {
+      if (estimates.length === 0) estimates.push(wall + 0.5 - after);
+      estimates.sort((x, y) => x - y);
+      return { wallMinusMonoMs: estimates[estimates.length >> 1]!, calibratedAtMs: after };
     }
     before = after;
   }
@@ -80,7 +102,7 @@ function calibrate(): Anchor {
 export function wallNowMs(): number {
   const mono = performance.now();
   if (
-    anchor === null || mono - anchor.calibratedAtMs > MAX_AGE_MS ||
+    mono - anchor.calibratedAtMs > MAX_AGE_MS ||
     Math.abs(Date.now() - (mono + anchor.wallMinusMonoMs)) > STEP_MS
   ) {
     anchor = calibrate();
