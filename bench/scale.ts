@@ -26,7 +26,17 @@ const WORKER = `${ROOT}bench/worker.ts`;
 /** Starts `bench/worker.ts MODE JOB` and resolves its stdout lines one by one. */
 function startWorker(mode: string, job: unknown) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", `${ROOT}deno.json`, WORKER, mode, JSON.stringify(job)],
+    // the same V8 flags as ./netmon, so the worker measures what users run
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--max-semi-space-size=4",
+      "--config",
+      `${ROOT}deno.json`,
+      WORKER,
+      mode,
+      JSON.stringify(job),
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
