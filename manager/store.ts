@@ -1,8 +1,17 @@
 /**
  * The manager's embedded store (`node:sqlite`, WAL). Results are written in
  * one transaction per batch before they are acknowledged to the monitor, and
- * stored once: the task ID is the key, so a replayed result that was already
- * stored is ignored.
+ * stored once: a monitor numbers its results, so a replayed result (same
+ * monitor, same check, same sequence number) that was already stored is
+ * ignored.
+ *
+ * Layout, for ingest speed and size: each (check, monitor) pair is a
+ * "series", a small integer; a result row holds its series, not the check
+ * and monitor names. Rows are appended in arrival order (`id`), so an insert
+ * touches the end of the table and of two per-series indexes, not random
+ * pages. Nothing runs per row besides the insert: rollups read the rows
+ * appended since their last pass (`rollups.ts`). The `results` view joins
+ * the names back in for readers of the raw database.
  *
  * Durability: WAL with `synchronous = NORMAL` keeps every committed
  * transaction through a crash of the process (SIGKILL); a power loss may lose
@@ -13,7 +22,7 @@
  * ```ts ignore
  * import { ResultStore } from "./store.ts";
  * const store = ResultStore.open("netmon.db");
- * const fresh = store.add(results); // only the ones not seen before
+ * const fresh = store.add(results, "monitor-1"); // only the ones not seen before
  * ```
  *
  * @module
@@ -29,8 +38,6 @@ export interface StoredResult extends CheckResult {
 /** Filters for {@linkcode ResultStore.results}. */
 export interface ResultQuery {
   checkId?: string;
-  target?: string;
-  type?: string;
   monitorId?: string;
   /** Epoch ms, inclusive. */
   from?: number;
@@ -39,11 +46,22 @@ export interface ResultQuery {
   limit?: number;
 }
 
+/**
+ * The columns of a result with its series' names, for {@linkcode rowToResult}:
+ * `SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`.
+ */
+export const RESULT_COLUMNS =
+  `r.id, r.task_id, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
+   r.duration_ms, r.up, r.latency_ms, r.summary, r.error, r.metrics, r.details`;
+
 /** The manager's durable store of results. */
 export class ResultStore {
   #db: DatabaseSync;
   #insert: StatementSync;
-  #maxSeq: StatementSync;
+  #newSeries: StatementSync;
+  #rename: StatementSync;
+  /** Series ID and monitor name by `checkId \n monitorId`, mirroring the `series` table. */
+  #series = new Map<string, { id: number; name: string }>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -51,14 +69,22 @@ export class ResultStore {
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       PRAGMA busy_timeout = 5000;
-      CREATE TABLE IF NOT EXISTS results (
-        task_id TEXT PRIMARY KEY,
+      PRAGMA cache_size = -32768;
+      PRAGMA temp_store = MEMORY;
+      CREATE TABLE IF NOT EXISTS series (
+        id INTEGER PRIMARY KEY,
+        check_id TEXT NOT NULL,
         monitor_id TEXT NOT NULL,
         monitor_name TEXT NOT NULL,
+        UNIQUE (check_id, monitor_id)
+      );
+      CREATE TABLE IF NOT EXISTS result_rows (
+        -- AUTOINCREMENT: IDs only grow, even once pruning emptied the table,
+        -- because rollups take every row above the last ID they saw as new
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        series_id INTEGER NOT NULL REFERENCES series (id),
         seq INTEGER NOT NULL,
-        check_id TEXT NOT NULL,
-        target TEXT NOT NULL,
-        type TEXT NOT NULL,
+        task_id TEXT NOT NULL,
         started_at INTEGER NOT NULL,
         duration_ms REAL NOT NULL,
         up INTEGER NOT NULL,
@@ -67,16 +93,36 @@ export class ResultStore {
         error TEXT,
         metrics TEXT NOT NULL,
         details TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS results_check_time ON results (check_id, started_at);
-      CREATE INDEX IF NOT EXISTS results_monitor_seq ON results (monitor_id, seq);
-      CREATE INDEX IF NOT EXISTS results_time ON results (started_at);
+      );
+      -- a result's series and sequence number identify it: this is what keeps a replay out
+      CREATE UNIQUE INDEX IF NOT EXISTS result_rows_series_seq ON result_rows (series_id, seq);
+      -- charts, rollups and filtered pages of one series
+      CREATE INDEX IF NOT EXISTS result_rows_series_time ON result_rows (series_id, started_at);
+      -- unfiltered pages, newest first, and pruning by age
+      CREATE INDEX IF NOT EXISTS result_rows_time ON result_rows (started_at);
+      CREATE VIEW IF NOT EXISTS results AS
+        SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id;
     `);
     this.#insert = db.prepare(`
-      INSERT OR IGNORE INTO results (task_id, monitor_id, monitor_name, seq, check_id, target, type,
-        started_at, duration_ms, up, latency_ms, summary, error, metrics, details)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#maxSeq = db.prepare("SELECT max(seq) AS m FROM results WHERE monitor_id = ?");
+      INSERT OR IGNORE INTO result_rows (series_id, seq, task_id, started_at, duration_ms, up,
+        latency_ms, summary, error, metrics, details)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#newSeries = db.prepare(
+      "INSERT INTO series (check_id, monitor_id, monitor_name) VALUES (?, ?, ?) RETURNING id",
+    );
+    this.#rename = db.prepare("UPDATE series SET monitor_name = ? WHERE id = ?");
+    const all = db.prepare("SELECT id, check_id, monitor_id, monitor_name FROM series").all() as {
+      id: number;
+      check_id: string;
+      monitor_id: string;
+      monitor_name: string;
+    }[];
+    for (const s of all) {
+      this.#series.set(`${s.check_id}\n${s.monitor_id}`, {
+        id: Number(s.id),
+        name: s.monitor_name,
+      });
+    }
   }
 
   /** The database itself, for the rollups and history queries of `rollups.ts`. */
@@ -96,16 +142,13 @@ export class ResultStore {
   add(results: CheckResult[], monitorName: string): CheckResult[] {
     const fresh: CheckResult[] = [];
     this.#db.exec("BEGIN");
+    const created: string[] = [];
     try {
       for (const r of results) {
         const { changes } = this.#insert.run(
-          r.taskId,
-          r.monitorId,
-          monitorName,
+          this.#seriesId(r, monitorName, created),
           r.seq,
-          r.checkId,
-          r.target,
-          r.type,
+          r.taskId,
           r.startedAt,
           r.durationMs,
           r.up ? 1 : 0,
@@ -120,14 +163,36 @@ export class ResultStore {
       this.#db.exec("COMMIT");
     } catch (e) {
       this.#db.exec("ROLLBACK");
+      // the rolled back series rows are gone: so must their cached IDs be
+      for (const key of created) this.#series.delete(key);
       throw e;
     }
     return fresh;
   }
 
+  /** The series of `r`, created (and noted in `created`) or renamed as needed. */
+  #seriesId(r: CheckResult, monitorName: string, created: string[]): number {
+    const key = `${r.checkId}\n${r.monitorId}`;
+    const known = this.#series.get(key);
+    if (known) {
+      if (known.name !== monitorName) {
+        this.#rename.run(monitorName, known.id);
+        known.name = monitorName;
+      }
+      return known.id;
+    }
+    const { id } = this.#newSeries.get(r.checkId, r.monitorId, monitorName) as { id: number };
+    this.#series.set(key, { id: Number(id), name: monitorName });
+    created.push(key);
+    return Number(id);
+  }
+
   /** Highest sequence number stored for a monitor (0 for none). */
   maxSeq(monitorId: string): number {
-    const row = this.#maxSeq.get(monitorId) as { m: number | null } | undefined;
+    const row = this.#db.prepare(
+      `SELECT max((SELECT max(seq) FROM result_rows WHERE series_id = s.id)) AS m
+       FROM series s WHERE monitor_id = ?`,
+    ).get(monitorId) as { m: number | null } | undefined;
     return Number(row?.m ?? 0);
   }
 
@@ -135,21 +200,22 @@ export class ResultStore {
   results(q: ResultQuery = {}): StoredResult[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.checkId) where.push("check_id = ?"), args.push(q.checkId);
-    if (q.target) where.push("target = ?"), args.push(q.target);
-    if (q.type) where.push("type = ?"), args.push(q.type);
-    if (q.monitorId) where.push("monitor_id = ?"), args.push(q.monitorId);
-    if (q.from !== undefined) where.push("started_at >= ?"), args.push(q.from);
-    if (q.to !== undefined) where.push("started_at < ?"), args.push(q.to);
-    const sql = `SELECT * FROM results ${where.length ? "WHERE " + where.join(" AND ") : ""}
-      ORDER BY started_at DESC LIMIT ?`;
+    if (q.checkId) where.push("s.check_id = ?"), args.push(q.checkId);
+    if (q.monitorId) where.push("s.monitor_id = ?"), args.push(q.monitorId);
+    if (q.from !== undefined) where.push("r.started_at >= ?"), args.push(q.from);
+    if (q.to !== undefined) where.push("r.started_at < ?"), args.push(q.to);
+    const sql = `SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id
+      ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY r.started_at DESC, r.id DESC LIMIT ?`;
     args.push(Math.min(q.limit ?? 100, 10_000));
     return (this.#db.prepare(sql).all(...args) as Record<string, unknown>[]).map(rowToResult);
   }
 
   /** Number of stored results. */
   count(): number {
-    return Number((this.#db.prepare("SELECT count(*) AS n FROM results").get() as { n: number }).n);
+    return Number(
+      (this.#db.prepare("SELECT count(*) AS n FROM result_rows").get() as { n: number }).n,
+    );
   }
 
   /** Closes the database. */
@@ -158,16 +224,40 @@ export class ResultStore {
   }
 }
 
-/** Turns a row of the `results` table into a {@linkcode StoredResult}. */
+/**
+ * Splits a check ID `target/TYPE` at its last slash.
+ *
+ * @example
+ * ```ts
+ * import { splitCheckId } from "./store.ts";
+ * console.assert(splitCheckId("example.com/HTTP").type === "HTTP");
+ * ```
+ */
+export function splitCheckId(checkId: string): { target: string; type: string } {
+  const i = checkId.lastIndexOf("/");
+  return { target: checkId.slice(0, i), type: checkId.slice(i + 1) };
+}
+
+/**
+ * Turns a row selected with {@linkcode RESULT_COLUMNS} into a {@linkcode StoredResult}.
+ *
+ * @example
+ * ```ts ignore
+ * const rows = db.prepare(`SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`).all();
+ * const results = rows.map(rowToResult);
+ * ```
+ */
 export function rowToResult(row: Record<string, unknown>): StoredResult {
+  const checkId = String(row.check_id);
+  const { target, type } = splitCheckId(checkId);
   const r: StoredResult = {
     taskId: String(row.task_id),
     monitorId: String(row.monitor_id),
     monitorName: String(row.monitor_name),
     seq: Number(row.seq),
-    checkId: String(row.check_id),
-    target: String(row.target),
-    type: String(row.type) as CheckResult["type"],
+    checkId,
+    target,
+    type: type as CheckResult["type"],
     startedAt: Number(row.started_at),
     durationMs: Number(row.duration_ms),
     up: Number(row.up) === 1,
