@@ -3,12 +3,15 @@
  * rollups (count, failures, min/avg/max/p95 latency), retention of raw
  * results and rollups, and the paged queries the HTTP API answers.
  *
- * Every stored result marks its minute "dirty" (a trigger, so nothing that
- * writes results has to remember); {@linkcode History.rollup} recomputes the
- * dirty minutes and their hours from the raw results. A result that arrives
- * late (a monitor replaying its spool after a partition) therefore lands in
- * the right bucket. Rollups are keyed by a small integer per (check,
- * monitor), a "series", which keeps a rollup row near 40 bytes.
+ * Storing a result does no rollup work: {@linkcode History.rollup} reads the
+ * results stored since its last pass (their IDs only grow, so that is a range
+ * of the table after a watermark), recomputes their minutes from the raw
+ * results and those minutes' hours from the minutes, and moves the watermark
+ * in the same transaction, so a crash repeats a pass rather than losing one.
+ * A result that arrives late (a monitor replaying its spool after a
+ * partition) therefore lands in the right bucket. Rollups are keyed by the
+ * store's series (a small integer per check and monitor), which keeps a
+ * rollup row near 40 bytes.
  *
  * @example
  * ```ts ignore
@@ -23,7 +26,13 @@
  * @module
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import { type ResultStore, rowToResult, type StoredResult } from "./store.ts";
+import {
+  RESULT_COLUMNS,
+  type ResultStore,
+  rowToResult,
+  splitCheckId,
+  type StoredResult,
+} from "./store.ts";
 import { logger } from "../shared/log.ts";
 
 const log = logger("history");
@@ -136,6 +145,16 @@ export class HistoryQueryError extends Error {
 }
 
 const MAX_LIMIT = 10_000;
+/** Results one rollup pass reads at most. */
+const ROLLUP_ROWS = 10_000;
+/** What a timed rollup pass or prune batch may take before it lets the event loop (heartbeats) run. */
+const SLICE_MS = 20;
+/** Raw results one prune statement deletes at most. */
+const PRUNE_BATCH = 2000;
+const JOINED = "result_rows r JOIN series s ON s.id = r.series_id";
+
+/** Lets timers and I/O run between slices of a long pass. */
+const yieldToLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Rollups, retention and paged queries over a {@linkcode ResultStore}. */
 export class History {
@@ -146,32 +165,16 @@ export class History {
   #lastPrune = 0;
   #stmts: Record<string, StatementSync> = {};
 
-  /** Creates the rollup tables and the trigger that marks new results' minutes dirty. */
+  /** Creates the rollup tables. */
   constructor(store: ResultStore, retention: Partial<Retention> = {}) {
     this.retention = { ...DEFAULT_RETENTION, ...retention };
     this.#db = store.db;
     this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS series (
-        id INTEGER PRIMARY KEY,
-        check_id TEXT NOT NULL,
-        monitor_id TEXT NOT NULL,
-        monitor_name TEXT NOT NULL,
-        UNIQUE (check_id, monitor_id)
-      );
-      CREATE TABLE IF NOT EXISTS rollup_dirty (
-        series_id INTEGER NOT NULL,
-        minute INTEGER NOT NULL,
-        PRIMARY KEY (series_id, minute)
+      CREATE TABLE IF NOT EXISTS rollup_state (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
       ) WITHOUT ROWID;
-      CREATE TRIGGER IF NOT EXISTS results_rollup_dirty AFTER INSERT ON results BEGIN
-        INSERT INTO series (check_id, monitor_id, monitor_name)
-          VALUES (NEW.check_id, NEW.monitor_id, NEW.monitor_name)
-          ON CONFLICT (check_id, monitor_id) DO UPDATE SET monitor_name = excluded.monitor_name
-          WHERE monitor_name != excluded.monitor_name;
-        INSERT OR IGNORE INTO rollup_dirty (series_id, minute)
-          SELECT id, CAST(NEW.started_at / ${MINUTE} AS INTEGER) FROM series
-          WHERE check_id = NEW.check_id AND monitor_id = NEW.monitor_id;
-      END;
+      INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('rolled_up_to_id', 0);
     `);
     for (const table of ["rollup_minute", "rollup_hour"]) {
       this.#db.exec(`
@@ -195,17 +198,29 @@ export class History {
 
   /**
    * Runs {@linkcode rollup} and {@linkcode prune} now (catching up after a
-   * restart), then rolls up every `everyMs` and prunes hourly, until {@linkcode stop}.
+   * restart), then rolls up every `everyMs` and prunes hourly, until
+   * {@linkcode stop}. A backlog is worked off in slices of about
+   * {@linkcode SLICE_MS} with the event loop free in between, so heartbeats
+   * and acknowledgements keep flowing.
    */
   start(everyMs = 15_000): void {
-    const tick = () => {
-      if (this.#stopped) return;
+    let running = false;
+    const tick = async () => {
+      if (running || this.#stopped) return;
+      running = true;
       try {
-        // work off a backlog, but yield to the event loop between batches
-        if (this.rollup() === 50_000) setTimeout(tick, 0);
-        if (Date.now() - this.#lastPrune > HOUR) this.prune();
+        while (!this.#stopped && this.rollup(ROLLUP_ROWS, SLICE_MS) > 0) await yieldToLoop();
+        const now = Date.now();
+        if (now - this.#lastPrune > HOUR) {
+          this.#lastPrune = now;
+          const cutoff = now - this.retention.rawMs;
+          while (!this.#stopped && this.#pruneBatch(cutoff) === PRUNE_BATCH) await yieldToLoop();
+          if (!this.#stopped) this.#pruneRollups(now);
+        }
       } catch (e) {
         log.error("Rollup failed: {e}", { e });
+      } finally {
+        running = false;
       }
     };
     tick();
@@ -219,61 +234,69 @@ export class History {
   }
 
   /**
-   * Recomputes up to `max` dirty minutes and their hours from the raw
-   * results, in one transaction (a backlog, such as a long replay, is worked
-   * off over several calls). Returns the number of minutes recomputed.
+   * Rolls up the results stored since the last pass, up to `maxResults` of
+   * them, in one transaction: their minutes are recomputed from the raw
+   * results and those minutes' hours from the minutes. With `budgetMs`, the
+   * pass stops early once it has taken that long (after at least one
+   * minute). Returns how many results it covered (0 when none were new), so
+   * a backlog, such as a long replay, is worked off over several calls.
    */
-  rollup(max = 50_000): number {
+  rollup(maxResults = ROLLUP_ROWS, budgetMs = Infinity): number {
+    const deadline = performance.now() + budgetMs;
+    const state = this.#stmt("SELECT value FROM rollup_state WHERE key = 'rolled_up_to_id'");
+    const after = Number((state.get() as { value: number }).value);
+    const rows = this.#stmt(
+      "SELECT id, series_id AS s, started_at AS t FROM result_rows WHERE id > ? ORDER BY id LIMIT ?",
+    ).all(after, maxResults) as { id: number; s: number; t: number }[];
+    if (rows.length === 0) return 0;
     const rawCutoff = Date.now() - this.retention.rawMs;
-    const dirty = this.#stmt("SELECT series_id AS s, minute AS m FROM rollup_dirty LIMIT ?")
-      .all(max) as { s: number; m: number }[];
-    if (dirty.length === 0) return 0;
-    const series = new Map(this.series().map((s) => [s.id, s]));
+    const minutes = new Set<string>();
     const hours = new Map<string, [number, number]>();
+    let upTo = after;
+    let covered = 0;
     this.#db.exec("BEGIN");
     try {
-      for (const { s, m } of dirty) {
-        const sr = series.get(s);
-        const start = m * MINUTE;
-        // a straggler older than the raw retention is pruned anyway; its
-        // partial raw data must not overwrite a complete rollup
-        if (sr && start >= rawCutoff) {
-          this.#write("rollup_minute", sr, start, MINUTE);
-          const h = Math.floor(start / HOUR) * HOUR;
-          hours.set(`${s}:${h}`, [s, h]);
+      for (const { id, s, t } of rows) {
+        const start = Math.floor(t / MINUTE) * MINUTE;
+        const key = `${s}:${start}`;
+        if (!minutes.has(key)) {
+          if (minutes.size > 0 && performance.now() > deadline) break;
+          minutes.add(key);
+          // a straggler older than the raw retention is pruned anyway; its
+          // partial raw data must not overwrite a complete rollup
+          if (start >= rawCutoff) {
+            this.#writeMinute(s, start);
+            const h = Math.floor(start / HOUR) * HOUR;
+            hours.set(`${s}:${h}`, [s, h]);
+          }
         }
-        this.#stmt("DELETE FROM rollup_dirty WHERE series_id = ? AND minute = ?").run(s, m);
+        upTo = Number(id);
+        covered++;
       }
-      for (const [s, h] of hours.values()) {
-        const sr = series.get(s)!;
-        if (h >= rawCutoff) this.#write("rollup_hour", sr, h, HOUR);
-        else this.#hourFromMinutes(s, h);
-      }
+      for (const [s, h] of hours.values()) this.#writeHour(s, h);
+      this.#stmt("UPDATE rollup_state SET value = ? WHERE key = 'rolled_up_to_id'").run(upTo);
       this.#db.exec("COMMIT");
     } catch (e) {
       this.#db.exec("ROLLBACK");
       throw e;
     }
-    return dirty.length;
+    return covered;
   }
 
-  #write(table: string, s: Series, start: number, span: number) {
+  #writeMinute(seriesId: number, start: number) {
     const rows = this.#stmt(
-      `SELECT up, latency_ms AS l FROM results INDEXED BY results_check_time
-       WHERE check_id = ? AND started_at >= ? AND started_at < ? AND monitor_id = ?`,
-    ).all(s.checkId, start, start + span, s.monitorId) as { up: number; l: number | null }[];
-    if (rows.length === 0) {
-      this.#stmt(`DELETE FROM ${table} WHERE series_id = ? AND start = ?`).run(s.id, start);
-      return;
-    }
+      `SELECT up, latency_ms AS l FROM result_rows
+       WHERE series_id = ? AND started_at >= ? AND started_at < ?`,
+    ).all(seriesId, start, start + MINUTE) as { up: number; l: number | null }[];
+    if (rows.length === 0) return;
     const lat = rows.flatMap((r) => r.l === null ? [] : [Number(r.l)]).sort((a, b) => a - b);
     const failures = rows.reduce((n, r) => n + (Number(r.up) === 1 ? 0 : 1), 0);
     const avg = lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : null;
     this.#stmt(
-      `INSERT OR REPLACE INTO ${table} (series_id, start, count, failures, min_ms, avg_ms, max_ms, p95_ms)
+      `INSERT OR REPLACE INTO rollup_minute (series_id, start, count, failures, min_ms, avg_ms, max_ms, p95_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
-      s.id,
+      seriesId,
       start,
       rows.length,
       failures,
@@ -284,8 +307,12 @@ export class History {
     );
   }
 
-  /** An hour whose raw results are gone: combine its minutes (p95 becomes the highest minute p95, an upper bound). */
-  #hourFromMinutes(seriesId: number, h: number) {
+  /**
+   * An hour from its minutes: at most 60 rows, however many results the hour
+   * had, so a pass stays short. Count, failures, min, avg and max are exact;
+   * p95 is the highest minute p95, an upper bound.
+   */
+  #writeHour(seriesId: number, h: number) {
     this.#stmt(
       `INSERT OR REPLACE INTO rollup_hour (series_id, start, count, failures, min_ms, avg_ms, max_ms, p95_ms)
        SELECT series_id, ?, sum(count), sum(failures), min(min_ms),
@@ -297,28 +324,36 @@ export class History {
 
   /**
    * Deletes raw results older than the raw retention and rollups older than
-   * theirs, in batches so that writers are not held up for long.
-   * Returns the number of raw results deleted.
+   * theirs, in batches. Returns the number of raw results deleted.
    */
   prune(now = Date.now()): number {
     this.#lastPrune = now;
     let deleted = 0;
-    const batch = this.#stmt(
-      `DELETE FROM results WHERE task_id IN
-         (SELECT task_id FROM results WHERE started_at < ? LIMIT 5000)`,
-    );
-    for (;;) {
-      const n = Number(batch.run(now - this.retention.rawMs).changes);
+    for (let n = PRUNE_BATCH; n === PRUNE_BATCH;) {
+      n = this.#pruneBatch(now - this.retention.rawMs);
       deleted += n;
-      if (n < 5000) break;
     }
+    this.#pruneRollups(now);
+    return deleted;
+  }
+
+  /** Deletes up to {@linkcode PRUNE_BATCH} raw results that started before `cutoff`; returns how many. */
+  #pruneBatch(cutoff: number): number {
+    return Number(
+      this.#stmt(
+        `DELETE FROM result_rows WHERE id IN
+           (SELECT id FROM result_rows WHERE started_at < ? ORDER BY started_at LIMIT ?)`,
+      ).run(cutoff, PRUNE_BATCH).changes,
+    );
+  }
+
+  #pruneRollups(now: number) {
     for (const s of this.series()) {
       this.#stmt("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?")
         .run(s.id, now - this.retention.minuteMs);
       this.#stmt("DELETE FROM rollup_hour WHERE series_id = ? AND start < ?")
         .run(s.id, now - this.retention.hourMs);
     }
-    return deleted;
   }
 
   /** Every (check, monitor) pair that ever had a result. */
@@ -348,9 +383,9 @@ export class History {
     const out: StoredResult[] = [];
     for (const s of this.series()) {
       const row = this.#stmt(
-        `SELECT * FROM results INDEXED BY results_check_time WHERE check_id = ? AND monitor_id = ?
-         ORDER BY started_at DESC LIMIT 1`,
-      ).get(s.checkId, s.monitorId) as Record<string, SQLInputValue> | undefined;
+        `SELECT ${RESULT_COLUMNS} FROM ${JOINED} WHERE r.series_id = ?
+         ORDER BY r.started_at DESC LIMIT 1`,
+      ).get(s.id) as Record<string, SQLInputValue> | undefined;
       if (row) out.push(rowToResult(row));
     }
     return out;
@@ -361,37 +396,36 @@ export class History {
     const limit = pageLimit(f.limit);
     const where: string[] = [];
     const args: SQLInputValue[] = [];
-    const series = this.#matching(f);
     if (f.checkId || f.target || f.type || f.monitor) {
+      const series = this.#matching(f);
       if (series.length === 0) return { items: [], next: null };
-      // the filters on the check and on the monitor are independent, so the
-      // matching series are every matching check on every matching monitor;
-      // IN lists (not ORs of pairs) let SQLite walk the (check_id, started_at) index
-      const checks = [...new Set(series.map((s) => s.checkId))];
-      where.push(`check_id IN (${checks.map(() => "?").join(",")})`);
-      args.push(...checks);
-      if (f.monitor) {
-        const ids = [...new Set(series.map((s) => s.monitorId))];
-        where.push(`monitor_id IN (${ids.map(() => "?").join(",")})`);
-        args.push(...ids);
-      }
+      // one parameter however many series match
+      where.push("r.series_id IN (SELECT value FROM json_each(?))");
+      args.push(JSON.stringify(series.map((s) => s.id)));
     }
-    if (f.from !== undefined) where.push("started_at >= ?"), args.push(f.from);
-    if (f.to !== undefined) where.push("started_at < ?"), args.push(f.to);
+    if (f.from !== undefined) where.push("r.started_at >= ?"), args.push(f.from);
+    if (f.to !== undefined) where.push("r.started_at < ?"), args.push(f.to);
     if (f.cursor) {
-      const [t, id] = decodeCursor(f.cursor, 2);
-      where.push("(started_at < ? OR (started_at = ? AND task_id < ?))");
-      args.push(Number(t), Number(t), id!);
+      const [t, id] = decodeCursor(f.cursor, 2).map(Number);
+      if (!Number.isFinite(t) || !Number.isInteger(id)) {
+        throw new HistoryQueryError(
+          "cursor is not one this server returned; start from the first page",
+        );
+      }
+      where.push("(r.started_at, r.id) < (?, ?)");
+      args.push(t!, id!);
     }
     const rows = this.#db.prepare(
-      `SELECT * FROM results ${where.length ? "WHERE " + where.join(" AND ") : ""}
-       ORDER BY started_at DESC, task_id DESC LIMIT ?`,
+      `SELECT ${RESULT_COLUMNS} FROM ${JOINED} ${where.length ? "WHERE " + where.join(" AND ") : ""}
+       ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
     ).all(...args, limit + 1) as Record<string, SQLInputValue>[];
     const items = rows.slice(0, limit).map(rowToResult);
-    const last = items.at(-1);
+    const last = rows[limit - 1];
     return {
       items,
-      next: rows.length > limit && last ? encodeCursor([last.startedAt, last.taskId]) : null,
+      next: rows.length > limit && last
+        ? encodeCursor([Number(last.started_at), Number(last.id)])
+        : null,
     };
   }
 
@@ -461,10 +495,9 @@ export class History {
       series: series.map((s) => {
         const rows = resolution === "raw"
           ? this.#stmt(
-            `SELECT started_at AS t, latency_ms AS l, 1 - up AS f FROM results INDEXED BY results_check_time
-             WHERE check_id = ? AND started_at >= ? AND started_at < ? AND monitor_id = ?
-             ORDER BY started_at`,
-          ).all(s.checkId, from, to, s.monitorId)
+            `SELECT started_at AS t, latency_ms AS l, 1 - up AS f FROM result_rows
+             WHERE series_id = ? AND started_at >= ? AND started_at < ? ORDER BY started_at`,
+          ).all(s.id, from, to)
           : this.#stmt(
             `SELECT start AS t, avg_ms AS l, CAST(failures AS REAL) / count AS f
              FROM ${resolution === "hour" ? "rollup_hour" : "rollup_minute"}
@@ -501,12 +534,6 @@ export class History {
     }
     return out;
   }
-}
-
-/** Splits a check ID `target/TYPE` at its last slash. */
-export function splitCheckId(checkId: string): { target: string; type: string } {
-  const i = checkId.lastIndexOf("/");
-  return { target: checkId.slice(0, i), type: checkId.slice(i + 1) };
 }
 
 function pageLimit(limit: number | undefined): number {

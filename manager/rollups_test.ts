@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../shared/checks.ts";
+import { tempDir } from "../tests/helpers/proc.ts";
 import { ResultStore } from "./store.ts";
 import { History, HistoryQueryError } from "./rollups.ts";
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
+
+let seq = 0;
 
 function result(
   checkId: string,
@@ -15,7 +18,7 @@ function result(
 ): CheckResult {
   const [target, type] = checkId.split("/") as [string, CheckResult["type"]];
   return {
-    seq: 0,
+    seq: ++seq,
     taskId: crypto.randomUUID(),
     monitorId,
     checkId,
@@ -43,7 +46,7 @@ Deno.test("rollup computes count, failures and min/avg/max/p95 per minute and ho
   rs.push(result("web/HTTP", "m1", t0 + 30_000, null, false));
   rs.push(result("web/HTTP", "m1", t0 + 5 * MIN, 100));
   s.store.add(rs, "one");
-  assert.equal(s.history.rollup(), 2);
+  assert.equal(s.history.rollup(), 21, "every new result is covered");
   const minutes = s.history.rollups("minute").items;
   assert.equal(minutes.length, 2);
   assert.deepEqual(
@@ -67,7 +70,7 @@ Deno.test("rollup computes count, failures and min/avg/max/p95 per minute and ho
   assert.equal(hour!.count, 21);
   assert.equal(hour!.failures, 1);
   assert.equal(hour!.maxMs, 100);
-  assert.equal(s.history.rollup(), 0, "nothing is dirty after a rollup");
+  assert.equal(s.history.rollup(), 0, "nothing is new after a rollup");
 });
 
 Deno.test("a late result is rolled into its own minute", () => {
@@ -163,12 +166,64 @@ Deno.test("uptime is the share of up results over 24 h, 7 d and 30 d", () => {
   assert.equal(u!.d30, 75);
 });
 
-Deno.test("a backlog of dirty minutes is rolled up a batch at a time", () => {
+Deno.test("a backlog of new results is rolled up a batch at a time", () => {
   using s = open();
   const t0 = Math.floor(Date.now() / MIN) * MIN - 10 * MIN;
   s.store.add([0, 1, 2].map((i) => result("a/TCP", "m1", t0 + i * MIN, 1)), "one");
   assert.equal(s.history.rollup(2), 2);
+  assert.equal(s.history.rollups("minute").items.length, 2);
   assert.equal(s.history.rollup(2), 1);
   assert.equal(s.history.rollup(2), 0);
   assert.equal(s.history.rollups("minute").items.length, 3);
+});
+
+Deno.test("rollup resumes after a reopen where the last pass stopped", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  const t0 = Math.floor(Date.now() / MIN) * MIN - 10 * MIN;
+  const first = ResultStore.open(path);
+  first.add([0, 1].map((i) => result("a/TCP", "m1", t0 + i * MIN, 1)), "one");
+  assert.equal(new History(first).rollup(), 2);
+  first.add([result("a/TCP", "m1", t0 + 2 * MIN, 1)], "one");
+  first.close();
+  const again = ResultStore.open(path);
+  try {
+    const history = new History(again);
+    assert.equal(history.rollup(), 1, "only the result stored after the last pass is new");
+    assert.equal(history.rollups("minute").items.length, 3);
+  } finally {
+    again.close();
+  }
+});
+
+Deno.test("results stored after pruning emptied the store are still rolled up", () => {
+  const store = ResultStore.open(":memory:");
+  const history = new History(store, { rawMs: HOUR });
+  try {
+    const now = Date.now();
+    store.add([result("a/TCP", "m1", now - 10 * MIN, 1)], "one");
+    assert.equal(history.rollup(), 1);
+    assert.equal(history.prune(now + 2 * HOUR), 1);
+    assert.equal(store.count(), 0);
+    store.add([result("a/TCP", "m1", now - 5 * MIN, 1)], "one");
+    assert.equal(history.rollup(), 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("an hour's rollup combines its minutes", () => {
+  using s = open();
+  const h = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
+  s.store.add([
+    result("a/TCP", "m1", h + MIN, 10),
+    result("a/TCP", "m1", h + MIN + 1000, 20, false),
+    result("a/TCP", "m1", h + 30 * MIN, 60),
+  ], "one");
+  s.history.rollup();
+  const [hour] = s.history.rollups("hour").items;
+  assert.deepEqual(
+    [hour!.count, hour!.failures, hour!.minMs, hour!.avgMs, hour!.maxMs, hour!.p95Ms],
+    [3, 1, 10, 30, 60, 60],
+  );
 });

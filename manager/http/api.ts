@@ -23,6 +23,8 @@ import type { Manager } from "../manager.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
+import { redact as maskSecrets, secretsOf } from "../alerts/notifiers.ts";
+import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 
 /** Options of {@linkcode createApi}. */
@@ -77,7 +79,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
     "GET /api/v1/status": () => json(status(manager)),
     "GET /api/v1/monitors": () => json(manager.states()),
-    "GET /api/v1/config": () => json(redact(manager.config)),
+    "GET /api/v1/config": () => json(redactConfig(manager.config)),
     "GET /api/v1/targets": () => json(targets(manager, live)),
     "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
     "GET /api/v1/rollups": (_req, url) => {
@@ -305,6 +307,31 @@ function select(manager: Manager, b: Record<string, unknown>): string[] {
     throw new ApiError(404, `no configured check matches ${JSON.stringify(b)}`);
   }
   return ids;
+}
+
+/**
+ * The configuration with every secret masked: values under secret-looking
+ * keys, notifier URLs' paths and tokens (a Slack webhook URL is a password),
+ * HTTP check header values, and passwords inside URLs.
+ */
+function redactConfig(config: Config): unknown {
+  const secrets = (config.alerting?.notifiers ?? []).flatMap(secretsOf);
+  for (const { spec } of config.checks) {
+    const headers = spec.params.headers;
+    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
+      for (const v of Object.values(headers)) if (typeof v === "string") secrets.push(v);
+    }
+    if (typeof spec.params.url === "string") {
+      try {
+        const password = new URL(spec.params.url).password;
+        if (password) secrets.push(password);
+      } catch { /* not a URL: nothing hidden in it */ }
+    }
+  }
+  const sorted = secrets.filter((x) => x.length >= 4).sort((a, b) => b.length - a.length);
+  return JSON.parse(
+    maskSecrets(JSON.stringify(redact(config)), sorted.map((x) => JSON.stringify(x).slice(1, -1))),
+  );
 }
 
 function redact(value: unknown): unknown {

@@ -485,7 +485,7 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
   for (const [phase, ms] of Object.entries(phases)) {
     metrics[`probe_http_duration_seconds{phase="${phase}"}`] = ms / 1000;
   }
-  const details: Record<string, DetailValue> = { final_url: url.href };
+  const details: Record<string, DetailValue> = { final_url: shownUrl(url.href) };
   if (last) {
     metrics.probe_ip_protocol = last.family;
     details.resolved_address = last.address;
@@ -518,11 +518,27 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
   };
 }
 
+/**
+ * `url` as it may be shown: a password inside it becomes `***`, so that the
+ * log, the store and the API never carry it.
+ *
+ * @example
+ * ```ts
+ * import { shownUrl } from "./http.ts";
+ * console.assert(shownUrl("http://u:pw@h/") === "http://u:***@h/");
+ * ```
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, "$1***@");
+}
+
 /** `, Response Time: 3.2 ms, Redirects: 2, Final URL: …, Error: …`, shared by both summaries. */
 export function summaryTail(probe: HttpProbe): string {
   let tail = "";
   if (probe.latencyMs !== null) tail += `, Response Time: ${probe.latencyMs.toFixed(1)} ms`;
-  if (probe.redirects > 0) tail += `, Redirects: ${probe.redirects}, Final URL: ${probe.finalUrl}`;
+  if (probe.redirects > 0) {
+    tail += `, Redirects: ${probe.redirects}, Final URL: ${shownUrl(probe.finalUrl)}`;
+  }
   if (probe.error) tail += `, Error: ${probe.error}`;
   return tail;
 }
@@ -542,7 +558,8 @@ export const checkHttp: CheckFn<HttpParams> = async (params, options) => {
   const probe = await probeHttp(params, options);
   return {
     up: probe.up,
-    summary: `HTTP URL: ${params.url}, HTTP server status: ${probe.up ? "True" : "False"}, ` +
+    summary:
+      `HTTP URL: ${shownUrl(params.url)}, HTTP server status: ${probe.up ? "True" : "False"}, ` +
       `Status Code: ${probe.statusCode ?? "N/A"}${summaryTail(probe)}`,
     latencyMs: probe.latencyMs,
     metrics: probe.metrics,

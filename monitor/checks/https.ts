@@ -13,7 +13,14 @@
  */
 import type { CheckFn } from "../../shared/checks.ts";
 import type { HttpsParams } from "../../shared/params/https.ts";
-import { daysLeft, type HttpFailure, type HttpProbe, probeHttp, summaryTail } from "./http.ts";
+import {
+  daysLeft,
+  type HttpFailure,
+  type HttpProbe,
+  probeHttp,
+  shownUrl,
+  summaryTail,
+} from "./http.ts";
 
 const DESCRIPTIONS: Record<HttpFailure, string> = {
   timeout: "Server did not answer in time",
@@ -64,7 +71,8 @@ export const checkHttps: CheckFn<HttpsParams> = async (params, options) => {
   const probe = await probeHttp(params, options);
   return {
     up: probe.up,
-    summary: `HTTPS URL: ${params.url}, HTTPS server status: ${probe.up ? "True" : "False"}, ` +
+    summary:
+      `HTTPS URL: ${shownUrl(params.url)}, HTTPS server status: ${probe.up ? "True" : "False"}, ` +
       `Status Code: ${probe.statusCode ?? "N/A"}, Description: ${describeProbe(probe)}` +
       certificateText(probe) + summaryTail(probe),
     latencyMs: probe.latencyMs,
