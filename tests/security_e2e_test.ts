@@ -49,6 +49,8 @@ Deno.test("a manager with a wrong or no token is refused and one with the right 
 
   await using wrong = startManager(cfg, { db: `${tmp.path}/wrong.db`, extra: ["--token", "nope"] });
   await wrong.waitFor(/refused us: .*authentication failed/);
+  // the wrong manager keeps retrying; the monitor counts its failures and slows it down
+  await monitor.proc.waitFor(/wrong or missing token \([3-9] in the last minute\)/, 30_000);
   await wrong.stop();
 
   await using right = startManager(cfg, { db: `${tmp.path}/right.db`, extra: ["--token", TOKEN] });
