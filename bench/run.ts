@@ -373,7 +373,7 @@ async function main() {
   );
   await section(
     "ingest",
-    () => measureIngest({ monitors: 10, perMonitor: 10_000, tcpPort: ports.tcp }),
+    () => measureIngest({ monitors: 10, perMonitor: 50_000, tcpPort: ports.tcp }),
   );
   const text = table(report);
   console.log(text);

@@ -97,7 +97,7 @@ const rolled = time("rollup of every minute", () => {
   for (let k; (k = history.rollup()) > 0;) n += k;
   return n;
 });
-console.log(`minutes rolled up: ${rolled}`);
+console.log(`results rolled up: ${rolled}`);
 store.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 const size = (await Deno.stat(path)).size;
 console.log(

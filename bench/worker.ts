@@ -240,23 +240,30 @@ async function fakeMonitor(
     mac: await handshakeMac("", "monitor", "00", auth.nonce),
     lastSeq: perMonitor,
   });
-  // heartbeats while the other monitors connect, or the manager declares this one dead
+  // heartbeats throughout, as a real monitor sends them whenever it has been quiet
   const beat = setInterval(() => write({ t: "hb" }), 500);
   await ready();
-  clearInterval(beat);
   let acked = false;
+  let ackedSeq = 0;
+  let wake: (() => void) | undefined;
   const acks = (async () => {
     for (;;) {
       const msg = await next();
-      if (msg.t === "ack" && msg.seq >= perMonitor) return;
+      if (msg.t !== "ack") continue;
+      ackedSeq = msg.seq;
+      wake?.();
+      if (msg.seq >= perMonitor) return;
     }
   })().finally(() => acked = true);
-  for (const f of frames) await writer.write(f);
-  while (!acked) {
-    await Promise.race([acks, new Promise((r) => setTimeout(r, 500))]);
-    if (!acked) await write({ t: "hb" });
+  // the same flow control as a real monitor: at most 4 frames unacknowledged
+  for (let i = 0; i < frames.length; i++) {
+    while ((i - 3) * MAX_RESULTS_PER_FRAME > ackedSeq && !acked) {
+      await new Promise<void>((r) => (wake = r));
+    }
+    await writer.write(frames[i]!);
   }
   await acks;
+  clearInterval(beat);
   await writer.close().catch(() => {});
 }
 

@@ -282,8 +282,12 @@ export class MonitorLink {
     await this.assign();
     for await (const msg of messages) {
       this.#state.lastSeen = Date.now();
-      if (msg.t === "results") this.#onResults(fc, msg.results);
-      else fc.close(`unexpected ${msg.t} message`);
+      if (msg.t === "results") {
+        this.#onResults(fc, msg.results);
+        // a socket with data always ready would otherwise run on in microtasks and starve the
+        // other monitors' sockets (and their heartbeats) under load: yield to the event loop
+        await new Promise((r) => setTimeout(r, 0));
+      } else fc.close(`unexpected ${msg.t} message`);
     }
     throw closedError(fc, (code) => {
       if (code === "replaced") this.#yielded = true;

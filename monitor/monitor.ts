@@ -104,6 +104,9 @@ function fromDeno(l: Deno.Listener): Acceptor {
   };
 }
 
+/** Result frames sent but not yet acknowledged, at most, per connection. */
+const MAX_FRAMES_IN_FLIGHT = 4;
+
 /** Unauthenticated connections one address may hold open at once. */
 const MAX_PENDING_PER_ADDRESS = 8;
 /** Failed handshakes from one address within this window slow its next ones down. */
@@ -117,6 +120,8 @@ interface Session {
   /** Highest sequence number sent on this session. */
   cursor: number;
   managerId: string;
+  /** The last sequence number of each result frame sent and not yet acknowledged. */
+  inFlight: number[];
   /** An assignment arriving in parts. */
   assigning?: { rev: number; checks: CheckSpec[] };
 }
@@ -293,6 +298,7 @@ export class Monitor {
       fc,
       cursor: Math.max(Math.min(auth.acked, this.spool.lastSeq), this.spool.acked),
       managerId: auth.managerId,
+      inFlight: [],
     };
     this.#session = session;
     if (old && !old.fc.closed) {
@@ -348,6 +354,10 @@ export class Monitor {
       }
       case "ack":
         this.spool.ack(msg.seq);
+        while (session.inFlight.length > 0 && session.inFlight[0]! <= msg.seq) {
+          session.inFlight.shift();
+        }
+        this.#pump(); // the window may have room again
         break;
       case "run":
         this.scheduler.runNow(msg.checkId);
@@ -384,12 +394,16 @@ export class Monitor {
       for (;;) {
         const s = this.#session;
         if (!s || s.fc.closed || s.cursor >= this.spool.lastSeq) break;
+        // flow control: a manager that falls behind slows its monitors down (they keep
+        // spooling) instead of drowning in unread data
+        if (s.inFlight.length >= MAX_FRAMES_IN_FLIGHT) break;
         // the stored JSON goes out as it is: no parse and re-encode per result
         const part = this.spool.readFrameAfter(s.cursor, MAX_RESULTS_PER_FRAME);
         if (!part) {
           s.cursor = this.spool.lastSeq;
           break;
         }
+        s.inFlight.push(part.lastSeq);
         if (!await s.fc.sendFrame(part.frame)) break;
         s.cursor = part.lastSeq;
       }
