@@ -240,7 +240,16 @@ export class MonitorLink {
       );
       const r = await messages.next();
       clearTimeout(timer);
-      if (r.done) throw closedError(fc);
+      if (r.done) {
+        if (want === "hello" && tls && !tls.clientCert && !fc.peerByeCode) {
+          // a monitor that demands a client certificate ends the TLS handshake this way
+          throw new Error(
+            `the monitor closed the TLS connection before its hello (${fc.closed?.reason}); ` +
+              `if it requires a client certificate, set client_cert and client_key for it in tasks.yaml`,
+          );
+        }
+        throw closedError(fc);
+      }
       return r.value;
     };
     const hello = await next("hello");

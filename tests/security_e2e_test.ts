@@ -214,7 +214,7 @@ Deno.test("a monitor that requires client certificates accepts only a manager pr
     db: `${tmp.path}/a.db`,
     extra: ["--token", TOKEN],
   });
-  await refused.waitFor(/^127\.0\.0\.1:\d+: Reconnecting/);
+  await refused.waitFor(/^127\.0\.0\.1:\d+: Reconnecting .*set client_cert and client_key/);
   await new Promise((r) => setTimeout(r, 1500));
   await refused.stop();
   assert.equal(refused.matching(/Connected to monitoring service/).length, 0);
