@@ -211,12 +211,18 @@ export class Monitor {
       return;
     }
     this.#pendingByAddress.set(ip, pending + 1);
-    try {
-      await this.#greet(conn, formatAddr(ip, port), ip);
-    } finally {
+    let counted = true;
+    const authenticated = () => {
+      if (!counted) return;
+      counted = false;
       const n = (this.#pendingByAddress.get(ip) ?? 1) - 1;
       if (n > 0) this.#pendingByAddress.set(ip, n);
       else this.#pendingByAddress.delete(ip);
+    };
+    try {
+      await this.#greet(conn, formatAddr(ip, port), ip, authenticated);
+    } finally {
+      authenticated();
     }
   }
 
@@ -229,8 +235,11 @@ export class Monitor {
     return list;
   }
 
-  /** Handshake; on success the connection becomes the session and is served until it ends. */
-  async #greet(conn: Transport, peer: string, ip: string) {
+  /**
+   * Handshake; on success `authenticated` is called and the connection becomes
+   * the session, served until it ends.
+   */
+  async #greet(conn: Transport, peer: string, ip: string, authenticated: () => void) {
     const failures = this.#recentFailures(ip).length;
     if (failures > 0) {
       // slow down whoever is guessing tokens: each recent failure adds to the wait before hello
@@ -301,6 +310,7 @@ export class Monitor {
       inFlight: [],
     };
     this.#session = session;
+    authenticated();
     if (old && !old.fc.closed) {
       log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
       await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
