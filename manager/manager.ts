@@ -69,7 +69,7 @@ export class Manager {
   #stopping = false;
   #spreadSettled = false;
   #spreadTimer: ReturnType<typeof setTimeout>;
-  #paused = new Set<string>();
+  #paused: Set<string>;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
@@ -77,6 +77,7 @@ export class Manager {
     this.#opts = opts;
     this.#config = config;
     this.store = store;
+    this.#paused = new Set(store.pausedChecks());
     this.history = new History(store, opts.retention);
     this.history.start();
     this.#spreadTimer = setTimeout(() => {
@@ -229,10 +230,11 @@ export class Manager {
   /**
    * Pauses (`paused` true) or resumes checks by ID: a paused check is left
    * out of every assignment, so monitors stop running it until it is resumed.
-   * Pauses live in memory only; a restarted manager runs everything.
+   * Pauses are kept in the store, so they survive a restart of the manager.
    */
   pause(checkIds: string[], paused: boolean): void {
     for (const id of checkIds) paused ? this.#paused.add(id) : this.#paused.delete(id);
+    this.store.setPaused(checkIds, paused);
     this.#redistribute();
   }
 

@@ -71,6 +71,7 @@ export class ResultStore {
       PRAGMA busy_timeout = 5000;
       PRAGMA cache_size = -32768;
       PRAGMA temp_store = MEMORY;
+      CREATE TABLE IF NOT EXISTS paused_checks (check_id TEXT PRIMARY KEY, since INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS series (
         id INTEGER PRIMARY KEY,
         check_id TEXT NOT NULL,
@@ -123,6 +124,21 @@ export class ResultStore {
         name: s.monitor_name,
       });
     }
+  }
+
+  /** IDs of the checks paused through the API or `ctl pause`, kept across restarts. */
+  pausedChecks(): string[] {
+    return (this.#db.prepare("SELECT check_id FROM paused_checks ORDER BY check_id").all() as {
+      check_id: string;
+    }[]).map((r) => r.check_id);
+  }
+
+  /** Records checks as paused (`paused` true) or resumed. */
+  setPaused(checkIds: string[], paused: boolean): void {
+    const stmt = paused
+      ? this.#db.prepare("INSERT OR IGNORE INTO paused_checks (check_id, since) VALUES (?, ?)")
+      : this.#db.prepare("DELETE FROM paused_checks WHERE check_id = ?");
+    for (const id of checkIds) paused ? stmt.run(id, Date.now()) : stmt.run(id);
   }
 
   /** The database itself, for the rollups and history queries of `rollups.ts`. */

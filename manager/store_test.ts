@@ -109,3 +109,17 @@ Deno.test("results stored before a SIGKILL survive it", async () => {
     again.close();
   }
 });
+
+Deno.test("paused checks survive a reopen of the store and resume removes them", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  const first = ResultStore.open(path);
+  first.setPaused(["web/HTTP", "web/TCP"], true);
+  first.setPaused(["web/HTTP"], true);
+  first.close();
+  const again = ResultStore.open(path);
+  assert.deepEqual(again.pausedChecks(), ["web/HTTP", "web/TCP"]);
+  again.setPaused(["web/TCP"], false);
+  assert.deepEqual(again.pausedChecks(), ["web/HTTP"]);
+  again.close();
+});
