@@ -247,7 +247,9 @@ export class LiveView implements Output {
     }
     if (sorted.length > room) lines.push(`  … ${sorted.length - room} more`);
     lines.push("", "Events:");
-    for (const e of this.#events.slice(-3)) lines.push(clip(e));
+    // answers typed at the prompt land here: give them the rest of the screen
+    const eventRoom = Math.max(3, rows - lines.length - 1);
+    for (const e of this.#events.slice(-eventRoom)) lines.push(clip(e));
     Deno.stdout.writeSync(encoder.encode("\x1b[H\x1b[2J" + lines.join("\n")));
   }
 }

@@ -175,6 +175,12 @@ export class AlertEngine {
       if (bad === null) continue;
       const key = `${r.checkId}\0${c}\0${vantage}`;
       const v = this.#verdicts.get(key) ?? { bad: null, badRun: 0, goodRun: 0, last: null };
+      // a spread check's previous monitor may replay its spool after the next one
+      // reported: its older results would count as the newest (one monitor's own
+      // results arrive in order, even across a clock step)
+      if (vantage === SPREAD_VANTAGE && v.last !== null && r.startedAt < v.last.startedAt) {
+        continue;
+      }
       v.last = r;
       if (bad) [v.badRun, v.goodRun] = [v.badRun + 1, 0];
       else [v.badRun, v.goodRun] = [0, v.goodRun + 1];
@@ -196,26 +202,43 @@ export class AlertEngine {
   }
 
   /**
-   * Drops the state of checks no longer in `config` and resolves their open
-   * incidents.
+   * Drops the state of checks, and of latency or certificate conditions, no
+   * longer in `config` and resolves their open incidents: no result would
+   * ever resolve them.
    */
   prune(config: Config, now: number): AlertEvent[] {
-    const ids = new Set(config.checks.map((c) => c.spec.id));
+    const checks = new Map(config.checks.map((c) => [c.spec.id, c]));
+    const watched = (checkId: string, c: Condition): boolean => {
+      const check = checks.get(checkId);
+      if (check === undefined) return false;
+      const rule = ruleFor(config, check.spec.target, check.alert);
+      return c === "latency"
+        ? rule.latencyMs !== null
+        : c === "cert"
+        ? rule.certExpiryDays !== null
+        : true;
+    };
     for (const key of this.#verdicts.keys()) {
-      if (!ids.has(key.split("\0")[0]!)) this.#verdicts.delete(key);
+      const [checkId, c] = key.split("\0") as [string, Condition];
+      if (!watched(checkId, c)) this.#verdicts.delete(key);
     }
     const events: AlertEvent[] = [];
     for (const [key, i] of this.#open) {
-      if (ids.has(i.checkId)) continue;
+      if (watched(i.checkId, i.condition)) continue;
       this.#open.delete(key);
+      const check = checks.get(i.checkId);
       events.push({
         kind: "resolved",
         incident: {
           ...i,
           resolvedAt: now,
-          detail: "the check was removed from the configuration",
+          detail: check === undefined
+            ? "the check was removed from the configuration"
+            : `${
+              i.condition === "latency" ? "latency" : "certificate"
+            } alerts were turned off in the configuration`,
         },
-        rule: ruleFor(config, i.target),
+        rule: ruleFor(config, i.target, check?.alert),
       });
     }
     return events;
