@@ -132,6 +132,13 @@ function judge(c: Condition, r: CheckResult, rule: AlertRule, now: number): bool
   return expiry * 1000 - now < rule.certExpiryDays * DAY_MS;
 }
 
+/** Whether `rule` watches `c` at all (latency and certificate alerts may be off). */
+function watches(rule: AlertRule, c: Condition): boolean {
+  if (c === "latency") return rule.latencyMs !== null;
+  if (c === "cert") return rule.certExpiryDays !== null;
+  return true;
+}
+
 function thresholds(c: Condition, rule: AlertRule): { bad: number; good: number } {
   if (c === "down") return { bad: rule.downAfter, good: rule.upAfter };
   if (c === "latency") return { bad: rule.latencyRuns, good: rule.upAfter };
@@ -210,13 +217,7 @@ export class AlertEngine {
     const checks = new Map(config.checks.map((c) => [c.spec.id, c]));
     const watched = (checkId: string, c: Condition): boolean => {
       const check = checks.get(checkId);
-      if (check === undefined) return false;
-      const rule = ruleFor(config, check.spec.target, check.alert);
-      return c === "latency"
-        ? rule.latencyMs !== null
-        : c === "cert"
-        ? rule.certExpiryDays !== null
-        : true;
+      return check !== undefined && watches(ruleFor(config, check.spec.target, check.alert), c);
     };
     for (const key of this.#verdicts.keys()) {
       const [checkId, c] = key.split("\0") as [string, Condition];
@@ -227,6 +228,7 @@ export class AlertEngine {
       if (watched(i.checkId, i.condition)) continue;
       this.#open.delete(key);
       const check = checks.get(i.checkId);
+      const setting = i.condition === "latency" ? "latency_ms" : "cert_expiry_days";
       events.push({
         kind: "resolved",
         incident: {
@@ -234,9 +236,7 @@ export class AlertEngine {
           resolvedAt: now,
           detail: check === undefined
             ? "the check was removed from the configuration"
-            : `${
-              i.condition === "latency" ? "latency" : "certificate"
-            } alerts were turned off in the configuration`,
+            : `${setting} was turned off in the configuration`,
         },
         rule: ruleFor(config, i.target, check?.alert),
       });

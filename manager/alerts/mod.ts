@@ -78,6 +78,11 @@ export class Alerts {
     this.store = new AlertStore(options.db ?? manager.store.db);
     this.#engine = new AlertEngine(this.store.openIncidents());
     this.#config = manager.config;
+    // incidents reopened from the store for checks removed while the manager was down end now
+    this.#guard(() => {
+      const now = Date.now();
+      for (const e of this.#engine.prune(manager.config, now)) this.#handle(e, manager.config, now);
+    });
     this.#unsubscribe.push(
       manager.onResult((r, monitor) => this.#guard(() => this.#onResult(r, monitor))),
       manager.onStatus((state, previous) => {
