@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "./config.ts";
+import { configErrorOf } from "../tests/helpers/config_error.ts";
+import { parseConfig } from "./config.ts";
 
 const HEAD = `monitors:
   - {address: "127.0.0.1:54322", name: a}
 `;
-
-function errorOf(text: string): ConfigError {
-  try {
-    parseConfig(text, "tasks.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  assert.fail("parseConfig() accepted the text");
-}
 
 Deno.test("parseConfig() reads alert rules at every level, notifiers and maintenance", () => {
   const c = parseConfig(
@@ -129,7 +120,7 @@ Deno.test("parseConfig() points at mistakes in the alerting sections", () => {
     ],
   ];
   for (const [tail, line, column, field, reason] of cases) {
-    const e = errorOf(HEAD + tail);
+    const e = configErrorOf(HEAD + tail);
     assert.deepEqual(
       { line: e.line, column: e.column, field: e.field },
       { line, column, field },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configErrorOf } from "../tests/helpers/config_error.ts";
 import { checksForMonitor, ConfigError, parseConfig } from "./config.ts";
 
 /** The seed's configuration, key for key, in `tasks.yaml` form. */
@@ -32,17 +33,6 @@ const MONITORS = `monitors:
     name: six
 `;
 
-/** The error `text` raises, asserting it is a ConfigError. */
-function errorOf(text: string): ConfigError {
-  try {
-    parseConfig(text, "tasks.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  assert.fail("parseConfig() accepted the text");
-}
-
 function assertError(
   text: string,
   line: number,
@@ -50,7 +40,7 @@ function assertError(
   field: string,
   reason: RegExp,
 ): ConfigError {
-  const e = errorOf(text);
+  const e = configErrorOf(text);
   assert.deepEqual(
     { line: e.line, column: e.column, field: e.field, file: e.file },
     { line, column, field, file: "tasks.yaml" },

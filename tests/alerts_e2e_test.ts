@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../shared/checks.ts";
 import { Manager } from "../manager/manager.ts";
-import { TextOutput } from "../manager/output.ts";
+import { quietOutput } from "./helpers/quiet_output.ts";
 import { attachAlerts, listIncidents, listNotifications } from "../manager/alerts/mod.ts";
 import type { AlertMessage } from "../manager/alerts/message.ts";
 import { makeCerts } from "./fixtures/certs.ts";
@@ -116,7 +116,7 @@ targets:
       configPath: config,
       dbPath: `${tmp.path}/netmon.db`,
       token: TOKEN,
-      output: new TextOutput({ writeSync: (p) => p.length }),
+      output: quietOutput,
       statusEveryMs: 60_000,
       watch: false,
     });

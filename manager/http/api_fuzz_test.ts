@@ -6,17 +6,8 @@ import assert from "node:assert/strict";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { tempDir } from "../../tests/helpers/proc.ts";
 import { Manager } from "../manager.ts";
-import type { Output } from "../output.ts";
+import { quietOutput } from "../../tests/helpers/quiet_output.ts";
 import { createApi } from "./api.ts";
-
-const quiet: Output = {
-  result() {},
-  status() {},
-  distributing() {},
-  event() {},
-  flush() {},
-  close() {},
-};
 
 const SLACK = "https://hooks.slack.example/services/T000/B000/XXXXsecretXXXX";
 const BEARER = "Bearer check-header-s3cret";
@@ -45,7 +36,7 @@ targets:
     configPath: config,
     dbPath: ":memory:",
     token: "",
-    output: quiet,
+    output: quietOutput,
     watch: false,
   });
   try {

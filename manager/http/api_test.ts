@@ -3,18 +3,8 @@ import type { CheckResult } from "../../shared/checks.ts";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { tempDir } from "../../tests/helpers/proc.ts";
 import { Manager } from "../manager.ts";
-import type { Output } from "../output.ts";
+import { quietOutput } from "../../tests/helpers/quiet_output.ts";
 import { createApi } from "./api.ts";
-
-/** Output that keeps nothing: these tests read the API, not the log. */
-const quiet: Output = {
-  result() {},
-  status() {},
-  distributing() {},
-  event() {},
-  flush() {},
-  close() {},
-};
 
 async function withApi(
   token: string,
@@ -36,7 +26,7 @@ targets:
     configPath: config,
     dbPath: ":memory:",
     token: "",
-    output: quiet,
+    output: quietOutput,
     watch: false,
   });
   const api = createApi(m, { token });
