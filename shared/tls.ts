@@ -85,6 +85,7 @@ export async function dialTls(
     signal.addEventListener("abort", onAbort, { once: true });
     s.once("secureConnect", () => {
       signal.removeEventListener("abort", onAbort);
+      s.setKeepAlive(true);
       resolve(s);
     });
     s.once("error", (e) => {
@@ -144,6 +145,7 @@ export async function listenTlsClientAuth(
     requestCert: true,
     rejectUnauthorized: true,
   }, (socket) => {
+    socket.setKeepAlive(true);
     const web = Duplex.toWeb(socket);
     queue.push({
       transport: {
