@@ -4,9 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
-import { tempDir } from "../../tests/helpers/proc.ts";
-import { Manager } from "../manager.ts";
-import { quietOutput } from "../../tests/helpers/quiet_output.ts";
+import type { Manager } from "../manager.ts";
+import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { createApi } from "./api.ts";
 
 const SLACK = "https://hooks.slack.example/services/T000/B000/XXXXsecretXXXX";
@@ -14,13 +13,8 @@ const BEARER = "Bearer check-header-s3cret";
 const SMTP_PASSWORD = "smtp-pa55word";
 const URL_PASSWORD = "url-pa55word";
 
-async function withManager(fn: (m: Manager, dir: string) => Promise<void>) {
-  await using tmp = await tempDir();
-  await Deno.writeTextFile(`${tmp.path}/smtp`, SMTP_PASSWORD + "\n");
-  const config = `${tmp.path}/tasks.yaml`;
-  await Deno.writeTextFile(
-    config,
-    `monitors:
+async function withManager(fn: (m: Manager) => Promise<void>) {
+  await using q = await startQuietManager(`monitors:
   - { address: 127.0.0.1:${freeTcpPort()}, name: far }
 notifiers:
   - { name: chat, type: slack, url: "${SLACK}" }
@@ -30,20 +24,8 @@ targets:
   web:
     HTTP: { url: "http://user:${URL_PASSWORD}@127.0.0.1:1/", headers: { Authorization: "${BEARER}" }, frequency: 5 }
     TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
-`,
-  );
-  const m = await Manager.start({
-    configPath: config,
-    dbPath: ":memory:",
-    token: "",
-    output: quietOutput,
-    watch: false,
-  });
-  try {
-    await fn(m, tmp.path);
-  } finally {
-    await m.stop();
-  }
+`);
+  await fn(q.manager);
 }
 
 Deno.test("GET /api/v1/config shows no notifier URL, password, header value or URL password", async () => {

@@ -1,40 +1,26 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../../shared/checks.ts";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
-import { tempDir } from "../../tests/helpers/proc.ts";
-import { Manager } from "../manager.ts";
-import { quietOutput } from "../../tests/helpers/quiet_output.ts";
+import type { Manager } from "../manager.ts";
+import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { createApi } from "./api.ts";
 
 async function withApi(
   token: string,
   fn: (api: ReturnType<typeof createApi>, m: Manager) => Promise<void>,
 ) {
-  await using tmp = await tempDir();
-  const config = `${tmp.path}/tasks.yaml`;
-  await Deno.writeTextFile(
-    config,
-    `monitors:
+  await using q = await startQuietManager(`monitors:
   - { address: 127.0.0.1:${freeTcpPort()}, name: far }
 targets:
   web:
     HTTP: { url: "http://127.0.0.1:1/", frequency: 5 }
     TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
-`,
-  );
-  const m = await Manager.start({
-    configPath: config,
-    dbPath: ":memory:",
-    token: "",
-    output: quietOutput,
-    watch: false,
-  });
-  const api = createApi(m, { token });
+`);
+  const api = createApi(q.manager, { token });
   try {
-    await fn(api, m);
+    await fn(api, q.manager);
   } finally {
     api.close();
-    await m.stop();
   }
 }
 
