@@ -145,13 +145,6 @@ export class Spool {
     };
   }
 
-  /** Up to `limit` held results with a sequence number above `seq`, in order. */
-  readAfter(seq: number, limit: number): CheckResult[] {
-    return (this.#readAfter.all(seq, limit) as { body: string }[]).map((row) =>
-      JSON.parse(row.body) as CheckResult
-    );
-  }
-
   /** Forgets every result up to and including `seq`: the manager has stored them. */
   ack(seq: number): void {
     if (seq <= this.#acked) return;
