@@ -78,11 +78,19 @@ targets:
             els.map((e) => e.getAttribute("data-task-id"))
           ),
         );
-        const mark = manager.mark;
-        const fresh = await manager.waitFor(/Task ID: /, 15_000, mark);
-        const taskId = fresh.match(/Task ID: ([0-9a-f-]{36})/)![1]!;
-        assert.ok(!shown.has(taskId));
-        await page.locator(`#results li[data-task-id="${taskId}"]`).waitFor({ timeout: 15_000 });
+        // wait for any result the page did not have: the list keeps only the newest 30, so a
+        // particular one may already have scrolled out on a slow machine
+        let taskId: string | undefined;
+        for (let tries = 0; tries < 75 && taskId === undefined; tries++) {
+          const ids = await page.locator("#results li").evaluateAll((els) =>
+            els.map((e) => e.getAttribute("data-task-id"))
+          );
+          taskId = ids.find((id): id is string => id !== null && !shown.has(id));
+          if (taskId === undefined) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.ok(typeof taskId === "string" && !shown.has(taskId));
+        // and it is a real result that the manager stored and printed
+        await manager.waitFor(new RegExp(`Task ID: ${taskId}, `), 15_000);
 
         await monitors[0]!.proc.stop("SIGKILL");
         await card.filter({ hasText: "Reconnecting" }).waitFor({ timeout: 15_000 });
