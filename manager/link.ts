@@ -27,6 +27,7 @@ import {
   makeNonce,
   type Message,
   PROTOCOL_VERSION,
+  type SpoolReport,
 } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import type { ResultStore } from "./store.ts";
@@ -55,6 +56,8 @@ export interface LinkState {
   heldBack: number;
   /** Results stored from this monitor since the manager started. */
   received: number;
+  /** The monitor's own report of its spool, or null until it sends one. */
+  spool: SpoolReport | null;
 }
 
 /** What a link needs from the manager. */
@@ -115,6 +118,7 @@ export class MonitorLink {
       lastSeen: null,
       heldBack: 0,
       received: 0,
+      spool: null,
     };
   }
 

@@ -54,6 +54,7 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
       lastSeen: null,
       heldBack: 3,
       received: 7,
+      spool: null,
     }],
     version: "1",
   });

@@ -30,6 +30,21 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { CheckResult } from "../shared/checks.ts";
 
+/**
+ * The store's disk is full (SQLITE_FULL): nothing of the failed batch was
+ * stored, so nothing of it may be acknowledged; retry once space returns.
+ */
+export class StoreFullError extends Error {
+  /** The database file whose disk is full. */
+  readonly path: string;
+  /** @param path the database file; @param cause the SQLite error */
+  constructor(path: string, cause?: unknown) {
+    super(`disk full at ${path}`, { cause });
+    this.name = "StoreFullError";
+    this.path = path;
+  }
+}
+
 /** A stored result as returned by queries. */
 export interface StoredResult extends CheckResult {
   monitorName: string;

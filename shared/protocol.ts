@@ -111,6 +111,17 @@ export interface ResultsMsg {
   t: "results";
   results: CheckResult[];
 }
+/**
+ * What a monitor's spool holds and has lost, as the monitor reports it to
+ * the manager: results not yet acknowledged, results dropped for space since
+ * the spool was made, and why writing stopped (e.g. "disk full at PATH") or
+ * null while the spool writes.
+ */
+export interface SpoolReport {
+  pending: number;
+  dropped: number;
+  diskFull: string | null;
+}
 /** Either side: still here. */
 export interface HeartbeatMsg {
   t: "hb";
