@@ -106,6 +106,20 @@ Deno.test("each check first runs at its phase, then once per interval on the sam
   assert.equal(clock.pending, 0, "stop leaves no timer behind");
 });
 
+Deno.test("after a stalled event loop each check runs once, late, then back on its grid: no burst", async () => {
+  const { clock, scheduler, startsOf } = harness();
+  scheduler.apply([spec("a", 1000, 500)]);
+  const p = phaseOf("a/TCP", 1000);
+  await clock.advance(p + 1);
+  clock.stall(5000);
+  await clock.advance(0);
+  assertTimes(startsOf("a"), [p, p + 5001], "one late run for the five missed slots");
+  assert.ok(Math.abs(scheduler.stats().lagsMs.at(-1)! - 4001) <= 1, "its lag is recorded");
+  await clock.advance(2000);
+  assertTimes(startsOf("a"), [p, p + 5001, p + 6000, p + 7000], "then on the grid again");
+  scheduler.stop();
+});
+
 Deno.test("a run still going when the next is due is not overlapped: the due run is skipped and counted", async () => {
   const { clock, scheduler, results, runs, startsOf } = harness({ hold: ["slow"] });
   scheduler.apply([spec("slow", 1000, 500)]);

@@ -137,6 +137,16 @@ export class FakeClock implements Clock {
     await settle();
   }
 
+  /**
+   * Moves time forward by `ms` without running any timer, as a blocked event
+   * loop would: timers that fell due meanwhile run, late, on the next
+   * {@linkcode advance}.
+   */
+  stall(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`cannot move a clock back (stall for ${ms} ms)`);
+    this.#now += ms;
+  }
+
   #earliest(): FakeTimer | undefined {
     let best: FakeTimer | undefined;
     // ids grow, so the first of equal due times is the one set first

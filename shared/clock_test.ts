@@ -63,3 +63,15 @@ Deno.test("realClock is the runtime's clock", () => {
   const t = realClock.setTimeout(() => assert.fail("cleared"), 0);
   realClock.clearTimeout(t);
 });
+
+Deno.test("FakeClock.stall moves time without running timers; they run late on the next advance", async () => {
+  const clock = new FakeClock();
+  const seen: number[] = [];
+  clock.setTimeout(() => seen.push(clock.now()), 10);
+  clock.setTimeout(() => seen.push(clock.now()), 20);
+  clock.stall(100);
+  assert.deepEqual(seen, []);
+  await clock.advance(0);
+  assert.deepEqual(seen, [100, 100], "overdue timers run at once, at the time it is now");
+  assert.throws(() => clock.stall(-1), RangeError);
+});
