@@ -20,7 +20,8 @@ import { ConfigError } from "./shared/config.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
-import { isLoopback, loadOrCreateToken } from "./monitor/state.ts";
+import { loadOrCreateToken } from "./monitor/state.ts";
+import { isLoopback } from "./shared/net.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { loadConfig, Manager } from "./manager/manager.ts";
 import {

@@ -14,13 +14,14 @@
  * @module
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
-import { checksForMonitor, type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
 import { ResultStore } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
+import { assignedChecks } from "./placement.ts";
 
 const log = logger("manager");
 
@@ -209,17 +210,13 @@ export class Manager {
   /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
   assignedTo(name: string): CheckSpec[] {
     const links = [...this.#links.values()];
-    const online = links.filter((l) => l.online).map((l) => l.config.name);
-    // at start, wait for the monitors to come up before spreading, so checks do not hop
-    // from the first monitor online to their owners a moment later
-    const settled = this.#spreadSettled || online.length === links.length;
-    const spread = !settled
-      ? []
-      : this.#config.checks.filter((c) =>
-        c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
-      );
-    return [...checksForMonitor(this.#config, name), ...spread.map((c) => c.spec)]
-      .filter((c) => !this.#paused.has(c.id));
+    return assignedChecks(name, {
+      config: this.#config,
+      monitors: links.map((l) => l.config.name),
+      online: links.filter((l) => l.online).map((l) => l.config.name),
+      starting: !this.#spreadSettled,
+      paused: this.#paused,
+    });
   }
 
   /** IDs of the checks paused through {@linkcode pause}. */
@@ -313,31 +310,4 @@ export class Manager {
 
 function assignmentKey(checks: CheckSpec[]): string {
   return checks.map((c) => JSON.stringify(c)).sort().join("\n");
-}
-
-/**
- * The monitor that runs a `spread` check: the highest rendezvous hash of
- * (check, monitor) among the online ones, so each check has one owner,
- * the load is balanced, and a returning monitor gets its checks back.
- */
-export function spreadOwner(checkId: string, online: string[]): string | undefined {
-  let best: string | undefined;
-  let bestScore = -1;
-  for (const name of online) {
-    let h = 2166136261;
-    const key = `${checkId}\0${name}`;
-    for (let i = 0; i < key.length; i++) {
-      h ^= key.charCodeAt(i);
-      h = Math.imul(h, 16777619);
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    const score = h >>> 0;
-    if (score > bestScore) {
-      bestScore = score;
-      best = name;
-    }
-  }
-  return best;
 }

@@ -23,7 +23,9 @@ import type {
   CheckSpec,
   JsonObject,
 } from "../shared/checks.ts";
+import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
 import { errorText } from "../shared/connection.ts";
+import { fnv1a32 } from "../shared/hash.ts";
 import { CHECKS } from "./checks/mod.ts";
 
 /** A result before the spool gives it its sequence number. */
@@ -37,6 +39,8 @@ export interface SchedulerOptions {
   maxInFlight?: number;
   /** Check implementations by type (default: the real ones). */
   checks?: Record<string, CheckFn<JsonObject>>;
+  /** Time and timers (default: the real ones; tests pass a `FakeClock`). */
+  clock?: Clock;
 }
 
 /** Counters exposed for the status view and the benchmark. */
@@ -44,7 +48,10 @@ export interface SchedulerStats {
   checks: number;
   inFlight: number;
   runs: number;
-  /** Runs skipped because the previous run of the same check was still going. */
+  /**
+   * Runs skipped because the previous run of the same check was still going,
+   * or was still waiting for a slot under `maxInFlight`.
+   */
   overlapsSkipped: number;
   /** Start lag (start − due) in ms of recent runs, newest last (at most 20,000 kept). */
   lagsMs: number[];
@@ -55,6 +62,8 @@ interface Entry {
   key: string;
   due: number;
   running: boolean;
+  /** Due, and waiting in `#waiting` for a slot under `maxInFlight`. */
+  queued: boolean;
   removed: boolean;
   abort?: AbortController;
 }
@@ -67,7 +76,7 @@ const LAG_SAMPLES = 20_000;
 export class Scheduler {
   #entries = new Map<string, Entry>();
   #heap: Entry[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
   #timerAt = Infinity;
   #waiting: { entry: Entry; due: number }[] = [];
   #inFlight = 0;
@@ -76,7 +85,7 @@ export class Scheduler {
   #stopped = false;
 
   constructor(options: SchedulerOptions) {
-    this.#opts = { maxInFlight: 4096, checks: CHECKS, ...options };
+    this.#opts = { maxInFlight: 4096, checks: CHECKS, clock: realClock, ...options };
   }
 
   /**
@@ -95,7 +104,7 @@ export class Scheduler {
       if (spec) counts.changed++;
       else counts.removed++;
     }
-    const now = performance.now();
+    const now = this.#opts.clock.now();
     for (const spec of next.values()) {
       if (this.#entries.has(spec.id)) {
         counts.kept++;
@@ -106,6 +115,7 @@ export class Scheduler {
         key: JSON.stringify(spec),
         due: now + phaseOf(spec.id, spec.intervalMs),
         running: false,
+        queued: false,
         removed: false,
       };
       this.#entries.set(spec.id, entry);
@@ -121,7 +131,7 @@ export class Scheduler {
   runNow(checkId: string): boolean {
     const entry = this.#entries.get(checkId);
     if (!entry) return false;
-    if (!entry.running) this.#start(entry, performance.now());
+    if (!entry.running) this.#start(entry, this.#opts.clock.now());
     return true;
   }
 
@@ -138,7 +148,7 @@ export class Scheduler {
   /** Cancels every check and stops the timer. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#opts.clock.clearTimeout(this.#timer);
     for (const entry of this.#entries.values()) this.#remove(entry);
     this.#entries.clear();
     this.#heap = [];
@@ -155,17 +165,18 @@ export class Scheduler {
     const top = this.#heap[0];
     if (!top) return;
     if (top.due >= this.#timerAt && this.#timer !== undefined) return;
-    clearTimeout(this.#timer);
+    const clock = this.#opts.clock;
+    clock.clearTimeout(this.#timer);
     this.#timerAt = top.due;
-    this.#timer = setTimeout(() => {
+    this.#timer = clock.setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#fire();
-    }, Math.max(0, top.due - performance.now()));
+    }, Math.max(0, top.due - clock.now()));
   }
 
   #fire() {
-    const now = performance.now();
+    const now = this.#opts.clock.now();
     while (this.#heap.length > 0 && this.#heap[0]!.due <= now + 1) {
       const entry = this.#pop()!;
       if (entry.removed) continue;
@@ -176,9 +187,12 @@ export class Scheduler {
         entry.due += Math.ceil((now - entry.due) / entry.spec.intervalMs) * entry.spec.intervalMs;
       }
       this.#push(entry);
-      if (entry.running) {
+      // one run per check at a time, and one waiting: a backlog of stale runs would
+      // burst out the moment a slot frees
+      if (entry.running || entry.queued) {
         this.#stats.overlapsSkipped++;
       } else if (this.#inFlight >= this.#opts.maxInFlight) {
+        entry.queued = true;
         this.#waiting.push({ entry, due });
       } else {
         this.#start(entry, due);
@@ -189,26 +203,28 @@ export class Scheduler {
 
   #start(entry: Entry, due: number) {
     const spec = entry.spec;
-    const check = this.#opts.checks[spec.type];
+    const { checks, clock } = this.#opts;
+    const check = checks[spec.type];
     const abort = new AbortController();
     entry.abort = abort;
     entry.running = true;
+    entry.queued = false;
     this.#inFlight++;
-    const started = performance.now();
-    const startedAt = Date.now();
+    const started = clock.now();
+    const startedAt = clock.wallNow();
     const lags = this.#stats.lagsMs;
     lags.push(started - due);
     if (lags.length > LAG_SAMPLES) lags.splice(0, lags.length - LAG_SAMPLES);
-    const deadline = setTimeout(
+    const deadline = clock.setTimeout(
       () => abort.abort(new DOMException("timeout", "TimeoutError")),
       spec.timeoutMs,
     );
-    let abandon: ReturnType<typeof setTimeout> | undefined;
+    let abandon: TimerHandle | undefined;
     const run = check
       ? check(spec.params, { signal: abort.signal, timeoutMs: spec.timeoutMs, target: spec.target })
       : Promise.reject(new Error(`no check of type ${spec.type}`));
     const guard = new Promise<CheckOutcome>((resolve) => {
-      abandon = setTimeout(
+      abandon = clock.setTimeout(
         () => resolve(failed(spec, `check did not finish within its ${spec.timeoutMs} ms timeout`)),
         spec.timeoutMs + ABANDON_GRACE_MS,
       );
@@ -216,8 +232,8 @@ export class Scheduler {
     Promise.race([run, guard])
       .catch((e) => failed(spec, errorText(e)))
       .then((outcome) => {
-        clearTimeout(deadline);
-        clearTimeout(abandon);
+        clock.clearTimeout(deadline);
+        clock.clearTimeout(abandon);
         entry.running = false;
         entry.abort = undefined;
         this.#inFlight--;
@@ -231,7 +247,7 @@ export class Scheduler {
             target: spec.target,
             type: spec.type,
             startedAt,
-            durationMs: performance.now() - started,
+            durationMs: clock.now() - started,
           });
         }
         this.#drainWaiting();
@@ -241,7 +257,8 @@ export class Scheduler {
   #drainWaiting() {
     while (this.#waiting.length > 0 && this.#inFlight < this.#opts.maxInFlight) {
       const { entry, due } = this.#waiting.shift()!;
-      if (!entry.removed && !entry.running) this.#start(entry, due);
+      // not queued any more: started by runNow meanwhile
+      if (!entry.removed && entry.queued) this.#start(entry, due);
     }
   }
 
@@ -294,10 +311,5 @@ function failed(spec: CheckSpec, reason: string): CheckOutcome {
  * thousand checks with one interval start evenly spread rather than at once.
  */
 export function phaseOf(id: string, intervalMs: number): number {
-  let h = 2166136261;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return ((h >>> 0) / 2 ** 32) * intervalMs;
+  return (fnv1a32(id) / 2 ** 32) * intervalMs;
 }

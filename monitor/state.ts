@@ -73,8 +73,3 @@ export async function loadOrCreateToken(dir: string): Promise<{ token: string; c
   await Deno.chmod(path, 0o600);
   return { token, created: true };
 }
-
-/** Whether `host` is a loopback address or name. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}

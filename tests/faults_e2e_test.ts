@@ -10,7 +10,7 @@ import { tempDir } from "./helpers/proc.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { type MonitorProc, startManager, startMonitor } from "./helpers/netmon.ts";
 import { assertStoredOnce, readMonitorLedger, readStored } from "./helpers/ledger.ts";
-import { spreadOwner } from "../manager/manager.ts";
+import { spreadOwner } from "../manager/placement.ts";
 
 /** The requirement for moving spread checks, not a measurement of this machine. */
 const MOVE_WITHIN_MS = 3_000;

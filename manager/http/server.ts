@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { isLoopback } from "../../monitor/state.ts";
+import { isLoopback } from "../../shared/net.ts";
 import type { Manager } from "../manager.ts";
 import { type Api, createApi } from "./api.ts";
 
