@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { isLoopback } from "../../shared/net.ts";
 
 /**
  * An SMTP server refused a step, or the conversation broke.
@@ -151,10 +152,6 @@ export function formatMessage(o: Pick<MailOptions, "from" | "to" | "subject" | "
     "",
     body,
   ].join("\r\n");
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 /**
