@@ -118,6 +118,12 @@ export class Alerts {
     const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
     const now = Date.now();
     for (const e of this.#offline.sweep(links, afterMs, now)) this.#handleOffline(e, config, now);
+    // openings silenced by a maintenance window that has since closed
+    const windows = (config.alerting?.maintenance ?? []).filter((w) => w.targets === "all");
+    for (const i of this.#offline.open) {
+      if (this.store.wasNotified(i.id) || activeWindow(windows, i.target, now)) continue;
+      this.#send({ kind: "opened", incident: i, rule: ruleFor(config, "") }, config, now, null);
+    }
   }
 
   #handleOffline(e: OfflineEvent, config: Config, now: number) {

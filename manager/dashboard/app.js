@@ -341,8 +341,15 @@ async function start() {
   globalThis.addEventListener("resize", () => drawChart());
   follow();
   setInterval(checkFreshness, 1000);
-  // the chart's missing stretch at its end grows with time
-  setInterval(() => drawChart(), 5000);
+  // a live chart moves on with the clock, so that a monitor gone silent shows a growing grey end
+  setInterval(() => {
+    const data = state.chartData;
+    if (data?.resolution !== "raw") return;
+    data.to = Math.max(data.to, Date.now());
+    data.from = data.to - Number($("#range").value);
+    for (const x of data.series) x.points = x.points.filter((p) => p[0] >= data.from);
+    drawChart();
+  }, 5000);
   // uptime and rollup-based charts change slowly: refresh them every minute
   setInterval(() => {
     refetchTargets();
