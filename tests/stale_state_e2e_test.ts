@@ -183,6 +183,31 @@ targets:
           await Deno.mkdir(OUTPUT, { recursive: true });
           await page.screenshot({ path: `${OUTPUT}dashboard-dead-monitor.png`, fullPage: true });
         }
+
+        // stale, not offline: a paused check's last result on a live monitor stops counting
+        // after two intervals plus the timeout (2 × 1 s + 0.8 s)
+        const paused = await fetch(`${base}/api/v1/pause`, {
+          method: "POST",
+          body: JSON.stringify({ check: "web/HTTP" }),
+        });
+        assert.equal(paused.status, 200);
+        await until("the paused check turns unknown on a live monitor", 15_000, async () => {
+          const rows = await targets();
+          return stateOf(rows, "web/HTTP", "edge-a") === "unknown" &&
+              stateOf(rows, "web/TCP", "edge-a") === "up"
+            ? true
+            : undefined;
+        });
+        await until("/metrics drops the stale series", 15_000, async () => {
+          const text = await (await fetch(`${base}/metrics`)).text();
+          return /check_type="HTTP"/.test(text) ? undefined : true;
+        });
+        if (page) {
+          // the page notices by itself: no event comes when a result merely ages
+          const row = page.locator('#targets tr[data-check="web/HTTP"][data-monitor="edge-a"]');
+          await row.locator("td.state-paused", { hasText: "unknown (paused)" })
+            .waitFor({ timeout: 15_000 });
+        }
       } finally {
         await browser?.close();
       }

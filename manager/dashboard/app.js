@@ -86,12 +86,20 @@ function refetchTargets() {
   return refetching;
 }
 
-function checkFreshness() {
-  const now = Date.now();
-  const lapsed = [...state.rows.values()].some((r) =>
+function lapsed(now) {
+  return [...state.rows.values()].some((r) =>
     (r.state === "up" || r.state === "down") && r.freshUntil !== null && now > r.freshUntil
   );
-  if (lapsed) refetchTargets();
+}
+
+// when this browser's clock runs ahead of the manager's, rows look lapsed that are not: ask less often
+let askAgainAt = 0;
+function checkFreshness() {
+  const now = Date.now();
+  if (now < askAgainAt || !lapsed(now)) return;
+  refetchTargets().then(() => {
+    if (lapsed(Date.now())) askAgainAt = Date.now() + 10_000;
+  });
 }
 
 function renderTargets() {
