@@ -227,7 +227,8 @@ export class AlertEngine {
       if (v.badRun >= t.bad) v.bad = true;
       if (v.goodRun >= t.good) v.bad = false;
       this.#verdicts.set(key, v);
-      const e = this.#settle(check, c, rule, config, now, online);
+      // judged as of this result: a manager busy for a moment must not make the others look stale
+      const e = this.#settle(check, c, rule, config, now, online, Math.min(now, r.startedAt));
       if (e) events.push(e);
     }
     return events;
@@ -283,6 +284,7 @@ export class AlertEngine {
     config: Config,
     now: number,
     online: Online,
+    asOf: number,
   ): AlertEvent | null {
     const points = vantagePoints(config, check);
     const views = points.map((m): VantageView => {
@@ -294,7 +296,7 @@ export class AlertEngine {
         lastResultAt: last?.startedAt ?? null,
         intervalMs: check.spec.intervalMs,
         timeoutMs: check.spec.timeoutMs,
-        now,
+        now: asOf,
       });
       const judged = f === "fresh" && v?.bad != null;
       return {

@@ -479,3 +479,17 @@ Deno.test("AlertEngine keeps an incident open while every monitor is unknown", (
   assert.deepEqual(kinds(f.run("c", "x/TCP")), []);
   assert.equal(f.engine.open.length, 1);
 });
+
+Deno.test("AlertEngine judges freshness as of the result it is given, not after the manager's delay", () => {
+  // 2 × 5 s + 1 s: a result counts for 11 s
+  const f = new Feed(
+    config(
+      "alerts: {down_after: 1}\ntargets: {x: {TCP: {port: 80, frequency: 5, timeout: 1}}}\n",
+    ),
+  );
+  f.run("c", "x/TCP");
+  f.run("b", "x/TCP", { ageMs: 4_000 });
+  // a's failure started 5 s after b's success, but reaches the manager 9 s late: by the wall
+  // clock b and c look stale (14 s, 20 s), as of a's result they are not (5 s, 11 s)
+  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 9_000 })), [], "one of three");
+});
