@@ -184,6 +184,13 @@ function chartModel(data, now) {
   const step = data.resolution === "raw" ? data.intervalMs ?? 60_000 : BUCKET_MS[data.resolution];
   const maxGap = 2 * step;
   const bands = [];
+  // consecutive stretches of one kind on one series make one band
+  const band = (series, kind, from, to) => {
+    const last = bands.at(-1);
+    if (last && last.series === series && last.kind === kind && last.to >= from) {
+      last.to = Math.max(last.to, to);
+    } else bands.push({ kind, series, from, to });
+  };
   const lines = data.series.map((s, si) => {
     const pts = [];
     const pointsOf = s.points;
@@ -194,17 +201,10 @@ function chartModel(data, now) {
       const end = next ?? Math.min(now, data.to);
       if (failed > 0) {
         // a failure holds until the next result, or for one step when none follows soon
-        bands.push({
-          kind: "fail",
-          series: si,
-          from: t,
-          to: end - t > maxGap ? t + step : end,
-          f: failed,
-        });
+        band(si, "fail", t, end - t > maxGap ? t + step : end);
       }
       if (end - t > maxGap) {
-        const from = failed > 0 ? t + step : t;
-        bands.push({ kind: "gap", series: si, from, to: end });
+        band(si, "gap", failed > 0 ? t + step : t, end);
         // a null in the hole breaks the line there
         if (next !== null) pts.push([t + step, null]);
       }
@@ -243,8 +243,11 @@ function drawChart() {
       const x0 = u.valToPos(b.from / 1000, "x", true);
       const x1 = u.valToPos(b.to / 1000, "x", true);
       const w = Math.max(2, x1 - x0);
-      // a faint wash over the whole height, and a solid mark in the monitor's own lane at the foot
-      ctx.fillStyle = b.kind === "fail" ? "rgba(198, 40, 40, 0.12)" : "rgba(120, 126, 140, 0.10)";
+      // a faint wash over the whole height (shared by the monitors), and a solid mark in the
+      // monitor's own lane at the foot
+      ctx.fillStyle = b.kind === "fail"
+        ? `rgba(198, 40, 40, ${0.15 / lanes})`
+        : `rgba(120, 126, 140, ${0.12 / lanes})`;
       ctx.fillRect(x0, top, w, height);
       const lane = Math.min(8 * devicePixelRatio, height / (3 * lanes));
       ctx.fillStyle = b.kind === "fail" ? "rgba(198, 40, 40, 0.9)" : "rgba(120, 126, 140, 0.6)";
