@@ -111,6 +111,7 @@ export class OfflineWatch {
   sweep(links: readonly LinkView[], afterMs: number, now: number): OfflineEvent[] {
     const events: OfflineEvent[] = [];
     const names = new Set(links.map((l) => l.name));
+    for (const name of this.#down.keys()) if (!names.has(name)) this.#down.delete(name);
     for (const [name, i] of this.#open) {
       if (names.has(name)) continue;
       this.#open.delete(name);
