@@ -33,6 +33,7 @@ import {
 import { ctl } from "./manager/ctl.ts";
 import { startPrompt } from "./manager/prompt.ts";
 import { attachAlerts } from "./manager/alerts/mod.ts";
+import { freshnessOf } from "./manager/freshness.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
 /** A mistake on the command line; carries the exit code and a hint. */
@@ -358,6 +359,7 @@ async function runManager(args: string[]): Promise<number> {
     output.close();
     throw e;
   }
+  if (output instanceof LiveView) output.judge = freshnessOf(manager);
   let server: HttpServer | undefined;
   if (http) {
     try {

@@ -32,6 +32,12 @@ export interface MetricsInput {
   checksPaused?: number;
   /** Open Server-Sent Events streams. */
   sseClients?: number;
+  /**
+   * Whether a result of `latest` still holds (see `freshness.ts`): a check's
+   * series from a monitor that is offline or stale are left out, as
+   * blackbox_exporter has no answer for a failed scrape.
+   */
+  isCurrent?: (r: CheckResult & { monitorName: string }) => boolean;
 }
 
 /** Help text of the metrics blackbox_exporter defines, in its words. */
@@ -68,6 +74,7 @@ export function renderMetrics(input: MetricsInput): string {
   };
 
   for (const r of input.latest) {
+    if (input.isCurrent && !input.isCurrent(r)) continue;
     const own = labelText({ target: r.target, check_type: r.type, monitor: r.monitorName });
     const metrics = { probe_success: r.up ? 1 : 0, ...r.metrics };
     for (const [key, value] of Object.entries(metrics)) {

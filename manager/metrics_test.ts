@@ -65,6 +65,19 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
   assert.match(text, /^netmon_monitor_held_back_results\{[^}]*\} 3$/m);
 });
 
+Deno.test("series whose result is not current (monitor offline or stale) are left out", () => {
+  const other = { ...base, monitorName: "b", monitorId: "mb" };
+  const text = renderMetrics({
+    latest: [base, other],
+    monitors: [],
+    version: "1",
+    isCurrent: (r) => r.monitorName === "b",
+  });
+  assert.doesNotMatch(text, /monitor="eu/);
+  assert.match(text, /^probe_success\{target="web",check_type="HTTP",monitor="b"\} 1$/m);
+  assert.match(text, /^netmon_check_last_result_timestamp_seconds\{[^}]*monitor="b"\} /m);
+});
+
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -17,6 +17,7 @@
  */
 import type { CheckResult } from "../shared/checks.ts";
 import type { LinkState } from "./link.ts";
+import { type Judge, stateOf } from "./freshness.ts";
 
 /** The sink for everything the manager reports on stdout. */
 export interface Output {
@@ -190,13 +191,22 @@ export class LiveView implements Output {
   #events: string[] = [];
   #timer: ReturnType<typeof setInterval>;
   #dirty = true;
+  #drawnAt = 0;
+  /**
+   * Judges whether each row's result still holds (`freshness.ts`); set once
+   * the manager runs. A row whose monitor is offline or stale shows unknown.
+   */
+  judge: Judge | undefined;
 
   constructor() {
     Deno.stdout.writeSync(encoder.encode("\x1b[?1049h\x1b[?25l")); // alternate screen, hide cursor
     this.#timer = setInterval(() => this.#draw(), 500);
   }
   result(r: CheckResult, monitorName: string): void {
-    this.#latest.set(`${r.checkId}\0${monitorName}`, { r, monitorName });
+    const k = `${r.checkId}\0${monitorName}`;
+    // a replayed spool must not put an old result over a newer one
+    if ((this.#latest.get(k)?.r.startedAt ?? -Infinity) > r.startedAt) return;
+    this.#latest.set(k, { r, monitorName });
     this.#dirty = true;
   }
   status(links: LinkState[]): void {
@@ -220,8 +230,11 @@ export class LiveView implements Output {
   }
 
   #draw() {
-    if (!this.#dirty) return;
+    // results go stale without any event: redraw now and then even when nothing came in
+    if (!this.#dirty && performance.now() - this.#drawnAt < 2000) return;
     this.#dirty = false;
+    this.#drawnAt = performance.now();
+    const now = Date.now();
     let cols = 120, rows = 40;
     try {
       ({ columns: cols, rows } = Deno.consoleSize());
@@ -239,11 +252,21 @@ export class LiveView implements Output {
     );
     const room = Math.max(3, rows - lines.length - 6);
     for (const { r, monitorName } of sorted.slice(0, room)) {
-      const mark = r.up ? "\x1b[32m✔\x1b[0m" : "\x1b[31m✘\x1b[0m";
-      const lat = r.latencyMs === null ? "      -" : `${r.latencyMs.toFixed(1).padStart(7)}ms`;
-      lines.push(
-        `${mark} ${lat} ${clip(`${r.checkId} @${monitorName}: ${r.summary}`).slice(0, cols - 12)}`,
-      );
+      const f = this.judge?.(r.checkId, monitorName, r.startedAt, now) ?? "fresh";
+      const state = stateOf(f, r.up);
+      const mark = state === "up"
+        ? "\x1b[32m✔\x1b[0m"
+        : state === "down"
+        ? "\x1b[31m✘\x1b[0m"
+        : "\x1b[90m?\x1b[0m";
+      const lat = r.latencyMs === null || state === "unknown"
+        ? "      -"
+        : `${r.latencyMs.toFixed(1).padStart(7)}ms`;
+      const why = f === "offline" ? "monitor offline" : `stale: last result ${ago(r.startedAt)}`;
+      const text = state === "unknown"
+        ? `${r.checkId} @${monitorName}: unknown (${why}); last: ${r.summary}`
+        : `${r.checkId} @${monitorName}: ${r.summary}`;
+      lines.push(`${mark} ${lat} ${clip(text).slice(0, cols - 12)}`);
     }
     if (sorted.length > room) lines.push(`  … ${sorted.length - room} more`);
     lines.push("", "Events:");

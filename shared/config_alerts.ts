@@ -14,6 +14,7 @@
  *   latency_ms: 500       # latency above 500 ms ...
  *   latency_runs: 3       # ... for 3 runs in a row
  *   notify: [ops]         # notifier names (default: every notifier)
+ *   monitor_offline_after: 60  # a monitor offline this many seconds is an incident (top level only)
  * notifiers:
  *   - {name: ops, type: webhook, url: "https://hooks.example/netmon"}
  *   - {name: mail, type: email, host: smtp.example, from: a@example, to: [b@example],
@@ -203,6 +204,11 @@ export interface AlertingConfig {
   targets: Record<string, AlertOverrides>;
   notifiers: NotifierConfig[];
   maintenance: MaintenanceWindow[];
+  /**
+   * From `alerts.monitor_offline_after` (seconds, default 60): a monitor
+   * whose link is not Online this long is an incident of its own.
+   */
+  monitorOfflineAfterMs?: number;
 }
 
 /** A mapping entry with its key node, as `config.ts` reads them. */
@@ -241,6 +247,8 @@ const RULE_KEYS = [
   "latency_runs",
   "notify",
 ];
+/** The top-level `alerts:` also says when a monitor offline is an incident. */
+const TOP_RULE_KEYS = [...RULE_KEYS, "monitor_offline_after"];
 const NOTIFIER_TYPES = ["webhook", "slack", "discord", "ntfy", "command", "email"] as const;
 const COMMON_NOTIFIER_KEYS = ["name", "type", "retries", "backoff", "timeout"];
 const NOTIFIER_KEYS: Record<NotifierConfig["type"], string[]> = {
@@ -315,7 +323,7 @@ export function readAlertRules(
 ): AlertOverrides {
   const out: AlertOverrides = {};
   const entries = r.entries(entry.value, field, at(entry));
-  r.onlyKeys(entries, field, RULE_KEYS, "alert rule");
+  r.onlyKeys(entries, field, field === "alerts" ? TOP_RULE_KEYS : RULE_KEYS, "alert rule");
   for (const e of entries) {
     const f = `${field}.${e.key}`;
     const v = e.value;
@@ -665,10 +673,17 @@ export function readAlerting(
 ): AlertingConfig {
   const list = notifiers ? readNotifiers(r, notifiers) : [];
   const names = list.map((n) => n.name);
+  const defaults = alerts ? readAlertRules(r, alerts, "alerts", names) : {};
+  const offline = alerts
+    ? r.entries(alerts.value, "alerts", at(alerts)).find((e) => e.key === "monitor_offline_after")
+    : undefined;
   return {
-    defaults: alerts ? readAlertRules(r, alerts, "alerts", names) : {},
+    defaults,
     targets: {},
     notifiers: list,
     maintenance: [],
+    monitorOfflineAfterMs: offline
+      ? 1000 * r.seconds(offline.value, "alerts.monitor_offline_after", at(offline))
+      : 60_000,
   };
 }

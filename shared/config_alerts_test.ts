@@ -130,3 +130,43 @@ Deno.test("parseConfig() points at mistakes in the alerting sections", () => {
     assert.ok(!e.message.includes("tok3n"), "a URL that may hold a token is not echoed");
   }
 });
+
+Deno.test("parseConfig() reads alerts.monitor_offline_after (default 60 s), top level only", () => {
+  const read = (alerts: string) =>
+    parseConfig(HEAD + alerts + "targets: {x: {TCP: {port: 80}}}\n", "tasks.yaml").alerting;
+  assert.equal(read("alerts: {monitor_offline_after: 3}\n")?.monitorOfflineAfterMs, 3000);
+  assert.equal(read("alerts: {down_after: 2}\n")?.monitorOfflineAfterMs, 60_000);
+  assert.deepEqual(read("alerts: {monitor_offline_after: 2.5}\n")?.defaults, {});
+  const cases: [string, number, number, string, RegExp][] = [
+    [
+      "alerts: {monitor_offline_after: soon}\ntargets: {x: {TCP: {port: 80}}}\n",
+      3,
+      33,
+      "alerts.monitor_offline_after",
+      /must be a number of seconds/,
+    ],
+    [
+      "alerts:\n  monitor_offline_after: 0\ntargets: {x: {TCP: {port: 80}}}\n",
+      4,
+      26,
+      "alerts.monitor_offline_after",
+      /must be at least/,
+    ],
+    [
+      "targets: {x: {alert: {monitor_offline_after: 5}, TCP: {port: 80}}}\n",
+      3,
+      23,
+      "targets.x.alert.monitor_offline_after",
+      /unknown alert rule/,
+    ],
+  ];
+  for (const [tail, line, column, field, reason] of cases) {
+    const e = configErrorOf(HEAD + tail);
+    assert.deepEqual(
+      { line: e.line, column: e.column, field: e.field },
+      { line, column, field },
+      e.message,
+    );
+    assert.match(e.reason, reason);
+  }
+});

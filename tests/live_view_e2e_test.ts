@@ -61,6 +61,9 @@ Deno.test("manage redraws a live view in place when stdout is a terminal", async
     assert.equal(later.match(/self\/TCP @here/g)?.length, 1);
     await monitor.proc.stop("SIGKILL");
     await screenUntil(session, new RegExp(`127\\.0\\.0\\.1:${port}: Reconnecting`));
+    // its check is neither up nor down any more: its vantage point is gone
+    const dead = await screenUntil(session, /\? +- self\/TCP @here: unknown \(monitor offline\)/);
+    assert.doesNotMatch(dead, /✔.*self\/TCP @here/);
   } finally {
     await tmux("kill-session", "-t", session).catch(() => "");
   }

@@ -1,11 +1,13 @@
 /**
  * The alert state machine, free of I/O. Each result moves one vantage
  * point's verdict on each condition (`down`, `latency`, `cert`) after enough
- * consecutive runs; an incident opens when a quorum of the vantage points
- * running the check are bad, and resolves once the bad ones, even counting
- * every monitor whose verdict is unknown as bad, could no longer make a
- * quorum. So one vantage point's bad link pages nobody, and a monitor that
- * drops off never fakes a recovery.
+ * consecutive runs. A vantage point whose monitor is offline or whose newest
+ * result is stale (`../freshness.ts`) is unknown and left out: the quorum is
+ * taken over the others, so a dead vantage point neither blocks an alert nor
+ * counts as a recovery. An incident opens when a quorum of those are bad,
+ * and resolves once the bad ones, even counting every online monitor not
+ * judged yet as bad, could no longer make a quorum. So one vantage point's
+ * bad link pages nobody, and silence is no recovery.
  *
  * @example
  * ```ts
@@ -31,9 +33,11 @@
 import type { CheckResult, CheckType } from "../../shared/checks.ts";
 import type { AssignedCheck, Config } from "../../shared/config.ts";
 import { type AlertRule, quorumSize, ruleFor, SPREAD_VANTAGE, vantagePoints } from "./rules.ts";
+import { freshness, staleAfterMs } from "../freshness.ts";
 
 /**
- * What an incident is about.
+ * What an incident is about: a check `down`, `latency` or `cert` (judged
+ * here), or a monitor `offline` (see `monitor_offline.ts`).
  *
  * @example
  * ```ts
@@ -41,7 +45,7 @@ import { type AlertRule, quorumSize, ruleFor, SPREAD_VANTAGE, vantagePoints } fr
  * const c: Condition = "down";
  * ```
  */
-export type Condition = "down" | "latency" | "cert";
+export type Condition = "down" | "latency" | "cert" | "offline";
 
 /**
  * One vantage point's view of the check when the incident changed.
@@ -55,6 +59,11 @@ export type Condition = "down" | "latency" | "cert";
 export interface VantageView {
   monitor: string;
   state: "bad" | "good" | "unknown";
+  /**
+   * Why an `unknown` one is: its monitor is `offline`, its newest result is
+   * `stale`, or it has not seen enough runs yet (`pending`, counted in the quorum).
+   */
+  why?: "offline" | "stale" | "pending";
   /** The last result's seed-format summary ("" when none was seen). */
   summary: string;
   error?: string;
@@ -79,7 +88,8 @@ export interface Incident {
   id: string;
   checkId: string;
   target: string;
-  type: CheckType;
+  /** The check's type, or `monitor` for a monitor's own incident. */
+  type: CheckType | "monitor";
   condition: Condition;
   /** Wall-clock times. */
   openedAt: number;
@@ -112,13 +122,16 @@ interface Verdict {
   badRun: number;
   goodRun: number;
   last: CheckResult | null;
+  /** The monitor of `last` (for a spread check, the one that ran it last). */
+  monitor: string;
 }
+
+/** Whether the monitor named so is online; every one is, unless told otherwise. */
+type Online = (monitor: string) => boolean;
+const ALL_ONLINE: Online = () => true;
 
 const CONDITIONS: Condition[] = ["down", "latency", "cert"];
 const DAY_MS = 86_400_000;
-/** Results older than this many intervals say nothing about now (a spool replay). */
-const STALE_INTERVALS = 3;
-const MIN_STALE_MS = 30_000;
 
 /** `true`/`false` for a bad/good run, `null` when the result says nothing about `c`. */
 function judge(c: Condition, r: CheckResult, rule: AlertRule, now: number): boolean | null {
@@ -149,6 +162,14 @@ const WORDS: Record<Condition, string> = {
   down: "down",
   latency: "slow",
   cert: "with an expiring certificate",
+  offline: "offline",
+};
+/** The condition as a noun phrase: "down from 2 of 2 monitors with fresh results". */
+const FROM_WORDS: Record<Condition, string> = {
+  down: "down",
+  latency: "slow",
+  cert: "expiring certificate",
+  offline: "offline",
 };
 
 /** Tracks verdicts and incidents; the caller persists and notifies. */
@@ -168,12 +189,21 @@ export class AlertEngine {
     return [...this.#open.values()];
   }
 
-  /** Feeds one stored result from the monitor named `monitor`; returns what changed. */
-  observe(r: CheckResult, monitor: string, config: Config, now: number): AlertEvent[] {
+  /**
+   * Feeds one stored result from the monitor named `monitor`; returns what
+   * changed. `online` tells which monitors are connected now.
+   */
+  observe(
+    r: CheckResult,
+    monitor: string,
+    config: Config,
+    now: number,
+    online: Online = ALL_ONLINE,
+  ): AlertEvent[] {
     const check = config.checks.find((c) => c.spec.id === r.checkId);
     if (check === undefined) return [];
-    const staleMs = Math.max(STALE_INTERVALS * check.spec.intervalMs, MIN_STALE_MS);
-    if (now - r.startedAt > staleMs) return [];
+    // an old result (a spool replay) says nothing about now
+    if (now - r.startedAt > staleAfterMs(check.spec.intervalMs, check.spec.timeoutMs)) return [];
     const rule = ruleFor(config, check.spec.target, check.alert);
     const vantage = check.placement.mode === "spread" ? SPREAD_VANTAGE : monitor;
     const events: AlertEvent[] = [];
@@ -181,7 +211,8 @@ export class AlertEngine {
       const bad = judge(c, r, rule, now);
       if (bad === null) continue;
       const key = `${r.checkId}\0${c}\0${vantage}`;
-      const v = this.#verdicts.get(key) ?? { bad: null, badRun: 0, goodRun: 0, last: null };
+      const v = this.#verdicts.get(key) ??
+        { bad: null, badRun: 0, goodRun: 0, last: null, monitor };
       // a spread check's previous monitor may replay its spool after the next one
       // reported: its older results would count as the newest (one monitor's own
       // results arrive in order, even across a clock step)
@@ -189,13 +220,15 @@ export class AlertEngine {
         continue;
       }
       v.last = r;
+      v.monitor = monitor;
       if (bad) [v.badRun, v.goodRun] = [v.badRun + 1, 0];
       else [v.badRun, v.goodRun] = [0, v.goodRun + 1];
       const t = thresholds(c, rule);
       if (v.badRun >= t.bad) v.bad = true;
       if (v.goodRun >= t.good) v.bad = false;
       this.#verdicts.set(key, v);
-      const e = this.#settle(check, c, rule, config, now);
+      // judged as of this result: a manager busy for a moment must not make the others look stale
+      const e = this.#settle(check, c, rule, config, now, online, Math.min(now, r.startedAt));
       if (e) events.push(e);
     }
     return events;
@@ -250,26 +283,49 @@ export class AlertEngine {
     rule: AlertRule,
     config: Config,
     now: number,
+    online: Online,
+    asOf: number,
   ): AlertEvent | null {
     const points = vantagePoints(config, check);
-    const q = quorumSize(rule.quorum, points.length);
     const views = points.map((m): VantageView => {
       const v = this.#verdicts.get(`${check.spec.id}\0${c}\0${m}`);
       const last = v?.last ?? null;
+      const f = freshness({
+        // a spread check's vantage point is wherever it ran last
+        online: online(v?.monitor ?? m) || (m === SPREAD_VANTAGE && v === undefined),
+        lastResultAt: last?.startedAt ?? null,
+        intervalMs: check.spec.intervalMs,
+        timeoutMs: check.spec.timeoutMs,
+        now: asOf,
+      });
+      const judged = f === "fresh" && v?.bad != null;
       return {
         monitor: m,
-        state: v?.bad === true ? "bad" : v?.bad === false ? "good" : "unknown",
+        state: judged ? (v!.bad ? "bad" : "good") : "unknown",
+        ...(judged ? {} : { why: f === "offline" || f === "stale" ? f : "pending" }),
         summary: last?.summary ?? "",
         ...(last?.error !== undefined ? { error: last.error } : {}),
         latencyMs: last?.latencyMs ?? null,
         at: last?.startedAt ?? 0,
       };
     });
-    const bad = views.filter((v) => v.state === "bad").length;
-    const unknown = views.filter((v) => v.state === "unknown").length;
+    const count = (pred: (v: VantageView) => boolean) => views.filter(pred).length;
+    const bad = count((v) => v.state === "bad");
+    const good = count((v) => v.state === "good");
+    const pending = count((v) => v.why === "pending");
+    const unknown = count((v) => v.state === "unknown") - pending;
+    // the quorum is taken over the vantage points that can say anything now
+    const q = quorumSize(rule.quorum, points.length - unknown);
     const key = `${check.spec.id}\0${c}`;
     const open = this.#open.get(key);
     const word = WORDS[c];
+    const caveat = () => {
+      const others = [
+        ...(unknown ? [`${unknown} unknown`] : []),
+        ...(pending ? [`${pending} not judged yet`] : []),
+      ];
+      return `of ${bad + good} monitors with fresh results; ${others.join(", ")}`;
+    };
     if (open === undefined && bad >= q) {
       const incident: Incident = {
         id: crypto.randomUUID(),
@@ -282,19 +338,23 @@ export class AlertEngine {
         quorum: q,
         running: points.length,
         vantage: views,
-        detail: `${bad} of ${points.length} monitors see it ${word} (quorum ${q})`,
+        detail: unknown === 0
+          ? `${bad} of ${points.length} monitors see it ${word} (quorum ${q})`
+          : `${FROM_WORDS[c]} from ${bad} ${caveat()} (quorum ${q})`,
       };
       this.#open.set(key, incident);
       return { kind: "opened", incident, rule };
     }
-    if (open !== undefined && bad + unknown < q) {
+    // silence is no recovery: an online monitor not judged yet could still be bad
+    if (open !== undefined && good > 0 && bad + pending < q) {
       this.#open.delete(key);
-      const good = views.filter((v) => v.state === "good").length;
       const incident: Incident = {
         ...open,
         resolvedAt: now,
         vantage: views,
-        detail: `${good} of ${points.length} monitors see it fine again`,
+        detail: unknown === 0
+          ? `${good} of ${points.length} monitors see it fine again`
+          : `fine again from ${good} ${caveat()}`,
       };
       return { kind: "resolved", incident, rule };
     }

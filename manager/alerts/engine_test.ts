@@ -33,6 +33,8 @@ class Feed {
   readonly engine: AlertEngine;
   config: Config;
   now = T0;
+  /** Monitors whose link is not Online. */
+  offline = new Set<string>();
   #seq = 0;
 
   constructor(config: Config, engine = new AlertEngine()) {
@@ -60,7 +62,7 @@ class Feed {
       metrics: o.metrics ?? {},
       ...(up ? {} : { error: "connection refused" }),
     };
-    return this.engine.observe(r, monitor, this.config, this.now);
+    return this.engine.observe(r, monitor, this.config, this.now, (m) => !this.offline.has(m));
   }
 
   /** Runs `monitor` `times` times with the same outcome; all events, in order. */
@@ -243,22 +245,24 @@ Deno.test("AlertEngine ignores a spread check's results older than the last one 
   assert.deepEqual(kinds(f.run("b", "x/TCP", DOWN)), ["down opened"]);
 });
 
-Deno.test("AlertEngine ignores results older than 3 intervals (a spool replay), at least 30 s", () => {
+Deno.test("AlertEngine ignores results older than two intervals plus the timeout (a spool replay)", () => {
   const f = new Feed(
     config(
       "alerts: {down_after: 1, up_after: 1}\n" +
-        "targets: {x: {TCP: {port: 80, frequency: 60}}, y: {TCP: {port: 80, frequency: 2}}}\n",
+        "targets: {x: {TCP: {port: 80, frequency: 60, timeout: 10}}, " +
+        "y: {TCP: {port: 80, frequency: 2, timeout: 1}}}\n",
       ONLY_A,
     ),
   );
-  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 180_001 })), []);
+  // x: 2 × 60 s + 10 s
+  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 130_001 })), []);
   assert.deepEqual(f.engine.open, []);
-  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 180_000 })), ["down opened"]);
+  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 130_000 })), ["down opened"]);
   assert.deepEqual(kinds(f.run("a", "x/TCP", { ageMs: 200_000 })), [], "an old success");
   assert.deepEqual(kinds(f.run("a", "x/TCP", { ageMs: 1_000 })), ["down resolved"]);
-  // 3 intervals of 2 s is less than the 30 s floor
-  assert.deepEqual(kinds(f.run("a", "y/TCP", { up: false, ageMs: 30_001 })), []);
-  assert.deepEqual(kinds(f.run("a", "y/TCP", { up: false, ageMs: 29_000 })), ["down opened"]);
+  // y: 2 × 2 s + 1 s
+  assert.deepEqual(kinds(f.run("a", "y/TCP", { up: false, ageMs: 5_001 })), []);
+  assert.deepEqual(kinds(f.run("a", "y/TCP", { up: false, ageMs: 5_000 })), ["down opened"]);
 });
 
 Deno.test("AlertEngine ignores results of checks not in the configuration", () => {
@@ -399,4 +403,93 @@ Deno.test("AlertEngine keeps incidents open across a restart until a quorum is g
   const events = f.run("b", "x/TCP");
   assert.deepEqual(kinds(events), ["down resolved"]);
   assert.equal(events[0]!.incident.id, incident.id);
+});
+
+Deno.test("AlertEngine takes the quorum over the monitors with fresh results when one is offline", () => {
+  const f = new Feed(
+    config("alerts: {down_after: 1, up_after: 1, quorum: all}\ntargets: {x: {TCP: {port: 80}}}\n"),
+  );
+  for (const m of ["a", "b", "c"]) f.run(m, "x/TCP");
+  f.offline.add("c");
+  f.engine.forgetMonitor("c");
+  assert.deepEqual(kinds(f.run("a", "x/TCP", DOWN)), [], "one of the two left");
+  const opened = f.run("b", "x/TCP", DOWN);
+  assert.deepEqual(kinds(opened), ["down opened"], "quorum all of the two that can see");
+  const i = opened[0]!.incident;
+  assert.equal(i.detail, "down from 2 of 2 monitors with fresh results; 1 unknown (quorum 2)");
+  assert.deepEqual([i.quorum, i.running], [2, 3]);
+  assert.deepEqual(i.vantage.map((v) => [v.monitor, v.state, v.why]), [
+    ["a", "bad", undefined],
+    ["b", "bad", undefined],
+    ["c", "unknown", "offline"],
+  ]);
+  const resolved = f.run("a", "x/TCP");
+  assert.deepEqual(kinds(resolved), ["down resolved"]);
+  assert.equal(
+    resolved[0]!.incident.detail,
+    "fine again from 1 of 2 monitors with fresh results; 1 unknown",
+  );
+});
+
+Deno.test("AlertEngine counts a monitor whose newest result is stale as unknown, not as good", () => {
+  // 2 × 5 s + 1 s: a result counts for 11 s; the feed's clock moves 10 s per result
+  const f = new Feed(
+    config(
+      "alerts: {down_after: 1, quorum: all}\ntargets: {x: {TCP: {port: 80, frequency: 5, timeout: 1}}}\n",
+    ),
+  );
+  f.run("c", "x/TCP");
+  assert.deepEqual(kinds(f.run("a", "x/TCP", DOWN)), [], "c's success is 10 s old: it counts");
+  const events = f.run("b", "x/TCP", DOWN);
+  assert.deepEqual(kinds(events), ["down opened"], "c's success is 20 s old now");
+  assert.deepEqual(events[0]!.incident.vantage.map((v) => [v.monitor, v.state, v.why]), [
+    ["a", "bad", undefined],
+    ["b", "bad", undefined],
+    ["c", "unknown", "stale"],
+  ]);
+});
+
+Deno.test("AlertEngine opens on the one monitor left of two (a dead vantage point blocks nothing)", () => {
+  const two =
+    `monitors:\n  - {address: "127.0.0.1:54001", name: a}\n  - {address: "127.0.0.1:54002", name: b}\n`;
+  const f = new Feed(config("alerts: {down_after: 2}\ntargets: {x: {TCP: {port: 80}}}\n", two));
+  f.run("a", "x/TCP");
+  f.run("b", "x/TCP");
+  f.offline.add("b");
+  f.engine.forgetMonitor("b");
+  f.run("a", "x/TCP", DOWN);
+  const events = f.run("a", "x/TCP", DOWN);
+  assert.deepEqual(kinds(events), ["down opened"]);
+  assert.equal(
+    events[0]!.incident.detail,
+    "down from 1 of 1 monitors with fresh results; 1 unknown (quorum 1)",
+  );
+});
+
+Deno.test("AlertEngine keeps an incident open while every monitor is unknown", () => {
+  const f = new Feed(
+    config(
+      "alerts: {down_after: 1, up_after: 1}\ntargets: {x: {TCP: {port: 80, frequency: 5, timeout: 1}}}\n",
+    ),
+  );
+  f.run("a", "x/TCP", DOWN);
+  assert.deepEqual(kinds(f.run("b", "x/TCP", DOWN)), ["down opened"]);
+  for (const m of ["a", "b", "c"]) f.offline.add(m);
+  // a result that arrives just as its monitor drops (a late frame) resolves nothing
+  assert.deepEqual(kinds(f.run("c", "x/TCP")), []);
+  assert.equal(f.engine.open.length, 1);
+});
+
+Deno.test("AlertEngine judges freshness as of the result it is given, not after the manager's delay", () => {
+  // 2 × 5 s + 1 s: a result counts for 11 s
+  const f = new Feed(
+    config(
+      "alerts: {down_after: 1}\ntargets: {x: {TCP: {port: 80, frequency: 5, timeout: 1}}}\n",
+    ),
+  );
+  f.run("c", "x/TCP");
+  f.run("b", "x/TCP", { ageMs: 4_000 });
+  // a's failure started 5 s after b's success, but reaches the manager 9 s late: by the wall
+  // clock b and c look stale (14 s, 20 s), as of a's result they are not (5 s, 11 s)
+  assert.deepEqual(kinds(f.run("a", "x/TCP", { up: false, ageMs: 9_000 })), [], "one of three");
 });

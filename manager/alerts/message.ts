@@ -10,7 +10,7 @@
  *   "text": "web/TCP is down ...",     // the same lines an email carries
  *   "incident": {
  *     "id": "3b0c…", "check": "web/TCP", "target": "web", "type": "TCP",
- *     "condition": "down",             // "down", "latency" or "cert"
+ *     "condition": "down",             // "down", "latency", "cert", or "offline" (a monitor)
  *     "openedAt": "2025-01-10T22:00:03.120Z",
  *     "resolvedAt": null,              // ISO time once resolved
  *     "durationSeconds": null,         // whole seconds once resolved
@@ -18,7 +18,7 @@
  *     "detail": "2 of 3 monitors see it down (quorum 2)"
  *   },
  *   "monitors": [
- *     {"name": "eu", "state": "bad", "summary": "TCP Port: ... Closed, Error: ...",
+ *     {"name": "eu", "state": "bad", "why": null, "summary": "TCP Port: ... Closed, Error: ...",
  *      "error": "connection refused", "latencyMs": null, "at": "2025-01-10T22:00:02.900Z"}
  *   ]
  * }
@@ -64,6 +64,8 @@ export interface AlertMessage {
   monitors: {
     name: string;
     state: "bad" | "good" | "unknown";
+    /** Why an unknown one is: `offline`, `stale` or `pending` (not judged yet); else null. */
+    why: "offline" | "stale" | "pending" | null;
     summary: string;
     error: string | null;
     latencyMs: number | null;
@@ -94,6 +96,7 @@ const OPEN_WORD: Record<Condition, string> = {
   down: "DOWN",
   latency: "SLOW",
   cert: "CERTIFICATE EXPIRING",
+  offline: "MONITOR OFFLINE",
 };
 
 /**
@@ -109,8 +112,19 @@ export function buildMessage(e: AlertEvent): AlertMessage {
   const i = e.incident;
   const duration = i.resolvedAt === null ? null : i.resolvedAt - i.openedAt;
   const bad = i.vantage.filter((v) => v.state === "bad").length;
+  const fresh = i.vantage.filter((v) => v.state !== "unknown").length;
+  const unknown = i.vantage.filter((v) => v.state === "unknown" && v.why !== "pending").length;
+  // the quorum was taken over the monitors with fresh results: say so
+  const of = unknown === 0
+    ? `${bad} of ${i.running} monitors`
+    : `${bad} of ${fresh} monitors with fresh results; ${unknown} unknown`;
+  const offline = i.condition === "offline";
   const title = e.kind === "opened"
-    ? `${OPEN_WORD[i.condition]}: ${i.checkId} (${bad} of ${i.running} monitors)`
+    ? offline
+      ? `${OPEN_WORD.offline}: ${i.target} (since ${new Date(i.openedAt).toISOString()})`
+      : `${OPEN_WORD[i.condition]}: ${i.checkId} (${of})`
+    : offline
+    ? `RESOLVED: monitor ${i.target} is back online after ${formatDuration(duration ?? 0)}`
     : `RESOLVED: ${i.checkId} ${i.condition === "down" ? "is up" : "is fine"} again after ${
       formatDuration(duration ?? 0)
     }`;
@@ -125,7 +139,9 @@ export function buildMessage(e: AlertEvent): AlertMessage {
     "",
     "Monitors:",
     ...i.vantage.map((v) =>
-      `- ${v.monitor}: ${v.state}${v.summary ? ` — ${v.summary}` : " (no result yet)"}`
+      `- ${v.monitor}: ${v.state}${v.why ? ` (${v.why})` : ""}${
+        v.summary ? ` — ${v.summary}` : " (no result yet)"
+      }`
     ),
   ];
   return {
@@ -149,6 +165,7 @@ export function buildMessage(e: AlertEvent): AlertMessage {
     monitors: i.vantage.map((v) => ({
       name: v.monitor,
       state: v.state,
+      why: v.why ?? null,
       summary: v.summary,
       error: v.error ?? null,
       latencyMs: v.latencyMs,

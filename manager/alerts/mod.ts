@@ -1,6 +1,8 @@
 /**
- * Alerting for a running manager: watches every stored result, opens and
- * resolves incidents by the rules in `tasks.yaml`, and tells the configured
+ * Alerting for a running manager: watches every stored result and every
+ * monitor's link, opens and resolves incidents by the rules in `tasks.yaml`
+ * (a check down, slow or with an expiring certificate; a monitor offline for
+ * `alerts.monitor_offline_after` seconds), and tells the configured
  * notifiers once per opening and once per resolution, unless a maintenance
  * window covers the target. Every notification is recorded in the store
  * (see {@linkcode listNotifications} and {@linkcode listIncidents}).
@@ -33,6 +35,12 @@ import { buildMessage } from "./message.ts";
 import { deliver } from "./notifiers.ts";
 import { ruleFor } from "./rules.ts";
 import { AlertStore } from "./store.ts";
+import {
+  isMonitorIncident,
+  MONITOR_OFFLINE_AFTER_MS,
+  type OfflineEvent,
+  OfflineWatch,
+} from "./monitor_offline.ts";
 
 export { type AlertQuery, listIncidents, listNotifications } from "./store.ts";
 export type { StoredIncident, StoredNotification } from "./store.ts";
@@ -71,12 +79,16 @@ export class Alerts {
   #unsubscribe: (() => void)[] = [];
   #stop = new AbortController();
   #inFlight = new Set<Promise<void>>();
+  #offline: OfflineWatch;
+  #sweepTimer: ReturnType<typeof setInterval>;
 
   /** Subscribes to `manager`'s results and monitor status. */
   constructor(manager: Manager, options: AlertsOptions = {}) {
     this.#manager = manager;
     this.store = new AlertStore(options.db ?? manager.store.db);
-    this.#engine = new AlertEngine(this.store.openIncidents());
+    const open = this.store.openIncidents();
+    this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
+    this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
     this.#config = manager.config;
     // incidents reopened from the store for checks removed while the manager was down end now
     this.#guard(() => {
@@ -90,13 +102,38 @@ export class Alerts {
         if (previous === "Online" && state.status !== "Online") {
           this.#engine.forgetMonitor(state.name);
         }
+        this.#offline.noteStatus(state.name, state.status === "Online", state.since);
+        this.#guard(() => this.#sweep());
       }),
     );
+    // a monitor offline long enough is news without any result or status change
+    this.#sweepTimer = setInterval(() => this.#guard(() => this.#sweep()), 1000);
   }
 
-  /** Incidents open now. */
+  /** Opens and resolves monitor-offline incidents. */
+  #sweep() {
+    if (this.#stop.signal.aborted) return;
+    const config = this.#manager.config;
+    const links = [...this.#manager.links.values()].map((l) => ({ ...l.state, online: l.online }));
+    const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
+    const now = Date.now();
+    for (const e of this.#offline.sweep(links, afterMs, now)) this.#handleOffline(e, config, now);
+    // openings silenced by a maintenance window that has since closed
+    const windows = (config.alerting?.maintenance ?? []).filter((w) => w.targets === "all");
+    for (const i of this.#offline.open) {
+      if (this.store.wasNotified(i.id) || activeWindow(windows, i.target, now)) continue;
+      this.#send({ kind: "opened", incident: i, rule: ruleFor(config, "") }, config, now, null);
+    }
+  }
+
+  #handleOffline(e: OfflineEvent, config: Config, now: number) {
+    // the rule of no target in particular: the global notify list, if any
+    this.#handle({ ...e, rule: ruleFor(config, "") }, config, now);
+  }
+
+  /** Incidents open now: checks' and monitors'. */
   get openIncidents(): Incident[] {
-    return this.#engine.open;
+    return [...this.#engine.open, ...this.#offline.open];
   }
 
   /** An alerting fault must never stop results from flowing. */
@@ -117,7 +154,8 @@ export class Alerts {
       this.#config = config;
       events.push(...this.#engine.prune(config, now));
     }
-    events.push(...this.#engine.observe(r, monitor, config, now));
+    const online = (name: string) => this.#manager.links.get(name)?.online ?? false;
+    events.push(...this.#engine.observe(r, monitor, config, now, online));
     for (const e of events) this.#handle(e, config, now);
     this.#announceLate(r.checkId, config, now);
   }
@@ -136,7 +174,11 @@ export class Alerts {
       checkId: i.checkId,
       condition: i.condition,
     });
-    const window = activeWindow(config.alerting?.maintenance ?? [], i.target, now);
+    const windows = config.alerting?.maintenance ?? [];
+    // a monitor is no target: only a window over all targets covers it
+    const window = isMonitorIncident(i)
+      ? activeWindow(windows.filter((w) => w.targets === "all"), i.target, now)
+      : activeWindow(windows, i.target, now);
     // a resolution is news only to those told of the opening
     const silencedBy = window
       ? `silenced by maintenance window ${window.name}`
@@ -212,6 +254,7 @@ export class Alerts {
    * notifier's timeout. Call before the manager closes its store.
    */
   async stop(): Promise<void> {
+    clearInterval(this.#sweepTimer);
     for (const u of this.#unsubscribe) u();
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight]);

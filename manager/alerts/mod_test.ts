@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { startQuietManager } from "../../tests/helpers/manager.ts";
-import { attachAlerts, listIncidents } from "./mod.ts";
+import { attachAlerts, listIncidents, listNotifications } from "./mod.ts";
 import { AlertStore } from "./store.ts";
 
 Deno.test("attachAlerts() resolves at start an incident of a check removed while the manager was down", async () => {
@@ -32,6 +32,47 @@ Deno.test("attachAlerts() resolves at start an incident of a check removed while
     const all = listIncidents(manager.store.db);
     assert.equal(all.length, 1);
     assert.notEqual(all[0]!.resolvedAt, null);
+  } finally {
+    await alerts.stop();
+  }
+});
+
+Deno.test("attachAlerts() records an unreachable monitor's offline incident; a window over all targets silences it", async () => {
+  const hour = 3_600_000;
+  await using q = await startQuietManager(
+    `monitors:
+  - { address: 127.0.0.1:${freeTcpPort()}, name: far }
+alerts: { monitor_offline_after: 0.3 }
+notifiers:
+  - { name: hook, type: webhook, url: "http://127.0.0.1:${freeTcpPort()}/", retries: 0 }
+maintenance:
+  - { name: all-day, targets: all, start: "${new Date(Date.now() - hour).toISOString()}",
+      end: "${new Date(Date.now() + hour).toISOString()}" }
+targets:
+  kept:
+    TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
+`,
+  );
+  const db = q.manager.store.db;
+  const alerts = attachAlerts(q.manager);
+  try {
+    const deadline = performance.now() + 10_000;
+    while (listIncidents(db).length === 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [i] = listIncidents(db);
+    assert.ok(i, "the incident opened");
+    assert.deepEqual([i.checkId, i.condition, i.target, i.notified], [
+      "monitor:far",
+      "offline",
+      "far",
+      false,
+    ]);
+    assert.match(i.detail, /^monitor far offline since \d{4}-.*\((Offline|Reconnecting)/);
+    const notes = listNotifications(db, { incidentId: i.id });
+    assert.deepEqual(notes.map((n) => [n.notifier, n.status]), [["hook", "silenced"]]);
+    assert.match(notes[0]!.error ?? "", /maintenance window all-day/);
+    assert.equal(alerts.openIncidents.length, 1);
   } finally {
     await alerts.stop();
   }

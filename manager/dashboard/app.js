@@ -13,6 +13,8 @@ const state = {
   rows: new Map(),
   chart: null,
   chartData: null,
+  /** What the chart drew besides lines: failed (red) and missing (grey) stretches. */
+  chartBands: [],
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -67,6 +69,37 @@ function renderMonitors() {
 
 function rowKey(checkId, monitor) {
   return `${checkId}\0${monitor}`;
+}
+
+// The manager decides whether a check is up, down or unknown (its freshness
+// rule: monitor offline, or no result for two intervals plus the timeout);
+// this page asks it again whenever that may have changed: a monitor's status
+// changed, or a row's freshUntil passed without a newer result.
+let refetching = null;
+function refetchTargets() {
+  refetching ??= api("/api/v1/targets").then((t) => {
+    state.rows = new Map(t.map((x) => [rowKey(x.checkId, x.monitor), x]));
+    renderTargets();
+  }).catch(console.error).finally(() => {
+    refetching = null;
+  });
+  return refetching;
+}
+
+function lapsed(now) {
+  return [...state.rows.values()].some((r) =>
+    (r.state === "up" || r.state === "down") && r.freshUntil !== null && now > r.freshUntil
+  );
+}
+
+// when this browser's clock runs ahead of the manager's, rows look lapsed that are not: ask less often
+let askAgainAt = 0;
+function checkFreshness() {
+  const now = Date.now();
+  if (now < askAgainAt || !lapsed(now)) return;
+  refetchTargets().then(() => {
+    if (lapsed(Date.now())) askAgainAt = Date.now() + 10_000;
+  });
 }
 
 function renderTargets() {
@@ -138,26 +171,96 @@ async function loadChart() {
   drawChart();
 }
 
+const BUCKET_MS = { minute: 60_000, hour: 3_600_000 };
+
+/**
+ * The chart's data for uPlot and the stretches to shade: uPlot wants one x
+ * axis, the union of every monitor's times. A failed result has no latency
+ * (null), and a null is inserted wherever a monitor has no point for more
+ * than two steps, so that no line is ever drawn across a failure or a hole;
+ * failures are shaded red, holes (and the time since the last point) grey.
+ */
+function chartModel(data, now) {
+  const step = data.resolution === "raw" ? data.intervalMs ?? 60_000 : BUCKET_MS[data.resolution];
+  const maxGap = 2 * step;
+  const bands = [];
+  // consecutive stretches of one kind on one series make one band
+  const band = (series, kind, from, to) => {
+    const last = bands.at(-1);
+    if (last && last.series === series && last.kind === kind && last.to >= from) {
+      last.to = Math.max(last.to, to);
+    } else bands.push({ kind, series, from, to });
+  };
+  const lines = data.series.map((s, si) => {
+    const pts = [];
+    const pointsOf = s.points;
+    for (let i = 0; i < pointsOf.length; i++) {
+      const [t, latency, failed] = pointsOf[i];
+      const next = pointsOf[i + 1]?.[0] ?? null;
+      pts.push([t, failed >= 1 ? null : latency]);
+      const end = next ?? Math.min(now, data.to);
+      if (failed > 0) {
+        // a failure holds until the next result, or for one step when none follows soon
+        band(si, "fail", t, end - t > maxGap ? t + step : end);
+      }
+      if (end - t > maxGap) {
+        band(si, "gap", failed > 0 ? t + step : t, end);
+        // a null in the hole breaks the line there
+        if (next !== null) pts.push([t + step, null]);
+      }
+    }
+    return pts;
+  });
+  const xs = [...new Set(lines.flatMap((pts) => pts.map((p) => p[0])))].sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const ys = lines.map((pts) => {
+    // undefined (no point at this x) lets the line pass to the next point; null breaks it
+    const y = new Array(xs.length).fill(undefined);
+    for (const [t, v] of pts) y[index.get(t)] = v;
+    return y;
+  });
+  return { xs, ys, bands, step };
+}
+
 function drawChart() {
   const box = $("#chart");
   const data = state.chartData;
   if (!data || typeof uPlot === "undefined") return;
-  // uPlot wants one x axis: the union of every monitor's times, with gaps as null
-  const xs = [...new Set(data.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) =>
-    a - b
-  );
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const ys = data.series.map((s) => {
-    const y = new Array(xs.length).fill(null);
-    for (const [t, v] of s.points) y[index.get(t)] = v;
-    return y;
-  });
+  const { xs, ys, bands } = chartModel(data, Date.now());
+  state.chartBands = bands;
+  box.dataset.failures = String(bands.filter((b) => b.kind === "fail").length);
+  box.dataset.gaps = String(bands.filter((b) => b.kind === "gap").length);
   const colors = ["#2f6fdf", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285"];
+  const shade = (u) => {
+    const { ctx } = u;
+    const { left, top, width, height } = u.bbox;
+    const lanes = Math.max(1, data.series.length);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    for (const b of bands) {
+      const x0 = u.valToPos(b.from / 1000, "x", true);
+      const x1 = u.valToPos(b.to / 1000, "x", true);
+      const w = Math.max(2, x1 - x0);
+      // a faint wash over the whole height (shared by the monitors), and a solid mark in the
+      // monitor's own lane at the foot
+      ctx.fillStyle = b.kind === "fail"
+        ? `rgba(198, 40, 40, ${0.15 / lanes})`
+        : `rgba(120, 126, 140, ${0.12 / lanes})`;
+      ctx.fillRect(x0, top, w, height);
+      const lane = Math.min(8 * devicePixelRatio, height / (3 * lanes));
+      ctx.fillStyle = b.kind === "fail" ? "rgba(198, 40, 40, 0.9)" : "rgba(120, 126, 140, 0.6)";
+      ctx.fillRect(x0, top + height - lane * (b.series + 1), w, lane * 0.8);
+    }
+    ctx.restore();
+  };
   const opts = {
     width: box.clientWidth || 320,
     height: Math.min(320, Math.max(200, globalThis.innerHeight * 0.35)),
     scales: { x: { time: true, range: [data.from / 1000, data.to / 1000] } },
     axes: [{}, { label: "ms", size: 60 }],
+    hooks: { drawClear: [shade] },
     series: [
       {},
       ...data.series.map((s, i) => ({
@@ -166,7 +269,8 @@ function drawChart() {
         width: 1.5,
         // a lone point has no line to draw: show points
         points: { show: true, size: 4 },
-        spanGaps: data.resolution === "raw",
+        // never bridge a failure or a hole with a line
+        spanGaps: false,
         value: (_u, v) => fmtMs(v),
       })),
     ],
@@ -206,23 +310,33 @@ function follow() {
     const m = JSON.parse(ev.data);
     state.monitors.set(m.name, m);
     renderMonitors();
+    if (m.status !== "Online") {
+      // a monitor that is gone says nothing about its checks any more
+      for (const r of state.rows.values()) {
+        if (r.monitor === m.name && r.state !== "pending") r.state = "unknown";
+      }
+      renderTargets();
+    }
+    refetchTargets();
   });
   es.addEventListener("result", (ev) => {
     const r = JSON.parse(ev.data);
     const row = state.rows.get(rowKey(r.checkId, r.monitorName));
-    if (row) {
-      Object.assign(row, {
-        state: r.up ? "up" : "down",
-        latencyMs: r.latencyMs,
-        lastResultAt: r.startedAt,
-        summary: r.summary,
-        monitorId: r.monitorId,
-      });
+    if (row && row.lastResultAt !== null && row.freshUntil !== null) {
+      // a replayed spool brings older results after newer ones: keep the newest
+      if (r.startedAt >= row.lastResultAt) {
+        Object.assign(row, {
+          state: r.up ? "up" : "down",
+          latencyMs: r.latencyMs,
+          // a result counts for as long after its start as the previous one did
+          freshUntil: row.freshUntil + (r.startedAt - row.lastResultAt),
+          lastResultAt: r.startedAt,
+          summary: r.summary,
+          monitorId: r.monitorId,
+        });
+      }
     } else {
-      api("/api/v1/targets").then((t) => {
-        state.rows = new Map(t.map((x) => [rowKey(x.checkId, x.monitor), x]));
-        renderTargets();
-      }).catch(console.error);
+      refetchTargets();
     }
     renderTargets();
     addResult(r);
@@ -237,12 +351,19 @@ async function start() {
   $("#range").addEventListener("change", () => loadChart().catch(console.error));
   globalThis.addEventListener("resize", () => drawChart());
   follow();
+  setInterval(checkFreshness, 1000);
+  // a live chart moves on with the clock, so that a monitor gone silent shows a growing grey end
+  setInterval(() => {
+    const data = state.chartData;
+    if (data?.resolution !== "raw") return;
+    data.to = Math.max(data.to, Date.now());
+    data.from = data.to - Number($("#range").value);
+    for (const x of data.series) x.points = x.points.filter((p) => p[0] >= data.from);
+    drawChart();
+  }, 5000);
   // uptime and rollup-based charts change slowly: refresh them every minute
   setInterval(() => {
-    api("/api/v1/targets").then((t) => {
-      state.rows = new Map(t.map((x) => [rowKey(x.checkId, x.monitor), x]));
-      renderTargets();
-    }).catch(console.error);
+    refetchTargets();
     if (state.chartData?.resolution !== "raw") loadChart().catch(console.error);
   }, 60_000);
 }

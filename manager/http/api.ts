@@ -26,6 +26,7 @@ import { Live } from "./live.ts";
 import { redact as maskSecrets, secretsOf } from "../alerts/notifiers.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
+import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
 
 /** Options of {@linkcode createApi}. */
 export interface ApiOptions {
@@ -60,10 +61,15 @@ export interface TargetRow {
   /** Whether the monitor is assigned the check now. */
   assigned: boolean;
   paused: boolean;
-  /** `up`/`down` from the newest result, `pending` before the first. */
-  state: "up" | "down" | "pending";
+  /**
+   * `up`/`down` from the newest result, `pending` before the first, `unknown`
+   * once the monitor is offline or that result is stale (see `freshness.ts`).
+   */
+  state: CheckState;
   latencyMs: number | null;
   lastResultAt: number | null;
+  /** When an `up`/`down` state turns `unknown` unless a newer result arrives; null before one. */
+  freshUntil: number | null;
   summary: string | null;
   error: string | null;
   uptime: { h24: number | null; d7: number | null; d30: number | null };
@@ -75,12 +81,13 @@ const SECRET_KEY = /pass|secret|token|key/i;
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
   const live = new Live(manager, manager.history.latest());
+  const judge = freshnessOf(manager);
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
     "GET /api/v1/status": () => json(status(manager)),
     "GET /api/v1/monitors": () => json(manager.states()),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live)),
+    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
     "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
     "GET /api/v1/rollups": (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
@@ -95,7 +102,12 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       const to = time(url, "to") ?? Date.now();
       const from = time(url, "from") ?? to - 86_400_000;
       if (from >= to) throw new ApiError(400, "from must be before to");
-      return json(manager.history.chart(check, from, to));
+      const spec = manager.config.checks.find((c) => c.spec.id === check)?.spec;
+      // the dashboard breaks its lines where results are missing for longer than two intervals
+      return json({
+        ...manager.history.chart(check, from, to),
+        intervalMs: spec?.intervalMs ?? null,
+      });
     },
     "GET /api/v1/events": () => live.stream({ managerId: manager.managerId, version: VERSION }),
     "POST /api/v1/run": async (req) => {
@@ -130,6 +142,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           latest: live.latest().filter((r) =>
             manager.config.checks.some((c) => c.spec.id === r.checkId)
           ),
+          isCurrent: (r) => judge(r.checkId, r.monitorName, r.startedAt, Date.now()) === "fresh",
           monitors: manager.states(),
           version: VERSION,
           storeBytes: storeBytes(manager),
@@ -217,7 +230,8 @@ function storeBytes(manager: Manager): number {
   return Number(row.n);
 }
 
-function targets(manager: Manager, live: Live): TargetRow[] {
+function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
+  const now = Date.now();
   const series = manager.history.series();
   const uptime = manager.history.uptime();
   const rows: TargetRow[] = [];
@@ -238,9 +252,10 @@ function targets(manager: Manager, live: Live): TargetRow[] {
         monitorId: s?.monitorId ?? link.state.monitorId,
         assigned: assigned.has(spec.id),
         paused,
-        state: last ? (last.up ? "up" : "down") : "pending",
+        state: stateOf(judge(spec.id, name, last?.startedAt ?? null, now), last?.up),
         latencyMs: last?.latencyMs ?? null,
         lastResultAt: last?.startedAt ?? null,
+        freshUntil: last ? last.startedAt + staleAfterMs(spec.intervalMs, spec.timeoutMs) : null,
         summary: last?.summary ?? null,
         error: last?.error ?? null,
         uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },

@@ -4,6 +4,7 @@ import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import type { Manager } from "../manager.ts";
 import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { createApi } from "./api.ts";
+import { loadOpenApi } from "../../tests/helpers/openapi.ts";
 
 async function withApi(
   token: string,
@@ -97,4 +98,28 @@ Deno.test("with a token, /api and /metrics need it and the dashboard does not", 
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>netmon<\/title>/);
   });
+});
+
+Deno.test("an offline monitor's checks are unknown in /api/v1/targets and absent from /metrics", async () => {
+  const spec = await loadOpenApi();
+  await using q = await startQuietManager(`monitors:
+  - { address: 127.0.0.1:${freeTcpPort()}, name: far }
+targets:
+  web:
+    TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
+`);
+  // a result from just now, from a monitor that is not connected
+  q.manager.store.add([result("web/TCP", Date.now())], "far");
+  const api = createApi(q.manager, { token: "" });
+  try {
+    const targets = await (await get(api, "/api/v1/targets")).json();
+    assert.deepEqual(spec.check("/api/v1/targets", "get", 200, targets), []);
+    assert.deepEqual(targets.map((r: { state: string }) => r.state), ["unknown"]);
+    assert.equal(targets[0].lastResultAt !== null, true, "the last result is still shown");
+    const metrics = await (await get(api, "/metrics")).text();
+    assert.doesNotMatch(metrics, /^probe_success\{/m);
+    assert.match(metrics, /^netmon_monitor_up\{monitor="far",[^}]*\} 0$/m);
+  } finally {
+    api.close();
+  }
 });
