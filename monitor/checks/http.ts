@@ -23,12 +23,20 @@
  * @module
  */
 import http from "node:http";
-import https from "node:https";
-import { isIP } from "node:net";
-import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
+import net, { isIP } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { CheckFn, CheckOptions, DetailValue } from "../../shared/checks.ts";
 import type { HttpParams } from "../../shared/params/http.ts";
 import { type Resolved, ResolveError, resolveHost } from "../net/resolve.ts";
+import {
+  certDate,
+  clientContext,
+  type DateProblem,
+  dateProblem,
+  earliestExpiring,
+  peerChain,
+  whichCert,
+} from "../net/tls_peer.ts";
 
 /** The most body bytes one response may hand us; the rest is not read. */
 export const BODY_LIMIT = 1 << 20;
@@ -44,6 +52,8 @@ export type HttpFailure =
   | "connect"
   | "tls"
   | "certificate"
+  | "cert_expired"
+  | "cert_not_yet_valid"
   | "cert_expiry"
   | "protocol"
   | "redirects"
@@ -55,11 +65,15 @@ export type HttpFailure =
 export interface TlsFacts {
   /** Negotiated protocol as OpenSSL names it, e.g. `TLSv1.3`. */
   protocol: string;
-  /** Subject of the server's certificate, e.g. `CN=localhost`. */
+  /** Subject of the server's certificate in its RDN order, e.g. `CN=localhost, O=Example`. */
   subject: string;
   issuer: string;
   /** Earliest `notAfter` among the certificates the server presented, ms since the epoch. */
   earliestExpiry: number;
+  /** Null when the leaf expires first, else `certificate "<CN>" in the chain`. */
+  earliestWhich: string | null;
+  /** A certificate of the chain that is expired or not yet valid now. */
+  dateProblem: DateProblem | null;
   /** Whether the chain verified against the trusted CAs and matched the host name. */
   authorized: boolean;
   /** OpenSSL's code for why it did not, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
@@ -138,39 +152,47 @@ const NET_REASONS: Record<string, string> = {
   EPIPE: "connection closed by the server",
 };
 
-function formatName(name: Record<string, string | string[]> | undefined): string {
-  if (!name) return "";
-  return Object.entries(name)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("+") : v}`)
-    .join(", ");
+function authorizationCode(socket: TLSSocket): string | null {
+  const error = socket.authorizationError as Error | string | null | undefined;
+  return error ? String(error instanceof Error ? error.message : error) : null;
 }
 
+/**
+ * Reads the handshake's facts. Parsing the chain takes a while (tens of ms
+ * with a context of its own per request), so it is called only once the
+ * phase timings are taken.
+ */
 function readTls(socket: TLSSocket): TlsFacts {
-  const leaf = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  let earliest = leaf?.valid_to ? Date.parse(leaf.valid_to) : NaN;
-  // The chain ends at a self-issued root whose issuerCertificate is itself.
-  const seen = new Set<string>();
-  for (let c = leaf; c?.issuerCertificate && !seen.has(c.fingerprint256);) {
-    seen.add(c.fingerprint256);
-    c = c.issuerCertificate;
-    const notAfter = Date.parse(c.valid_to);
-    if (notAfter < earliest) earliest = notAfter;
-  }
-  const error = socket.authorizationError as Error | string | null | undefined;
+  const chain = peerChain(socket);
+  const earliest = earliestExpiring(chain);
   return {
     protocol: socket.getProtocol() ?? "unknown",
-    subject: formatName(leaf?.subject as Record<string, string | string[]> | undefined),
-    issuer: formatName(leaf?.issuer as Record<string, string | string[]> | undefined),
-    earliestExpiry: earliest,
+    subject: chain[0]?.subject ?? "",
+    issuer: chain[0]?.issuer ?? "",
+    earliestExpiry: earliest?.cert.notAfter ?? NaN,
+    earliestWhich: earliest ? whichCert(earliest.cert, earliest.index) : null,
+    dateProblem: dateProblem(chain),
     authorized: socket.authorized,
-    authorizationError: error ? String(error instanceof Error ? error.message : error) : null,
+    authorizationError: authorizationCode(socket),
   };
 }
 
-/** `certificate not trusted: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`. */
-function untrusted(code: string | null): string {
+/**
+ * Why a chain that did not verify is not trusted: its dates when they are
+ * wrong (Deno's code 21 hides them), else OpenSSL's code in words.
+ */
+function untrusted(tls: TlsFacts): HopError {
+  if (tls.dateProblem) {
+    const kind = tls.dateProblem.kind === "expired" ? "cert_expired" : "cert_not_yet_valid";
+    return new HopError(tls.dateProblem.message, kind, tls);
+  }
+  const code = tls.authorizationError;
   const reason = code ? TLS_REASONS[code] : undefined;
-  return `certificate not trusted: ${reason ? `${reason} (${code})` : code ?? "unknown reason"}`;
+  return new HopError(
+    `certificate not trusted: ${reason ? `${reason} (${code})` : code ?? "unknown reason"}`,
+    "certificate",
+    tls,
+  );
 }
 
 function netError(
@@ -217,28 +239,28 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
   if (req.body !== "") {
     headers["Content-Length"] = String(new TextEncoder().encode(req.body).length);
   }
-  const options: https.RequestOptions = {
-    host: resolved.address,
-    family: resolved.family,
-    port: url.port || (isTls ? 443 : 80),
+  const port = Number(url.port || (isTls ? 443 : 80));
+  const options: http.RequestOptions = {
     path: url.pathname + url.search,
     method: req.method,
     headers,
-    agent: false,
   };
-  if (isTls) {
-    // Verification is ours (on secureConnect), so the certificate is read even when it fails.
-    options.rejectUnauthorized = false;
-    if (isIP(hostname) === 0) options.servername = hostname;
-    if (req.ca !== undefined) options.ca = req.ca;
-  }
+  // built (or found) before the clock starts
+  const secureContext = isTls ? clientContext(req.ca) : undefined;
 
   return await new Promise<Hop>((resolve, reject) => {
-    const started = performance.now();
-    let connectedAt = NaN, securedAt = NaN;
+    let started = NaN, connectedAt = NaN, securedAt = NaN;
+    let socket: net.Socket | null = null;
+    let request: http.ClientRequest | null = null;
     let tls: TlsFacts | null = null;
+    /** The handshake's facts, read on first use (after the timings) while the socket is open. */
+    const tlsFacts = () => {
+      if (tls === null && isTls && socket !== null && !socket.destroyed) {
+        tls = readTls(socket as TLSSocket);
+      }
+      return tls;
+    };
     let settled = false;
-    const request = (isTls ? https : http).request(options);
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
@@ -247,35 +269,20 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
     };
     const fail = (e: unknown) =>
       settle(() => {
-        request.destroy();
+        request?.destroy();
+        socket?.destroy();
         reject(e);
       });
     const onAbort = () => fail(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-
-    request.on("socket", (socket) => {
-      socket.once("connect", () => {
-        connectedAt = performance.now();
-        phases.connect += connectedAt - started;
-      });
-      if (!isTls) return;
-      socket.once("secureConnect", () => {
-        securedAt = performance.now();
-        phases.tls += securedAt - connectedAt;
-        tls = readTls(socket as TLSSocket);
-        if (params.tls_verify && !tls.authorized) {
-          fail(new HopError(untrusted(tls.authorizationError), "certificate", tls));
-        }
-      });
-    });
-    request.on("error", (e: Error & { code?: string }) => {
+    const onError = (e: Error & { code?: string }) =>
       fail(
         e instanceof HopError
           ? e
           : netError(e, isTls, !Number.isNaN(connectedAt), !Number.isNaN(securedAt)),
       );
-    });
-    request.on("response", (res: http.IncomingMessage) => {
+
+    const onResponse = (res: http.IncomingMessage) => {
       const firstByteAt = performance.now();
       phases.processing += firstByteAt - (isTls ? securedAt : connectedAt);
       const chunks: Uint8Array[] = [];
@@ -283,6 +290,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
       const done = () =>
         settle(() => {
           phases.transfer += performance.now() - firstByteAt;
+          tlsFacts();
           const body = new Uint8Array(size);
           let at = 0;
           for (const c of chunks) {
@@ -301,7 +309,8 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
             address: resolved.address,
             family: resolved.family,
           });
-          request.destroy();
+          request?.destroy();
+          socket?.destroy();
         });
       res.on("data", (chunk: Uint8Array) => {
         if (settled) return;
@@ -319,14 +328,55 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
       res.on("end", done);
       res.on(
         "error",
-        () => fail(new HopError("connection lost while reading the body", "protocol", tls)),
+        () => fail(new HopError("connection lost while reading the body", "protocol", tlsFacts())),
       );
       res.on(
         "aborted",
-        () => fail(new HopError("connection lost while reading the body", "protocol", tls)),
+        () => fail(new HopError("connection lost while reading the body", "protocol", tlsFacts())),
       );
+    };
+
+    /** Sends the request over the socket `connect()` returns. */
+    const send = (connect: () => net.Socket) => {
+      request = http.request({ ...options, createConnection: connect });
+      request.on("error", onError);
+      request.on("response", onResponse);
+      request.end(req.body === "" ? undefined : req.body);
+    };
+    const onConnect = () => {
+      connectedAt = performance.now();
+      phases.connect += connectedAt - started;
+    };
+
+    if (!isTls) {
+      // the socket is made inside http.request(), after it has built the request
+      send(() => {
+        started = performance.now();
+        socket = net.connect({ host: resolved.address, port, family: resolved.family });
+        socket.once("connect", onConnect);
+        return socket;
+      });
+      return;
+    }
+    started = performance.now();
+    const tlsSocket = tlsConnect({
+      host: resolved.address,
+      port,
+      // SNI must be a name (RFC 6066)
+      servername: isIP(hostname) === 0 ? hostname : undefined,
+      secureContext,
+      // verification is ours (on secureConnect), so the certificate is read even when it fails
+      rejectUnauthorized: false,
     });
-    request.end(req.body === "" ? undefined : req.body);
+    socket = tlsSocket;
+    tlsSocket.once("connect", onConnect);
+    tlsSocket.on("error", onError);
+    tlsSocket.once("secureConnect", () => {
+      securedAt = performance.now();
+      phases.tls += securedAt - connectedAt;
+      if (params.tls_verify && !tlsSocket.authorized) fail(untrusted(tlsFacts()!));
+      else send(() => tlsSocket);
+    });
   });
 }
 
@@ -366,6 +416,11 @@ function bodyProblem(body: string, params: HttpParams): string | null {
 /** `TLSv1.3` → `TLS 1.3`, the label value blackbox_exporter uses. */
 function tlsLabel(protocol: string): string {
   return protocol.replace(/^TLSv/, "TLS ");
+}
+
+/** ` (certificate "X" in the chain)`, or nothing for the leaf. */
+function note(which: string | null): string {
+  return which === null ? "" : ` (${which})`;
 }
 
 /** Whole days from now until `ms`, rounded down (negative once expired). */
@@ -458,13 +513,23 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
       tls && params.cert_expiry_days > 0 &&
       tls.earliestExpiry - Date.now() < params.cert_expiry_days * DAY_MS
     ) {
-      const iso = new Date(tls.earliestExpiry).toISOString().slice(0, 10);
-      failure = {
-        kind: "cert_expiry",
-        message: `certificate expires in ${
-          daysLeft(tls.earliestExpiry)
-        } days (${iso}), within cert_expiry_days ${params.cert_expiry_days}`,
-      };
+      if (tls.earliestExpiry <= Date.now()) {
+        // only reached under tls_verify: false; a verified chain failed at the handshake
+        failure = {
+          kind: "cert_expired",
+          message: `certificate expired on ${certDate(tls.earliestExpiry)}${
+            note(tls.earliestWhich)
+          }`,
+        };
+      } else {
+        const iso = new Date(tls.earliestExpiry).toISOString().slice(0, 10);
+        failure = {
+          kind: "cert_expiry",
+          message: `certificate expires in ${daysLeft(tls.earliestExpiry)} days (${iso}${
+            tls.earliestWhich === null ? "" : `, ${tls.earliestWhich}`
+          }), within cert_expiry_days ${params.cert_expiry_days}`,
+        };
+      }
     }
   }
 
