@@ -35,6 +35,7 @@ import {
   dateProblem,
   earliestExpiring,
   peerChain,
+  verifyReason,
   whichCert,
 } from "../net/tls_peer.ts";
 
@@ -132,17 +133,6 @@ interface HopRequest {
   phases: Record<Phase, number>;
 }
 
-const TLS_REASONS: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
-  SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in the chain",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "issuer unknown, unable to verify the certificate",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "issuer unknown, unable to verify the certificate",
-  UNABLE_TO_GET_ISSUER_CERT: "issuer certificate not found",
-  CERT_HAS_EXPIRED: "certificate has expired",
-  CERT_NOT_YET_VALID: "certificate is not yet valid",
-  ERR_TLS_CERT_ALTNAME_INVALID: "certificate does not match the host name",
-};
-
 const NET_REASONS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   EHOSTUNREACH: "host unreachable",
@@ -186,10 +176,8 @@ function untrusted(tls: TlsFacts): HopError {
     const kind = tls.dateProblem.kind === "expired" ? "cert_expired" : "cert_not_yet_valid";
     return new HopError(tls.dateProblem.message, kind, tls);
   }
-  const code = tls.authorizationError;
-  const reason = code ? TLS_REASONS[code] : undefined;
   return new HopError(
-    `certificate not trusted: ${reason ? `${reason} (${code})` : code ?? "unknown reason"}`,
+    `certificate not trusted: ${verifyReason(tls.authorizationError)}`,
     "certificate",
     tls,
   );

@@ -29,6 +29,14 @@ import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts"
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
+import {
+  type ChainCert,
+  clientContext,
+  dateProblem,
+  earliestExpiring,
+  peerChain,
+  verifyReason,
+} from "../net/tls_peer.ts";
 
 /** The most reply bytes read while waiting for `expect` to match. */
 const MAX_REPLY_BYTES = 64 * 1024;
@@ -162,17 +170,14 @@ function tlsVersionLabel(protocol: string | null): string {
   return (protocol ?? "unknown").replace(/^TLSv/, "TLS ");
 }
 
-function earliestExpiry(cert: tls.DetailedPeerCertificate): number | null {
-  let earliest: number | null = null;
-  const seen = new Set<string>();
-  for (let c: tls.DetailedPeerCertificate | undefined = cert; c?.valid_to;) {
-    if (seen.has(c.fingerprint256)) break;
-    seen.add(c.fingerprint256);
-    const t = Date.parse(c.valid_to) / 1000;
-    if (Number.isFinite(t) && (earliest === null || t < earliest)) earliest = t;
-    c = c.issuerCertificate;
+/** Why a chain that did not verify is not trusted: its dates first (Deno's code 21 hides them). */
+function untrusted(chain: ChainCert[], code: string | null, serverName: string): string {
+  const problem = dateProblem(chain);
+  if (problem) return problem.message;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `TLS handshake failed: certificate does not match the server name "${serverName}" (${code})`;
   }
-  return earliest;
+  return `TLS handshake failed: ${verifyReason(code)}`;
 }
 
 function connectTls(
@@ -184,6 +189,8 @@ function connectTls(
 ): Promise<Opened> {
   signal.throwIfAborted();
   const serverName = params.server_name;
+  // built (or found) before the clock starts
+  const secureContext = clientContext(ca);
   return new Promise((resolve, reject) => {
     const start = performance.now();
     let connectMs: number | null = null;
@@ -192,8 +199,9 @@ function connectTls(
       port,
       // SNI must be a name (RFC 6066); an address is still checked below
       servername: isIP(serverName) ? undefined : serverName,
-      ca,
-      rejectUnauthorized: params.tls_verify,
+      secureContext,
+      // verification is ours (on secureConnect), so that the certificate can say why it failed
+      rejectUnauthorized: false,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
     });
     const fail = (e: Error & { code?: string }) => {
@@ -218,21 +226,27 @@ function connectTls(
     socket.once("error", fail);
     socket.once("close", () => fail(new Error("connection closed")));
     socket.once("secureConnect", () => {
+      const handshakeMs = performance.now() - start - (connectMs ?? 0);
       signal.removeEventListener("abort", onAbort);
       socket.removeAllListeners("error").removeAllListeners("close");
       const tcpMs = connectMs ?? 0;
-      const cert = socket.getPeerCertificate(true);
-      const verifyError = socket.authorizationError;
+      const chain = peerChain(socket);
+      const verifyError = socket.authorizationError ? String(socket.authorizationError) : null;
+      if (params.tls_verify && !socket.authorized) {
+        socket.destroy();
+        reject(new TlsFailure(tcpMs, untrusted(chain, verifyError, serverName)));
+        return;
+      }
       resolve({
         link: nodeLink(socket),
         connectMs: tcpMs,
         tls: {
           version: tlsVersionLabel(socket.getProtocol()),
           authorized: socket.authorized,
-          verifyError: verifyError ? String(verifyError) : null,
-          subject: cert?.subject?.CN ? String(cert.subject.CN) : null,
-          earliestExpiry: cert ? earliestExpiry(cert) : null,
-          handshakeMs: performance.now() - start - tcpMs,
+          verifyError,
+          subject: chain[0]?.cn ?? null,
+          earliestExpiry: chain.length > 0 ? earliestExpiring(chain)!.cert.notAfter / 1000 : null,
+          handshakeMs,
         },
       });
     });

@@ -196,3 +196,30 @@ export function dateProblem(chain: ChainCert[], now = Date.now()): DateProblem |
   }
   return null;
 }
+
+const VERIFY_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
+  SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in the chain",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "issuer unknown, unable to verify the certificate",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "issuer unknown, unable to verify the certificate",
+  UNABLE_TO_GET_ISSUER_CERT: "issuer certificate not found",
+  CERT_HAS_EXPIRED: "certificate has expired",
+  CERT_NOT_YET_VALID: "certificate is not yet valid",
+  ERR_TLS_CERT_ALTNAME_INVALID: "certificate does not match the host name",
+};
+
+/**
+ * OpenSSL's (or Node's) code for a failed verification in words, with the
+ * code: `self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`. Say the
+ * chain's {@linkcode dateProblem} first: Deno reports bad dates as code 21.
+ *
+ * @example
+ * ```ts
+ * import { verifyReason } from "./tls_peer.ts";
+ * console.assert(verifyReason("DEPTH_ZERO_SELF_SIGNED_CERT") === "self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)");
+ * ```
+ */
+export function verifyReason(code: string | null): string {
+  const reason = code ? VERIFY_REASONS[code] : undefined;
+  return reason ? `${reason} (${code})` : code ?? "unknown reason";
+}
