@@ -238,14 +238,12 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
 
   return await new Promise<Hop>((resolve, reject) => {
     let started = NaN, connectedAt = NaN, securedAt = NaN;
-    let socket: net.Socket | null = null;
+    let socket: net.Socket | null = null, tlsSocket: TLSSocket | null = null;
     let request: http.ClientRequest | null = null;
     let tls: TlsFacts | null = null;
     /** The handshake's facts, read on first use (after the timings) while the socket is open. */
     const tlsFacts = () => {
-      if (tls === null && isTls && socket !== null && !socket.destroyed) {
-        tls = readTls(socket as TLSSocket);
-      }
+      if (tls === null && tlsSocket !== null && !tlsSocket.destroyed) tls = readTls(tlsSocket);
       return tls;
     };
     let settled = false;
@@ -258,6 +256,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
     const fail = (e: unknown) =>
       settle(() => {
         request?.destroy();
+        tlsSocket?.destroy();
         socket?.destroy();
         reject(e);
       });
@@ -298,6 +297,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
             family: resolved.family,
           });
           request?.destroy();
+          tlsSocket?.destroy();
           socket?.destroy();
         });
       res.on("data", (chunk: Uint8Array) => {
@@ -324,46 +324,56 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
       );
     };
 
-    /** Sends the request over the socket `connect()` returns. */
-    const send = (connect: () => net.Socket) => {
-      request = http.request({ ...options, createConnection: connect });
-      request.on("error", onError);
-      request.on("response", onResponse);
-      request.end(req.body === "" ? undefined : req.body);
-    };
     const onConnect = () => {
       connectedAt = performance.now();
       phases.connect += connectedAt - started;
     };
-
+    /** Dials the TCP connection: the clock starts here. */
+    const dial = () => {
+      started = performance.now();
+      const tcp = net.connect({ host: resolved.address, port, family: resolved.family });
+      socket = tcp;
+      tcp.once("connect", onConnect);
+      tcp.on("error", onError);
+      return tcp;
+    };
+    /** Gives the request its socket; it sends at once. */
+    const pending: { handOver?: (s: net.Socket) => void } = {};
+    request = http.request({
+      ...options,
+      // the socket comes once the request is built and, for TLS, the handshake done (below)
+      createConnection: (_opts, oncreate) => {
+        pending.handOver = (s) => oncreate(null, s);
+        return undefined;
+      },
+    });
+    request.on("error", onError);
+    request.on("response", onResponse);
+    request.end(req.body === "" ? undefined : req.body);
+    // dialled last, so that no work of ours sits between the connect and its event
+    const tcp = dial();
     if (!isTls) {
-      // the socket is made inside http.request(), after it has built the request
-      send(() => {
-        started = performance.now();
-        socket = net.connect({ host: resolved.address, port, family: resolved.family });
-        socket.once("connect", onConnect);
-        return socket;
-      });
+      tcp.once("connect", () => pending.handOver?.(tcp));
       return;
     }
-    started = performance.now();
-    const tlsSocket = tlsConnect({
-      host: resolved.address,
-      port,
-      // SNI must be a name (RFC 6066)
-      servername: isIP(hostname) === 0 ? hostname : undefined,
-      secureContext,
-      // verification is ours (on secureConnect), so the certificate is read even when it fails
-      rejectUnauthorized: false,
-    });
-    socket = tlsSocket;
-    tlsSocket.once("connect", onConnect);
-    tlsSocket.on("error", onError);
-    tlsSocket.once("secureConnect", () => {
-      securedAt = performance.now();
-      phases.tls += securedAt - connectedAt;
-      if (params.tls_verify && !tlsSocket.authorized) fail(untrusted(tlsFacts()!));
-      else send(() => tlsSocket);
+    // TLS over our own TCP socket, so that the connect phase is the TCP connect alone
+    tcp.once("connect", () => {
+      const secure = tlsConnect({
+        socket: tcp,
+        // SNI must be a name (RFC 6066)
+        servername: isIP(hostname) === 0 ? hostname : undefined,
+        secureContext,
+        // verification is ours (on secureConnect), so the certificate is read even when it fails
+        rejectUnauthorized: false,
+      });
+      tlsSocket = secure;
+      secure.on("error", onError);
+      secure.once("secureConnect", () => {
+        securedAt = performance.now();
+        phases.tls += securedAt - connectedAt;
+        if (params.tls_verify && !secure.authorized) fail(untrusted(tlsFacts()!));
+        else pending.handOver?.(secure);
+      });
     });
   });
 }

@@ -24,7 +24,7 @@
  * @module
  */
 import tls from "node:tls";
-import { isIP } from "node:net";
+import net, { isIP } from "node:net";
 import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts";
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
@@ -194,19 +194,16 @@ function connectTls(
   return new Promise((resolve, reject) => {
     const start = performance.now();
     let connectMs: number | null = null;
-    const socket = tls.connect({
-      host: address,
-      port,
-      // SNI must be a name (RFC 6066); an address is still checked below
-      servername: isIP(serverName) ? undefined : serverName,
-      secureContext,
-      // verification is ours (on secureConnect), so that the certificate can say why it failed
-      rejectUnauthorized: false,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
-    });
+    // TLS over a TCP socket of our own, so that the connect time is the TCP connect alone
+    const tcp = net.connect({ host: address, port });
+    let socket: tls.TLSSocket | null = null;
+    const destroy = () => {
+      socket?.destroy();
+      tcp.destroy();
+    };
     const fail = (e: Error & { code?: string }) => {
       signal.removeEventListener("abort", onAbort);
-      socket.destroy();
+      destroy();
       if (connectMs !== null) {
         reject(new TlsFailure(connectMs, `TLS handshake failed: ${e.message}`));
       } else if (e.code === "ECONNREFUSED") {
@@ -214,40 +211,56 @@ function connectTls(
       } else reject(new ConnectFailure("unreachable", plainMessage(e)));
     };
     const onAbort = () => {
-      socket.destroy();
+      destroy();
       reject(
         connectMs === null
           ? signal.reason
           : new TlsFailure(connectMs, "TLS handshake did not finish before the deadline"),
       );
     };
+    const onClose = () => fail(new Error("connection closed"));
     signal.addEventListener("abort", onAbort, { once: true });
-    socket.once("connect", () => connectMs = performance.now() - start);
-    socket.once("error", fail);
-    socket.once("close", () => fail(new Error("connection closed")));
-    socket.once("secureConnect", () => {
-      const handshakeMs = performance.now() - start - (connectMs ?? 0);
-      signal.removeEventListener("abort", onAbort);
-      socket.removeAllListeners("error").removeAllListeners("close");
-      const tcpMs = connectMs ?? 0;
-      const chain = peerChain(socket);
-      const verifyError = socket.authorizationError ? String(socket.authorizationError) : null;
-      if (params.tls_verify && !socket.authorized) {
-        socket.destroy();
-        reject(new TlsFailure(tcpMs, untrusted(chain, verifyError, serverName)));
-        return;
-      }
-      resolve({
-        link: nodeLink(socket),
-        connectMs: tcpMs,
-        tls: {
-          version: tlsVersionLabel(socket.getProtocol()),
-          authorized: socket.authorized,
-          verifyError,
-          subject: chain[0]?.cn ?? null,
-          earliestExpiry: chain.length > 0 ? earliestExpiring(chain)!.cert.notAfter / 1000 : null,
-          handshakeMs,
-        },
+    tcp.once("error", fail);
+    tcp.once("close", onClose);
+    tcp.once("connect", () => {
+      connectMs = performance.now() - start;
+      const secure = tls.connect({
+        socket: tcp,
+        // SNI must be a name (RFC 6066); an address is still checked below
+        servername: isIP(serverName) ? undefined : serverName,
+        secureContext,
+        // verification is ours (on secureConnect), so that the certificate can say why it failed
+        rejectUnauthorized: false,
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+      });
+      socket = secure;
+      secure.once("error", fail);
+      secure.once("close", onClose);
+      secure.once("secureConnect", () => {
+        const tcpMs = connectMs ?? 0;
+        const handshakeMs = performance.now() - start - tcpMs;
+        signal.removeEventListener("abort", onAbort);
+        tcp.removeListener("error", fail).removeListener("close", onClose);
+        secure.removeAllListeners("error").removeAllListeners("close");
+        const chain = peerChain(secure);
+        const verifyError = secure.authorizationError ? String(secure.authorizationError) : null;
+        if (params.tls_verify && !secure.authorized) {
+          destroy();
+          reject(new TlsFailure(tcpMs, untrusted(chain, verifyError, serverName)));
+          return;
+        }
+        resolve({
+          link: nodeLink(secure),
+          connectMs: tcpMs,
+          tls: {
+            version: tlsVersionLabel(secure.getProtocol()),
+            authorized: secure.authorized,
+            verifyError,
+            subject: chain[0]?.cn ?? null,
+            earliestExpiry: chain.length > 0 ? earliestExpiring(chain)!.cert.notAfter / 1000 : null,
+            handshakeMs,
+          },
+        });
       });
     });
   });
