@@ -23,7 +23,9 @@
  * @module
  */
 import http from "node:http";
+import http2 from "node:http2";
 import net, { isIP } from "node:net";
+import type { Readable } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { CheckFn, CheckOptions, DetailValue } from "../../shared/checks.ts";
 import type { HttpParams } from "../../shared/params/http.ts";
@@ -59,6 +61,7 @@ export type HttpFailure =
   | "protocol"
   | "redirects"
   | "status"
+  | "http_version"
   | "body"
   | "config";
 
@@ -123,6 +126,39 @@ interface Hop {
   tls: TlsFacts | null;
   address: string;
   family: 4 | 6;
+}
+
+/** A response's head and its body stream, whichever HTTP version brought it. */
+interface Answer {
+  status: number;
+  /** `1.1`, `2`, … as `probe_http_version` shows it. */
+  version: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/** Headers that belong to one HTTP/1 connection and are malformed in HTTP/2 (RFC 9113 8.2.2). */
+const CONNECTION_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** The HTTP/1 request headers as HTTP/2 sends them: lower case, `Host` as `:authority`. */
+function h2Headers(
+  headers: Record<string, string>,
+  method: string,
+  path: string,
+): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = { ":method": method, ":path": path, ":scheme": "https" };
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === "host") out[":authority"] = value;
+    else if (!CONNECTION_HEADERS.has(lower)) out[lower] = value;
+  }
+  return out;
 }
 
 interface HopRequest {
@@ -240,11 +276,21 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
     let started = NaN, connectedAt = NaN, securedAt = NaN;
     let socket: net.Socket | null = null, tlsSocket: TLSSocket | null = null;
     let request: http.ClientRequest | null = null;
+    let session: http2.ClientHttp2Session | null = null;
     let tls: TlsFacts | null = null;
     /** The handshake's facts, read on first use (after the timings) while the socket is open. */
     const tlsFacts = () => {
       if (tls === null && tlsSocket !== null && !tlsSocket.destroyed) tls = readTls(tlsSocket);
       return tls;
+    };
+    const teardown = () => {
+      // a session takes its sockets with it; destroying them under it too hangs Deno's http2
+      if (session) session.destroy();
+      else {
+        request?.destroy();
+        tlsSocket?.destroy();
+        socket?.destroy();
+      }
     };
     let settled = false;
     const settle = (fn: () => void) => {
@@ -255,9 +301,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
     };
     const fail = (e: unknown) =>
       settle(() => {
-        request?.destroy();
-        tlsSocket?.destroy();
-        socket?.destroy();
+        teardown();
         reject(e);
       });
     const onAbort = () => fail(signal.reason);
@@ -269,7 +313,8 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
           : netError(e, isTls, !Number.isNaN(connectedAt), !Number.isNaN(securedAt)),
       );
 
-    const onResponse = (res: http.IncomingMessage) => {
+    /** Reads a response's body, from HTTP/1 (`http.IncomingMessage`) or HTTP/2 (the stream). */
+    const onResponse = (res: Answer) => {
       const firstByteAt = performance.now();
       phases.processing += firstByteAt - (isTls ? securedAt : connectedAt);
       const chunks: Uint8Array[] = [];
@@ -285,10 +330,11 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
             at += c.length;
           }
           const length = Number(res.headers["content-length"]);
+          const location = res.headers.location;
           resolve({
-            status: res.statusCode ?? 0,
-            httpVersion: res.httpVersion,
-            location: res.headers.location,
+            status: res.status,
+            httpVersion: res.version,
+            location: Array.isArray(location) ? location[0] : location,
             contentLength: Number.isInteger(length) ? length : -1,
             body,
             truncated,
@@ -296,11 +342,9 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
             address: resolved.address,
             family: resolved.family,
           });
-          request?.destroy();
-          tlsSocket?.destroy();
-          socket?.destroy();
+          teardown();
         });
-      res.on("data", (chunk: Uint8Array) => {
+      res.body.on("data", (chunk: Uint8Array) => {
         if (settled) return;
         const room = BODY_LIMIT - size;
         if (chunk.length > room) {
@@ -313,12 +357,12 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
         chunks.push(chunk);
         size += chunk.length;
       });
-      res.on("end", done);
-      res.on(
+      res.body.on("end", done);
+      res.body.on(
         "error",
         () => fail(new HopError("connection lost while reading the body", "protocol", tlsFacts())),
       );
-      res.on(
+      res.body.on(
         "aborted",
         () => fail(new HopError("connection lost while reading the body", "protocol", tlsFacts())),
       );
@@ -348,8 +392,33 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
       },
     });
     request.on("error", onError);
-    request.on("response", onResponse);
+    request.on("response", (res: http.IncomingMessage) =>
+      onResponse({
+        status: res.statusCode ?? 0,
+        version: res.httpVersion,
+        headers: res.headers,
+        body: res,
+      }));
     request.end(req.body === "" ? undefined : req.body);
+
+    /** The server chose HTTP/2: the same request as a stream of a session on `secure`. */
+    const sendH2 = (secure: TLSSocket) => {
+      // the HTTP/1.1 request built in advance never got a socket; it goes quietly
+      request?.removeListener("error", onError).on("error", () => {}).destroy();
+      request = null;
+      session = http2.connect(`https://${url.host}`, { createConnection: () => secure });
+      session.on("error", onError);
+      const stream = session.request(h2Headers(headers, req.method, options.path!), {
+        endStream: req.body === "",
+      });
+      stream.on("error", onError);
+      stream.on(
+        "response",
+        (h: http2.IncomingHttpHeaders) =>
+          onResponse({ status: Number(h[":status"]), version: "2", headers: h, body: stream }),
+      );
+      if (req.body !== "") stream.end(req.body);
+    };
     // dialled last, so that no work of ours sits between the connect and its event
     const tcp = dial();
     if (!isTls) {
@@ -365,6 +434,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
         secureContext,
         // verification is ours (on secureConnect), so the certificate is read even when it fails
         rejectUnauthorized: false,
+        ALPNProtocols: ["h2", "http/1.1"],
       });
       tlsSocket = secure;
       secure.on("error", onError);
@@ -372,6 +442,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
         securedAt = performance.now();
         phases.tls += securedAt - connectedAt;
         if (params.tls_verify && !secure.authorized) fail(untrusted(tlsFacts()!));
+        else if (secure.alpnProtocol === "h2") sendH2(secure);
         else pending.handOver?.(secure);
       });
     });
@@ -503,6 +574,13 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
         message: `unexpected status code ${last.status} (valid: ${
           rangesText(params.valid_status_codes)
         })`,
+      };
+    } else if (params.http_version.length > 0 && !params.http_version.includes(last.httpVersion)) {
+      failure = {
+        kind: "http_version",
+        message: `server answered in HTTP/${last.httpVersion}, not ${
+          params.http_version.map((v) => `HTTP/${v}`).join(" or ")
+        } (http_version)`,
       };
     } else if (problem) {
       bodyFailed = true;

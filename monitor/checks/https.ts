@@ -34,6 +34,7 @@ const DESCRIPTIONS: Record<HttpFailure, string> = {
   protocol: "Invalid response",
   redirects: "Too many redirects",
   status: "Unexpected status code",
+  http_version: "Unexpected HTTP version",
   body: "Body check failed",
   config: "Configuration problem",
 };

@@ -24,13 +24,23 @@ const RUNS = 10;
 const AGREEMENT_MS = 2;
 const ATTEMPTS = 3;
 
-async function netmonPhases(raw: Record<string, unknown>): Promise<Phases> {
+/** What one comparison measures: our side, and the URL and options curl gets. */
+interface Case {
+  ours: () => Promise<Partial<Phases>>;
+  url: string;
+  curlArgs: string[];
+  /** The HTTP version both must speak, as curl's `%{http_version}` prints it. */
+  httpVersion: number;
+}
+
+async function netmonPhases(raw: Record<string, unknown>, httpVersion = 1.1): Promise<Phases> {
   const o = await checkHttp(parseHttpParams(raw, "timings"), {
     signal: AbortSignal.timeout(5000),
     timeoutMs: 5000,
     target: "timings",
   });
   assert.equal(o.up, true, o.summary);
+  assert.equal(o.metrics.probe_http_version, httpVersion);
   const ms = (p: string) => o.metrics[`probe_http_duration_seconds{phase="${p}"}`]! * 1000;
   return {
     connect: ms("connect"),
@@ -41,25 +51,24 @@ async function netmonPhases(raw: Record<string, unknown>): Promise<Phases> {
 }
 
 /**
- * curl's phases for `url`, from the second of two fresh connections in one
- * curl process: the first also pays for loading OpenSSL's configuration and
- * trust store (5–9 ms in the handshake here), which netmon pays once per
- * context, before its clock starts.
+ * curl's phases for `url` (on 127.0.0.1), from the second of two connections
+ * in one curl process: the first (to `localhost`, so that curl does not
+ * reuse it) also pays for loading OpenSSL's configuration and trust store
+ * (5–9 ms in the handshake here), which netmon pays once per context, before
+ * its clock starts.
  */
-async function curlPhases(url: string, args: string[]): Promise<Phases> {
+async function curlPhases(url: string, args: string[], httpVersion: number): Promise<Phases> {
   const out = await new Deno.Command("curl", {
     args: [
       "-sS",
       ...args,
-      "-H",
-      "Connection: close",
       "-w",
-      "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}\\n",
+      "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} %{http_version}\\n",
       "-o",
       "/dev/null",
       "-o",
       "/dev/null",
-      url,
+      url.replace("//127.0.0.1:", "//localhost:"),
       url,
     ],
     stdout: "piped",
@@ -68,15 +77,22 @@ async function curlPhases(url: string, args: string[]): Promise<Phases> {
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
   assert.equal(lines.length, 2, lines.join("\n"));
-  const [connect, app, first, total] = lines[1]!.split(" ").map((s) => Number(s) * 1000) as [
+  const [connect, app, first, total, version] = lines[1]!.split(" ").map((s) => Number(s)) as [
+    number,
     number,
     number,
     number,
     number,
   ];
   assert.ok(connect > 0, "curl reused the connection"); // a reused one reports 0
+  assert.equal(version, httpVersion, `curl spoke HTTP/${version}`);
   const secured = app > 0 ? app : connect;
-  return { connect, tls: secured - connect, processing: first - secured, transfer: total - first };
+  return {
+    connect: connect * 1000,
+    tls: (secured - connect) * 1000,
+    processing: (first - secured) * 1000,
+    transfer: (total - first) * 1000,
+  };
 }
 
 function median(values: number[]): number {
@@ -99,16 +115,12 @@ async function tcpTlsPhases(port: number): Promise<Partial<Phases>> {
 }
 
 /** One attempt: the medians of {@linkcode RUNS} runs of each, and whether they agree. */
-async function attempt(
-  ours: () => Promise<Partial<Phases>>,
-  url: string,
-  curlArgs: string[],
-): Promise<{ text: string; problems: string[] }> {
+async function attempt(c: Case): Promise<{ text: string; problems: string[] }> {
   const mine: Partial<Phases>[] = [], theirs: Phases[] = [];
   // interleaved, so that a burst of load on the machine hits both alike
   for (let i = 0; i < RUNS; i++) {
-    mine.push(await ours());
-    theirs.push(await curlPhases(url, curlArgs));
+    mine.push(await c.ours());
+    theirs.push(await curlPhases(c.url, c.curlArgs, c.httpVersion));
   }
   const phases = PHASES.filter((p) => mine[0]![p] !== undefined);
   const rows = phases.map((p) => ({
@@ -127,17 +139,13 @@ async function attempt(
   };
 }
 
-async function compare(
-  ours: () => Promise<Partial<Phases>>,
-  url: string,
-  curlArgs: string[],
-): Promise<void> {
+async function compare(c: Case): Promise<void> {
   // the first run in a process compiles and loads code that no later run does
-  await ours();
+  await c.ours();
   const seen: string[] = [];
   for (let i = 1; i <= ATTEMPTS; i++) {
-    const { text, problems } = await attempt(ours, url, curlArgs);
-    console.log(`${url} ${curlArgs.join(" ")} (attempt ${i}): ${text}`);
+    const { text, problems } = await attempt(c);
+    console.log(`${c.url} ${c.curlArgs.join(" ")} HTTP/${c.httpVersion} (attempt ${i}): ${text}`);
     if (problems.length === 0) return;
     seen.push(`attempt ${i}: ${problems.join("; ")}`);
   }
@@ -151,21 +159,50 @@ Deno.test("HTTP, HTTPS and TCP-TLS phase timings agree with curl's within 2 ms (
   await using nginx = await startNginx({ tls: { good: certs.server } });
   const http = `http://127.0.0.1:${nginx.port}/ok`;
   const https = `https://127.0.0.1:${nginx.tlsPorts.good}/ok`;
-  await t.step("HTTP", () => compare(() => netmonPhases({ url: http }), http, []));
+  const ca = ["--cacert", certs.ca.cert];
+  await t.step(
+    "HTTP",
+    () =>
+      compare({
+        ours: () => netmonPhases({ url: http }),
+        url: http,
+        curlArgs: [],
+        httpVersion: 1.1,
+      }),
+  );
   await t.step("HTTPS with ca_file", () =>
-    compare(
-      () => netmonPhases({ url: https, ca_file: certs.ca.cert }),
-      https,
-      ["--cacert", certs.ca.cert],
-    ));
+    compare({
+      ours: () => netmonPhases({ url: https, ca_file: certs.ca.cert }),
+      url: https,
+      curlArgs: ca,
+      httpVersion: 1.1,
+    }));
   // no ca_file: the case whose certificate reading once took 25–57 ms of "processing"
-  await t.step(
-    "HTTPS with the system store, tls_verify false",
-    () => compare(() => netmonPhases({ url: https, tls_verify: false }), https, ["-k"]),
-  );
+  await t.step("HTTPS with the system store, tls_verify false", () =>
+    compare({
+      ours: () => netmonPhases({ url: https, tls_verify: false }),
+      url: https,
+      curlArgs: ["-k"],
+      httpVersion: 1.1,
+    }));
   // the TCP check's connect once included building the TLS context
-  await t.step(
-    "TCP with TLS, the system store",
-    () => compare(() => tcpTlsPhases(nginx.tlsPorts.good!), https, ["-k"]),
-  );
+  await t.step("TCP with TLS, the system store", () =>
+    compare({
+      ours: () => tcpTlsPhases(nginx.tlsPorts.good!),
+      url: https,
+      curlArgs: ["-k"],
+      httpVersion: 1.1,
+    }));
+});
+
+Deno.test("HTTP/2 phase timings agree with curl's within 2 ms (median of 10)", async () => {
+  await using certs = await makeCerts();
+  await using nginx = await startNginx({ tls: { good: certs.server }, http2: true });
+  const https = `https://127.0.0.1:${nginx.tlsPorts.good}/ok`;
+  await compare({
+    ours: () => netmonPhases({ url: https, ca_file: certs.ca.cert }, 2),
+    url: https,
+    curlArgs: ["--http2", "--cacert", certs.ca.cert],
+    httpVersion: 2,
+  });
 });
