@@ -1,12 +1,17 @@
 /**
  * The HTTP check, and the request engine the HTTPS check shares: resolve the
- * name ourselves, dial the address with `node:http`/`node:https` (sending the
- * `Host` header and the TLS server name, as blackbox_exporter does), follow
- * redirects by hand, time every phase, read the peer certificate and check the
- * status code, the body and the certificate's expiry.
+ * name ourselves, dial the address ourselves (TCP, then TLS on it, sending
+ * the TLS server name and the `Host` header, as blackbox_exporter does),
+ * speak HTTP/1.1 with `node:http` or, when the server picks it by ALPN,
+ * HTTP/2 with `node:http2`, follow redirects by hand, time every phase, read
+ * the peer certificate and check the status code, the HTTP version, the body
+ * and the certificate's expiry.
  *
  * `node:http` rather than `fetch`, because only it gives the phase timings and
- * the certificate.
+ * the certificate. The timings agree with curl's `-w` figures within a
+ * millisecond or so on loopback, because nothing of ours runs on the clock:
+ * the request is built and the TLS context exists before the TCP connect
+ * starts, and the certificate is read once the response is in.
  *
  * @example
  * ```ts ignore
