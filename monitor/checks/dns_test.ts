@@ -279,19 +279,30 @@ Deno.test("checkDns() times out when only replies for other queries arrive", asy
   assert.equal(out.error, "timeout after 300 ms");
 });
 
-Deno.test("checkDns() is down with a timeout when nothing answers on the port", async () => {
-  const port = await freeDualPort("127.0.0.1");
-  const out = await run({ server_address: "127.0.0.1", port, query_name: "www.netmon.test" }, 300);
-  assert.equal(out.up, false);
-  assert.equal(out.error, "timeout after 300 ms");
-  assert.equal(
-    out.summary,
-    `DNS Server: 127.0.0.1 - Query: www.netmon.test, Type: A, Query Results: timeout after 300 ms, ` +
-      `Transport: udp, Port: ${port}, Error: timeout after 300 ms`,
-  );
-  assert.equal(out.latencyMs, null);
-  assert.equal(out.metrics.probe_success, 0);
-});
+for (const host of ["127.0.0.1", "::1"]) {
+  Deno.test(`checkDns() says refused at once when nothing listens on the port of ${host}`, async () => {
+    const port = await freeDualPort(host);
+    const timeoutMs = 5000;
+    const started = performance.now();
+    const out = await run(
+      { server_address: host, port, query_name: "www.netmon.test", ip_protocol: "auto" },
+      timeoutMs,
+    );
+    const tookMs = performance.now() - started;
+    assert.equal(out.up, false);
+    assert.equal(out.error, "refused (ICMP port unreachable)");
+    assert.notEqual(out.error, `timeout after ${timeoutMs} ms`);
+    // the ICMP port unreachable ends it, not the deadline
+    assert.ok(tookMs < timeoutMs, `took ${tookMs} ms`);
+    assert.equal(
+      out.summary,
+      `DNS Server: ${host} - Query: www.netmon.test, Type: A, Query Results: refused (ICMP port unreachable), ` +
+        `Transport: udp, Port: ${port}, Error: refused (ICMP port unreachable)`,
+    );
+    assert.equal(out.latencyMs, null);
+    assert.equal(out.metrics.probe_success, 0);
+  });
+}
 
 Deno.test("checkDns() reports a refused TCP connection when forced to TCP on a closed port", async () => {
   const port = await freeDualPort("127.0.0.1");

@@ -28,10 +28,13 @@ const DESCRIPTIONS: Record<HttpFailure, string> = {
   connect: "Server unreachable",
   tls: "TLS handshake failed",
   certificate: "Certificate not trusted",
+  cert_expired: "Certificate expired",
+  cert_not_yet_valid: "Certificate not yet valid",
   cert_expiry: "Certificate expires soon",
   protocol: "Invalid response",
   redirects: "Too many redirects",
   status: "Unexpected status code",
+  http_version: "Unexpected HTTP version",
   body: "Body check failed",
   config: "Configuration problem",
 };
@@ -51,9 +54,13 @@ export function describeProbe(probe: HttpProbe): string {
 
 function certificateText(probe: HttpProbe): string {
   if (!probe.tls || Number.isNaN(probe.tls.earliestExpiry)) return "";
-  const date = new Date(probe.tls.earliestExpiry).toISOString().slice(0, 10);
-  return `, Certificate Expires: ${date} (${daysLeft(probe.tls.earliestExpiry)} days)` +
-    `, TLS Version: ${probe.tls.protocol}`;
+  const { earliestExpiry, earliestWhich, protocol } = probe.tls;
+  const date = new Date(earliestExpiry).toISOString().slice(0, 10);
+  const which = earliestWhich === null ? "" : `, ${earliestWhich}`;
+  const when = earliestExpiry <= Date.now()
+    ? `Certificate Expired: ${date} (${daysLeft(Date.now(), earliestExpiry)} days ago${which})`
+    : `Certificate Expires: ${date} (${daysLeft(earliestExpiry)} days${which})`;
+  return `, ${when}, TLS Version: ${protocol}`;
 }
 
 /**

@@ -138,7 +138,7 @@ export const checkNtp: CheckFn<NtpParams> = async (params, options) => {
         request = makeRequest(t1);
         return request.bytes;
       },
-      (bytes, monoMs) => ({ bytes, monoMs }),
+      (bytes, monoMs) => ({ bytes: bytes.slice(), monoMs }),
       signal,
     );
   } catch (e) {

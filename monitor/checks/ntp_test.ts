@@ -80,15 +80,26 @@ Deno.test("checkNtp() is down when chronyd serves no synchronised time", async (
   assert.equal(out.metrics.netmon_ntp_leap, 3);
 });
 
-Deno.test("checkNtp() is down with a timeout when nothing listens on the port", async () => {
-  const port = await freeDualPort("127.0.0.1");
-  const out = await run({ server_address: "127.0.0.1", port }, 300);
-  assert.equal(out.up, false);
-  assert.equal(out.error, "timeout after 300 ms");
-  assert.equal(out.summary, "NTP: Server 127.0.0.1 - is down, Error: timeout after 300 ms");
-  assert.equal(out.latencyMs, null);
-  assert.equal(out.metrics.probe_success, 0);
-});
+for (const host of ["127.0.0.1", "::1"]) {
+  Deno.test(`checkNtp() says refused at once when nothing listens on the port of ${host}`, async () => {
+    const port = await freeDualPort(host);
+    const timeoutMs = 5000;
+    const started = performance.now();
+    const out = await run({ server_address: host, port }, timeoutMs);
+    const tookMs = performance.now() - started;
+    assert.equal(out.up, false);
+    assert.equal(out.error, "refused (ICMP port unreachable)");
+    assert.notEqual(out.error, `timeout after ${timeoutMs} ms`);
+    // the ICMP port unreachable ends it, not the deadline
+    assert.ok(tookMs < timeoutMs, `took ${tookMs} ms`);
+    assert.equal(
+      out.summary,
+      `NTP: Server ${host} - is down, Error: refused (ICMP port unreachable)`,
+    );
+    assert.equal(out.latencyMs, null);
+    assert.equal(out.metrics.probe_success, 0);
+  });
+}
 
 Deno.test({
   name: "checkNtp() is down with a timeout when the server's link is down",

@@ -24,11 +24,19 @@
  * @module
  */
 import tls from "node:tls";
-import { isIP } from "node:net";
+import net, { isIP } from "node:net";
 import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts";
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
+import {
+  type ChainCert,
+  clientContext,
+  dateProblem,
+  earliestExpiring,
+  peerChain,
+  verifyReason,
+} from "../net/tls_peer.ts";
 
 /** The most reply bytes read while waiting for `expect` to match. */
 const MAX_REPLY_BYTES = 64 * 1024;
@@ -162,17 +170,14 @@ function tlsVersionLabel(protocol: string | null): string {
   return (protocol ?? "unknown").replace(/^TLSv/, "TLS ");
 }
 
-function earliestExpiry(cert: tls.DetailedPeerCertificate): number | null {
-  let earliest: number | null = null;
-  const seen = new Set<string>();
-  for (let c: tls.DetailedPeerCertificate | undefined = cert; c?.valid_to;) {
-    if (seen.has(c.fingerprint256)) break;
-    seen.add(c.fingerprint256);
-    const t = Date.parse(c.valid_to) / 1000;
-    if (Number.isFinite(t) && (earliest === null || t < earliest)) earliest = t;
-    c = c.issuerCertificate;
+/** Why a chain that did not verify is not trusted: its dates first (Deno's code 21 hides them). */
+function untrusted(chain: ChainCert[], code: string | null, serverName: string): string {
+  const problem = dateProblem(chain);
+  if (problem) return problem.message;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `TLS handshake failed: certificate does not match the server name "${serverName}" (${code})`;
   }
-  return earliest;
+  return `TLS handshake failed: ${verifyReason(code)}`;
 }
 
 function connectTls(
@@ -184,21 +189,21 @@ function connectTls(
 ): Promise<Opened> {
   signal.throwIfAborted();
   const serverName = params.server_name;
+  // built (or found) before the clock starts
+  const secureContext = clientContext(ca);
   return new Promise((resolve, reject) => {
     const start = performance.now();
     let connectMs: number | null = null;
-    const socket = tls.connect({
-      host: address,
-      port,
-      // SNI must be a name (RFC 6066); an address is still checked below
-      servername: isIP(serverName) ? undefined : serverName,
-      ca,
-      rejectUnauthorized: params.tls_verify,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
-    });
+    // TLS over a TCP socket of our own, so that the connect time is the TCP connect alone
+    const tcp = net.connect({ host: address, port });
+    let socket: tls.TLSSocket | null = null;
+    const destroy = () => {
+      socket?.destroy();
+      tcp.destroy();
+    };
     const fail = (e: Error & { code?: string }) => {
       signal.removeEventListener("abort", onAbort);
-      socket.destroy();
+      destroy();
       if (connectMs !== null) {
         reject(new TlsFailure(connectMs, `TLS handshake failed: ${e.message}`));
       } else if (e.code === "ECONNREFUSED") {
@@ -206,34 +211,56 @@ function connectTls(
       } else reject(new ConnectFailure("unreachable", plainMessage(e)));
     };
     const onAbort = () => {
-      socket.destroy();
+      destroy();
       reject(
         connectMs === null
           ? signal.reason
           : new TlsFailure(connectMs, "TLS handshake did not finish before the deadline"),
       );
     };
+    const onClose = () => fail(new Error("connection closed"));
     signal.addEventListener("abort", onAbort, { once: true });
-    socket.once("connect", () => connectMs = performance.now() - start);
-    socket.once("error", fail);
-    socket.once("close", () => fail(new Error("connection closed")));
-    socket.once("secureConnect", () => {
-      signal.removeEventListener("abort", onAbort);
-      socket.removeAllListeners("error").removeAllListeners("close");
-      const tcpMs = connectMs ?? 0;
-      const cert = socket.getPeerCertificate(true);
-      const verifyError = socket.authorizationError;
-      resolve({
-        link: nodeLink(socket),
-        connectMs: tcpMs,
-        tls: {
-          version: tlsVersionLabel(socket.getProtocol()),
-          authorized: socket.authorized,
-          verifyError: verifyError ? String(verifyError) : null,
-          subject: cert?.subject?.CN ? String(cert.subject.CN) : null,
-          earliestExpiry: cert ? earliestExpiry(cert) : null,
-          handshakeMs: performance.now() - start - tcpMs,
-        },
+    tcp.once("error", fail);
+    tcp.once("close", onClose);
+    tcp.once("connect", () => {
+      connectMs = performance.now() - start;
+      const secure = tls.connect({
+        socket: tcp,
+        // SNI must be a name (RFC 6066); an address is still checked below
+        servername: isIP(serverName) ? undefined : serverName,
+        secureContext,
+        // verification is ours (on secureConnect), so that the certificate can say why it failed
+        rejectUnauthorized: false,
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+      });
+      socket = secure;
+      secure.once("error", fail);
+      secure.once("close", onClose);
+      secure.once("secureConnect", () => {
+        const tcpMs = connectMs ?? 0;
+        const handshakeMs = performance.now() - start - tcpMs;
+        signal.removeEventListener("abort", onAbort);
+        tcp.removeListener("error", fail).removeListener("close", onClose);
+        secure.removeAllListeners("error").removeAllListeners("close");
+        const chain = peerChain(secure);
+        const verifyError = secure.authorizationError ? String(secure.authorizationError) : null;
+        if (params.tls_verify && !secure.authorized) {
+          destroy();
+          reject(new TlsFailure(tcpMs, untrusted(chain, verifyError, serverName)));
+          return;
+        }
+        resolve({
+          link: nodeLink(secure),
+          connectMs: tcpMs,
+          tls: {
+            version: tlsVersionLabel(secure.getProtocol()),
+            authorized: secure.authorized,
+            verifyError,
+            subject: chain[0]?.cn ?? null,
+            earliestExpiry: chain.length > 0 ? earliestExpiring(chain)!.cert.notAfter / 1000 : null,
+            handshakeMs,
+          },
+        });
       });
     });
   });

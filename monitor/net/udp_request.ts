@@ -3,20 +3,49 @@
  * connected socket (so the kernel drops datagrams from other peers), one
  * datagram out, and the first datagram back that the caller accepts.
  *
+ * The socket is libc's (see `./libc.ts`), as the UDP check's is: Deno's
+ * node:dgram never reports an ICMP port unreachable, so a closed port would
+ * wait out the whole timeout; here it is "refused" as soon as it arrives,
+ * as dig says it. Replies carry the kernel's receive time (`SO_TIMESTAMPNS`),
+ * so that the time spent waking this thread is not in the round trip.
+ *
  * @example
  * ```ts ignore
  * import { udpRequest } from "./udp_request.ts";
  * const reply = await udpRequest(
  *   { address: "127.0.0.1", family: 4, port: 123 },
  *   () => new Uint8Array(48),
- *   (bytes) => bytes,
+ *   (bytes) => bytes.slice(),
  *   AbortSignal.timeout(1000),
  * );
  * ```
  *
  * @module
  */
-import dgram from "node:dgram";
+import {
+  AF_INET,
+  AF_INET6,
+  close,
+  connect,
+  diffMs,
+  ECONNREFUSED,
+  FfiUnavailableError,
+  IPPROTO_UDP,
+  readTimespec,
+  realtime,
+  RecvBuffers,
+  recvmsg,
+  sendto,
+  setsockopt,
+  SO_TIMESTAMPNS,
+  SOCK_DGRAM,
+  sockaddr,
+  socket,
+  SOL_SOCKET,
+  SysError,
+  waitReadable,
+  Waker,
+} from "./libc.ts";
 
 /**
  * The socket failed (refused, unreachable, cannot send); the message says
@@ -43,13 +72,24 @@ export interface UdpServer {
   port: number;
 }
 
+/** The error's words: `refused (ICMP port unreachable)`, `network is unreachable`, … */
+function socketError(e: SysError): UdpRequestError {
+  if (e.errno === ECONNREFUSED) return new UdpRequestError("refused (ICMP port unreachable)");
+  const text = e.reason.charAt(0).toLowerCase() + e.reason.slice(1);
+  return new UdpRequestError(e.syscall === "sendto" ? `cannot send: ${text}` : text);
+}
+
+/** How long one poll waits at most; the waker cuts it short on abort. */
+const POLL_SLICE_MS = 60_000;
+
 /**
  * Sends `request()` (built just before sending, so a timestamp in it is
  * fresh) to `server` and resolves with the first non-null `accept(bytes,
- * arrivedMs)` of a datagram from the server's port; `arrivedMs` is
- * `performance.now()` when the datagram arrived. Rejects with
- * `signal.reason` on abort and with {@linkcode UdpRequestError} when the
- * socket fails.
+ * arrivedMs)` of a datagram from the server; `arrivedMs` is the
+ * `performance.now()` time at which the kernel received it, and `bytes` is
+ * valid only during the call. Rejects with `signal.reason` on abort and with
+ * {@linkcode UdpRequestError} when the socket fails, e.g. on an ICMP port
+ * unreachable.
  *
  * @example
  * ```ts ignore
@@ -57,36 +97,44 @@ export interface UdpServer {
  * const at = await udpRequest(server, () => query, (_bytes, arrivedMs) => arrivedMs, signal);
  * ```
  */
-export function udpRequest<T>(
+export async function udpRequest<T>(
   server: UdpServer,
   request: () => Uint8Array,
   accept: (bytes: Uint8Array, arrivedMs: number) => T | null,
   signal: AbortSignal,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const socket = dgram.createSocket(server.family === 6 ? "udp6" : "udp4");
-    let done = false;
-    const finish = (settle: () => void) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener("abort", onAbort);
-      socket.close();
-      settle();
-    };
-    const onAbort = () => finish(() => reject(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    socket.on("error", (e) => finish(() => reject(new UdpRequestError(e.message))));
-    socket.on("message", (bytes, rinfo) => {
-      const arrivedMs = performance.now();
-      if (rinfo.port !== server.port) return;
-      const found = accept(bytes, arrivedMs);
-      if (found !== null) finish(() => resolve(found));
-    });
-    socket.connect(server.port, server.address, () => {
-      socket.send(request(), (err) => {
-        if (err) finish(() => reject(new UdpRequestError(`cannot send: ${err.message}`)));
-      });
-    });
-  });
+  signal.throwIfAborted();
+  let fd = -1, waker: Waker | undefined;
+  const wake = () => waker?.wake();
+  try {
+    waker = new Waker();
+    signal.addEventListener("abort", wake, { once: true });
+    fd = socket(server.family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+    connect(fd, sockaddr(server.address, server.family, server.port));
+    const bufs = new RecvBuffers();
+    sendto(fd, request(), null);
+    for (;;) {
+      signal.throwIfAborted();
+      if (await waitReadable(fd, waker, POLL_SLICE_MS) !== "readable") continue;
+      // drain what is queued: several datagrams may wait behind one wake-up
+      for (let msg = recvmsg(fd, bufs); msg !== null; msg = recvmsg(fd, bufs)) {
+        // the two clocks read back to back, so that their difference is the kernel's stamp
+        const nowReal = realtime(), nowMono = performance.now();
+        const stamp = msg.control.find((c) => c.level === SOL_SOCKET && c.type === SO_TIMESTAMPNS);
+        const waitedMs = stamp ? Math.max(0, diffMs(readTimespec(stamp.data), nowReal)) : 0;
+        const found = accept(msg.data, nowMono - waitedMs);
+        if (found !== null) return found;
+      }
+    }
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    if (e instanceof SysError) throw socketError(e);
+    if (e instanceof FfiUnavailableError) throw new UdpRequestError(e.message);
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", wake);
+    if (fd >= 0) close(fd);
+    waker?.close();
+  }
 }

@@ -41,6 +41,7 @@ export const HTTP_KEYS = [
   "tls_verify",
   "ca_file",
   "cert_expiry_days",
+  "http_version",
 ] as const;
 
 /** Fully defaulted parameters of an HTTP or HTTPS check. */
@@ -70,8 +71,41 @@ export type HttpParams = {
   ca_file: string;
   /** Down when a certificate expires within this many days; 0 turns the test off. */
   cert_expiry_days: number;
+  /**
+   * HTTP versions the last response may come in (`"1.0"`, `"1.1"`, `"2"`,
+   * as `probe_http_version` shows them); empty for any.
+   */
+  http_version: string[];
   ip_protocol: IpProtocol;
 };
+
+/** The HTTP versions a check can meet: HTTP/2 over TLS when the server offers it (ALPN). */
+const HTTP_VERSIONS = ["1.0", "1.1", "2"];
+
+/**
+ * `http_version`: one version or a list, as numbers or text (`2`, `"2.0"`,
+ * `"HTTP/1.1"`, `[1.1, 2]`), in the form `probe_http_version` shows.
+ */
+function parseHttpVersions(raw: Record<string, unknown>): string[] {
+  const v = raw.http_version;
+  const list = optStringList(
+    { http_version: typeof v === "number" ? [v] : v },
+    "http_version",
+    [],
+  );
+  return list.map((item) => {
+    const text = item.trim().replace(/^HTTP\//i, "");
+    // YAML reads 1.0 and 2.0 as the numbers 1 and 2
+    const version = text === "1" ? "1.0" : text === "2.0" ? "2" : text;
+    if (!HTTP_VERSIONS.includes(version)) {
+      throw new ParamError(
+        "http_version",
+        `"${item}" is not an HTTP version netmon speaks: use ${HTTP_VERSIONS.join(", ")}`,
+      );
+    }
+    return version;
+  });
+}
 
 /** Longest request body, in characters. */
 const MAX_BODY_LENGTH = 65_536;
@@ -184,6 +218,7 @@ export function parseHttpLike(
     tls_verify: optBool(raw, "tls_verify", true),
     ca_file: caFile,
     cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0, max: 3650 }),
+    http_version: parseHttpVersions(raw),
     ip_protocol: ipProtocol(raw),
   };
 }
