@@ -472,7 +472,12 @@ export class Monitor {
         let part;
         if (s.liveCursor < last) {
           // the stored JSON goes out as it is: no parse and re-encode per result
-          part = this.spool.readFrame(s.liveCursor, last, MAX_RESULTS_PER_FRAME, RESULT_FRAME_BYTES);
+          part = this.spool.readFrame(
+            s.liveCursor,
+            last,
+            MAX_RESULTS_PER_FRAME,
+            RESULT_FRAME_BYTES,
+          );
           if (!part) {
             s.liveCursor = last;
             continue;

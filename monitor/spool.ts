@@ -386,9 +386,11 @@ export class Spool {
   /** Adds [from, to] to the acknowledged ranges still on disk, kept sorted and disjoint. */
   #addUnDeleted(from: number, to: number) {
     const merged: [number, number][] = [];
-    for (const [a, z] of [...this.#unDeleted, [from, to] as [number, number]].sort((x, y) =>
-      x[0] - y[0]
-    )) {
+    for (
+      const [a, z] of [...this.#unDeleted, [from, to] as [number, number]].sort((x, y) =>
+        x[0] - y[0]
+      )
+    ) {
       const last = merged[merged.length - 1];
       if (last && a <= last[1] + 1) last[1] = Math.max(last[1], z);
       else merged.push([a, z]);

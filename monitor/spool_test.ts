@@ -226,7 +226,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "on a full disk the spool's memory is bounded: the oldest held there are dropped and counted",
+  name:
+    "on a full disk the spool's memory is bounded: the oldest held there are dropped and counted",
   ignore: Deno.uid() !== 0,
   fn: async () => {
     await using disk = await smallDisk("512k");
