@@ -390,7 +390,10 @@ export class Monitor {
         session.assigning = undefined;
         clearTimeout(this.#resumeTimer);
         this.#resumeTimer = undefined;
-        await saveAssignment(this.#opts.dataDir, msg.checks);
+        await saveAssignment(this.#opts.dataDir, msg.checks).catch((e) =>
+          // a full disk must not stop the checks: they run, only a restart would not resume them
+          log.warn("Could not save the assignment in {dir}: {e}", { dir: this.#opts.dataDir, e })
+        );
         const c = this.scheduler.apply(msg.checks);
         log.info(
           "Assignment {rev}: {total} checks ({added} added, {changed} changed, {removed} removed)",
@@ -507,6 +510,7 @@ export class Monitor {
           replay = true;
         } else break;
         s.inFlight.push({ from: part.from, to: part.to, replay });
+        this.spool.markSent(part.from, part.to);
         if (replay) s.replayCursor = part.to;
         else s.liveCursor = part.to;
         if (!await s.fc.sendFrame(part.frame)) break;

@@ -16,7 +16,12 @@
  * manager from there, remembers acknowledgements it could not yet delete,
  * and writes everything once a retry (at most once a second) succeeds.
  * Results held only in memory are lost if the process dies before space
- * returns.
+ * returns. The WAL is checkpointed and truncated on a full disk and kept
+ * short anyway, so that a small disk is not filled by the log.
+ *
+ * Results sent and not yet acknowledged ({@linkcode Spool.markSent}) are
+ * never dropped for space: the manager may have stored them already, and a
+ * result must not be both stored and counted as dropped.
  *
  * @example
  * ```ts ignore
@@ -37,7 +42,7 @@ import type { UnsequencedResult } from "./scheduler.ts";
 export interface SpoolOptions {
   /** Bytes of results kept at most before the oldest are dropped (default 256 MiB). */
   maxBytes?: number;
-  /** Bytes of results held in memory at most while the disk is full (default 16 MiB). */
+  /** Bytes of results held in memory at most while the disk is full (default 16 MiB, at most `maxBytes`). */
   memoryMaxBytes?: number;
   /** Called when results are dropped for space, with how many. */
   onDrop?: (count: number, totalDropped: number) => void;
@@ -92,6 +97,8 @@ export class Spool {
   #memoryBytes = 0;
   /** Acknowledged ranges still on disk: their DELETE failed on a full disk. */
   #unDeleted: [number, number][] = [];
+  /** Ranges sent and not yet acknowledged, on this connection or an earlier one. */
+  #sent: [number, number][] = [];
   /** Meta values not yet written. */
   #metaDirty = false;
   #diskFull: string | null = null;
@@ -103,12 +110,14 @@ export class Spool {
     this.#db = db;
     this.path = path;
     this.#maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
-    this.#memoryMaxBytes = options.memoryMaxBytes ?? 16 * 1024 * 1024;
+    this.#memoryMaxBytes = Math.min(options.memoryMaxBytes ?? 16 * 1024 * 1024, this.#maxBytes);
     this.#onDrop = options.onDrop;
     this.#onDiskFull = options.onDiskFull;
     db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
+      PRAGMA journal_size_limit = 1048576;
+      PRAGMA wal_autocheckpoint = 250;
       CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
@@ -242,6 +251,10 @@ export class Spool {
   #full(rows: Held[]) {
     this.#hold(rows);
     this.#retryAt = performance.now() + RETRY_MS;
+    try {
+      // the log may hold most of what the disk lacks
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* the checkpoint itself found no room; the retry tries again */ }
     if (this.#diskFull === null) {
       this.#diskFull = `disk full at ${this.path}`;
       this.#onDiskFull?.(this.#diskFull);
@@ -254,8 +267,13 @@ export class Spool {
       this.#memoryBytes += r.body.length;
     }
     let n = 0;
-    while (this.#memoryBytes > this.#memoryMaxBytes && this.#memory.length > 0) {
-      this.#memoryBytes -= this.#memory.shift()!.body.length;
+    let i = 0;
+    while (this.#memoryBytes > this.#memoryMaxBytes && i < this.#memory.length) {
+      if (this.#isSent(this.#memory[i]!.seq)) {
+        i++;
+        continue;
+      }
+      this.#memoryBytes -= this.#memory.splice(i, 1)[0]!.body.length;
       n++;
     }
     if (n > 0) this.#countDropped(n);
@@ -265,6 +283,18 @@ export class Spool {
     this.#dropped += n;
     this.#metaDirty = true;
     this.#onDrop?.(n, this.#dropped);
+  }
+
+  #isSent(seq: number): boolean {
+    return this.#sent.some(([a, b]) => seq >= a && seq <= b);
+  }
+
+  /**
+   * Notes that the held results from `from` to `to` went out in one frame:
+   * until {@linkcode ack}ed they are never dropped for space.
+   */
+  markSent(from: number, to: number): void {
+    this.#sent.push([from, to]);
   }
 
   /** After a full disk, at most once a second: deletes owed, then the results held in memory. */
@@ -343,6 +373,13 @@ export class Spool {
    */
   ack(from: number, to: number): void {
     if (from > to) return;
+    // what remains of each sent range outside [from, to] is still unacknowledged
+    this.#sent = this.#sent.flatMap(([a, b]): [number, number][] =>
+      b < from || a > to ? [[a, b]] : [
+        ...(a < from ? [[a, from - 1] as [number, number]] : []),
+        ...(b > to ? [[to + 1, b] as [number, number]] : []),
+      ]
+    );
     const before = this.#memory.length;
     this.#memory = this.#memory.filter((r) => {
       const gone = r.seq >= from && r.seq <= to;
@@ -412,14 +449,19 @@ export class Spool {
     ) {
       const seq = Number(row.seq);
       upTo = seq;
-      if (this.#unDeleted.some(([a, b]) => seq >= a && seq <= b)) continue;
+      if (this.#unDeleted.some(([a, b]) => seq >= a && seq <= b) || this.#isSent(seq)) continue;
       freed += Number(row.size);
       n++;
       if (freed >= target) break;
     }
     this.#db.exec("BEGIN");
     try {
-      this.#db.prepare("DELETE FROM spool WHERE seq <= ?").run(upTo);
+      const keep = this.#sent.filter(([a]) => a <= upTo);
+      this.#db.prepare(
+        `DELETE FROM spool WHERE seq <= ?${
+          keep.map(() => " AND seq NOT BETWEEN ? AND ?").join("")
+        }`,
+      ).run(upTo, ...keep.flat());
       this.#dropped += n;
       this.#setMeta.run("dropped", this.#dropped);
       this.#db.exec("COMMIT");

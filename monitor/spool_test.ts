@@ -249,3 +249,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test("results sent and not yet acknowledged are never dropped for space", async () => {
+  await using tmp = await tempDir();
+  const size = JSON.stringify({ seq: 1, ...result(1) }).length;
+  const spool = Spool.open(`${tmp.path}/spool.db`, { maxBytes: size * 10 });
+  try {
+    spool.append(Array.from({ length: 5 }, (_, i) => result(i)));
+    spool.markSent(1, 3); // the manager may have stored these
+    for (let i = 0; i < 20; i++) spool.append([result(i)]);
+    const held = heldAfter(spool, 0, 100).map((r) => r.seq);
+    assert.deepEqual(held.slice(0, 3), [1, 2, 3], "the sent ones stay");
+    assert.ok(spool.dropped > 0 && !held.includes(4), "older unsent ones went");
+    spool.ack(1, 2);
+    spool.ack(3, 3);
+    for (let i = 0; i < 20; i++) spool.append([result(i)]);
+    assert.ok(!heldAfter(spool, 0, 100).some((r) => r.seq <= 3), "acked, nothing left to keep");
+    assert.equal(
+      spool.pending + spool.dropped + 3,
+      spool.lastSeq,
+      "every result held, acked or dropped",
+    );
+  } finally {
+    spool.close();
+  }
+});

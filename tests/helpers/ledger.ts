@@ -31,6 +31,8 @@ export interface MonitorLedger {
   acked: number;
   /** Results the spool still holds. */
   held: number;
+  /** Their sequence numbers. */
+  heldSeqs: number[];
   /** Results dropped for space. */
   dropped: number;
 }
@@ -50,6 +52,8 @@ export function readMonitorLedger(dataDir: string): MonitorLedger {
       n: number;
     };
     const lastSeq = meta("lastSeq");
+    const heldSeqs = (db.prepare("SELECT seq FROM spool ORDER BY seq").all() as { seq: number }[])
+      .map((r) => Number(r.seq));
     return {
       dataDir,
       id,
@@ -57,6 +61,7 @@ export function readMonitorLedger(dataDir: string): MonitorLedger {
       lastSeq,
       acked: spool.first === null ? lastSeq : Number(spool.first) - 1,
       held: Number(spool.n),
+      heldSeqs,
       dropped: meta("dropped"),
     };
   } finally {
@@ -144,11 +149,12 @@ export function assertStoredOnce(rows: StoredRow[], ledgers: MonitorLedger[]): M
 
 /**
  * Asserts that every sequence number 1..lastSeq of one spool epoch is
- * either stored exactly once (under whatever monitor ID) or counted as
- * dropped by the spool, never both, never neither: the stored ones are
- * distinct and within 1..lastSeq, and stored + dropped is lastSeq (a result
- * still held is one sent but not acknowledged before the monitor stopped:
- * it counts only if stored). Returns how many were stored.
+ * either stored exactly once (under whatever monitor ID), counted as
+ * dropped by the spool, or still held by it (numbered as the monitor
+ * stopped, to be sent to the next manager), never two of them (a held one
+ * may be stored: sent, not yet acknowledged), never none: the stored ones
+ * are distinct and within 1..lastSeq, and stored + dropped + held-unstored
+ * is lastSeq. Returns how many were stored.
  */
 export function assertStoredOrDropped(rows: StoredRow[], ledger: MonitorLedger): number {
   const seqs = rows.filter((r) => r.epoch === ledger.epoch).map((r) => r.seq);
@@ -158,10 +164,12 @@ export function assertStoredOrDropped(rows: StoredRow[], ledger: MonitorLedger):
     seqs.every((s) => s >= 1 && s <= ledger.lastSeq),
     `epoch ${ledger.epoch}: stored a sequence number the spool never gave out`,
   );
+  const heldOnly = ledger.heldSeqs.filter((s) => !seen.has(s)).length;
   assert.equal(
-    seen.size + ledger.dropped,
+    seen.size + ledger.dropped + heldOnly,
     ledger.lastSeq,
-    `epoch ${ledger.epoch}: ${seen.size} stored + ${ledger.dropped} dropped of ${ledger.lastSeq}`,
+    `epoch ${ledger.epoch}: ${seen.size} stored + ${ledger.dropped} dropped + ${heldOnly} ` +
+      `held of ${ledger.lastSeq}`,
   );
   return seen.size;
 }
