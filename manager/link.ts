@@ -231,6 +231,8 @@ export class MonitorLink {
       } else {
         const tcp = await Deno.connect({ hostname: host, port, signal });
         tcp.setKeepAlive(true);
+        // acks are small frames that must not wait for a delayed TCP ack (Nagle)
+        tcp.setNoDelay(true);
         conn = tcp;
       }
     } catch (e) {

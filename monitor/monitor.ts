@@ -100,6 +100,8 @@ function fromDeno(l: Deno.Listener): Acceptor {
         if ("setKeepAlive" in conn && typeof conn.setKeepAlive === "function") {
           conn.setKeepAlive(true);
         }
+        // a frame's last segment must not wait for the manager's delayed TCP ack (Nagle)
+        if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
         const r = conn.remoteAddr as Deno.NetAddr;
         yield { conn, hostname: r.hostname, port: r.port };
       }
