@@ -6,6 +6,12 @@
  * The last assignment is kept on disk, so a monitor keeps checking while no
  * manager is connected and after its own restart.
  *
+ * A session sends nothing before its `welcome`. It then sends live results
+ * first and the backlog (everything held at `welcome`) behind them, paced,
+ * and forgets a frame's results only when the manager acknowledges that
+ * frame; the spool's report (`stats`) follows whenever it changes. See
+ * `shared/protocol.ts`.
+ *
  * @example
  * ```ts ignore
  * import { Monitor } from "./monitor.ts";
@@ -113,7 +119,7 @@ function fromDeno(l: Deno.Listener): Acceptor {
 const MAX_FRAMES_IN_FLIGHT = 4;
 /** Backlog results the replay may send in one burst (100 ms at its rate). */
 const REPLAY_BURST = REPLAY_RESULTS_PER_S / 10;
-/** The replay waits until it may send at least this many results (or its whole rest). */
+/** The replay waits until it may send at least this many results, not one frame per token. */
 const REPLAY_MIN_FRAME = 100;
 /** The spool report goes to the manager at most this often, when it changed. */
 const STATS_EVERY_MS = 1000;
