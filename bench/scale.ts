@@ -127,14 +127,13 @@ export async function measureSchedule(
     nonce,
     mac: await handshakeMac("", "manager", hello.nonce, nonce),
     takeover: true,
-    acked: 0,
   });
   let received = 0;
   const reading = (async () => {
     for await (const msg of messages) {
       if (msg.t !== "results" || msg.results.length === 0) continue;
       received += msg.results.length;
-      fc.send({ t: "ack", seq: msg.results.at(-1)!.seq });
+      fc.send({ t: "ack", from: msg.results[0]!.seq, to: msg.results.at(-1)!.seq });
     }
   })();
   const report = JSON.parse(await worker.next()) as MonitorReport;

@@ -231,6 +231,7 @@ async function fakeMonitor(
     name: "bench",
     version: "bench",
     nonce: "00",
+    epoch: crypto.randomUUID(),
   });
   let auth = await next();
   while (auth.t === "hb") auth = await next();
@@ -250,9 +251,10 @@ async function fakeMonitor(
     for (;;) {
       const msg = await next();
       if (msg.t !== "ack") continue;
-      ackedSeq = msg.seq;
+      // frames go out in order and the manager acknowledges them in order
+      ackedSeq = Math.max(ackedSeq, msg.to);
       wake?.();
-      if (msg.seq >= perMonitor) return;
+      if (msg.to >= perMonitor) return;
     }
   })().finally(() => acked = true);
   // the same flow control as a real monitor: at most 4 frames unacknowledged

@@ -6,6 +6,13 @@
  * jittered exponential backoff capped at 0.6 s, so that a monitor whose
  * network returns is online again within 2 s.
  *
+ * Results are stored under the epoch of the monitor's `hello` and each frame
+ * is acknowledged by its range of sequence numbers once stored (see
+ * `shared/protocol.ts`). Two links whose monitors claim one monitor ID are
+ * both stored (their epochs differ) and both show a warning in `lastError`;
+ * a second link with the same ID and the same epoch (a copied data
+ * directory) is refused, so that neither's results are taken for the other's.
+ *
  * @example
  * ```ts ignore
  * import { MonitorLink } from "./link.ts";
@@ -97,8 +104,11 @@ export class MonitorLink {
   #stopped = false;
   #wake: (() => void) | undefined;
   #rev = 0;
-  #lastSeq = 0;
-  #acked = 0;
+  /** The spool epoch of the current session's monitor, and its number in the store. */
+  #epoch = "";
+  #epochId = 0;
+  /** Monitor IDs other than the hello's whose results arrived on this session (already warned). */
+  #foreign = new Set<string>();
   /** Set when another manager took the monitor over; we then ask rather than take. */
   #yielded = false;
   #loop: Promise<void> | undefined;
@@ -221,6 +231,8 @@ export class MonitorLink {
       } else {
         const tcp = await Deno.connect({ hostname: host, port, signal });
         tcp.setKeepAlive(true);
+        // acks are small frames that must not wait for a delayed TCP ack (Nagle)
+        tcp.setNoDelay(true);
         conn = tcp;
       }
     } catch (e) {
@@ -262,7 +274,6 @@ export class MonitorLink {
       throw await this.#fail(fc, `protocol version ${hello.v} is not ${PROTOCOL_VERSION}`);
     }
     const nonce = makeNonce();
-    this.#acked = this.#deps.store.maxSeq(hello.monitorId);
     await fc.send({
       t: "auth",
       v: PROTOCOL_VERSION,
@@ -270,7 +281,6 @@ export class MonitorLink {
       nonce,
       mac: await handshakeMac(this.#deps.token, "manager", hello.nonce, nonce),
       takeover: !this.#yielded,
-      acked: this.#acked,
     });
     const welcome = await next("welcome");
     if (welcome.t !== "welcome") throw await this.#fail(fc, `expected welcome, got ${welcome.t}`);
@@ -278,57 +288,118 @@ export class MonitorLink {
     if (!macEqual(proof, welcome.mac)) {
       throw await this.#fail(fc, "the monitor could not prove the shared token", "auth");
     }
+    const twin = claimsOf(this.#deps.store, hello.monitorId).find((l) =>
+      l !== this && l.online && l.#epoch === hello.epoch
+    );
+    if (twin) {
+      throw await this.#fail(
+        fc,
+        `monitor ID ${hello.monitorId} and its spool epoch are also those of the monitor ` +
+          `${twin.config.name} at ${twin.config.address}: a copied data directory? ` +
+          `Give each monitor its own`,
+      );
+    }
     this.#yielded = false;
-    this.#lastSeq = welcome.lastSeq;
+    this.#epoch = hello.epoch;
+    this.#epochId = this.#deps.store.epochId(hello.epoch);
+    this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
       remoteName: hello.name,
       lastSeen: Date.now(),
-      heldBack: Math.max(0, welcome.lastSeq - this.#acked),
+      heldBack: 0,
     });
     this.#wasOnline = true;
     this.#setStatus("Online", null);
-    log.info("Connected to {address} (monitor {id})", {
+    log.info("Connected to {address} (monitor {id}, spool epoch {epoch}, at result {seq})", {
       address: this.config.address,
       id: hello.monitorId,
+      epoch: hello.epoch,
+      seq: welcome.lastSeq,
     });
-    await this.assign();
-    for await (const msg of messages) {
-      this.#state.lastSeen = Date.now();
-      if (msg.t === "results") {
-        this.#onResults(fc, msg.results);
-        // a socket with data always ready would otherwise run on in microtasks and starve the
-        // other monitors' sockets (and their heartbeats) under load: yield to the event loop
-        await new Promise((r) => setTimeout(r, 0));
-      } else fc.close(`unexpected ${msg.t} message`);
+    const claims = claimsOf(this.#deps.store, hello.monitorId);
+    claims.push(this);
+    try {
+      warnClaims(claims);
+      await this.assign();
+      for await (const msg of messages) {
+        this.#state.lastSeen = Date.now();
+        if (msg.t === "results") {
+          this.#onResults(fc, msg.results);
+          // a socket with data always ready would otherwise run on in microtasks and starve the
+          // other monitors' sockets (and their heartbeats) under load: yield to the event loop
+          await new Promise((r) => setTimeout(r, 0));
+        } else if (msg.t === "stats") {
+          const { pending, dropped, diskFull } = msg;
+          this.#state.spool = { pending, dropped, diskFull };
+          this.#state.heldBack = pending;
+        } else fc.close(`unexpected ${msg.t} message`);
+      }
+    } finally {
+      claims.splice(claims.indexOf(this), 1);
+      warnClaims(claims);
     }
     throw closedError(fc, (code) => {
       if (code === "replaced") this.#yielded = true;
     });
   }
 
+  /**
+   * Shows (or clears, with null) the warning that another link claims this
+   * monitor's ID. Called by the other links of the same manager.
+   */
+  warnTwin(warning: string | null): void {
+    if (!this.online || this.#state.lastError === warning) return;
+    if (warning) log.warn("{address}: {warning}", { address: this.config.address, warning });
+    this.#setStatus("Online", warning);
+  }
+
   #onResults(fc: FramedConn, results: CheckResult[]) {
     if (results.length === 0) return;
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
-      if (r.monitorId !== monitorId) {
-        fc.close(`result for monitor ${r.monitorId} on the link of ${monitorId}`);
-        return;
-      }
+      if (r.monitorId === monitorId || this.#foreign.has(r.monitorId)) continue;
+      // the epoch is the monitor's spool, whatever ID its results were measured under
+      this.#foreign.add(r.monitorId);
+      log.warn(
+        "{address}: results of monitor {other} arrive from monitor {id} (its monitor-id " +
+          "changed while it held them); stored under {other}",
+        { address: this.config.address, other: r.monitorId, id: monitorId },
+      );
     }
-    const fresh = this.#deps.store.add(results, this.config.name);
-    const last = results[results.length - 1]!.seq;
-    this.#acked = Math.max(this.#acked, last);
-    this.#lastSeq = Math.max(this.#lastSeq, last);
-    this.#state.heldBack = Math.max(0, this.#lastSeq - this.#acked);
+    const fresh = this.#deps.store.add(results, this.config.name, this.#epochId);
     this.#state.received += fresh.length;
-    fc.send({ t: "ack", seq: this.#acked });
+    fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
     if (fresh.length > 0) this.#deps.onResults(this, fresh);
   }
 
   async #fail(fc: FramedConn, reason: string, code: "auth" | "protocol" = "protocol") {
     await fc.goodbye(reason, code);
     return new RefusedError(reason, code);
+  }
+}
+
+/** The online links by the monitor ID they claim, per store (one manager). */
+const CLAIMS = new WeakMap<ResultStore, Map<string, MonitorLink[]>>();
+
+function claimsOf(store: ResultStore, monitorId: string): MonitorLink[] {
+  let byId = CLAIMS.get(store);
+  if (!byId) CLAIMS.set(store, byId = new Map());
+  let links = byId.get(monitorId);
+  if (!links) byId.set(monitorId, links = []);
+  return links;
+}
+
+/** Warns every link in `claims` (one monitor ID) about the others, or clears the warning. */
+function warnClaims(claims: MonitorLink[]) {
+  for (const link of claims) {
+    const others = claims.filter((l) => l !== link).map((l) =>
+      `${l.config.name} at ${l.config.address}`
+    );
+    link.warnTwin(
+      others.length === 0 ? null : `monitor ID ${link.state.monitorId} is also claimed by ` +
+        `${others.join(", ")}: both are stored, but give each monitor its own data directory`,
+    );
   }
 }
 

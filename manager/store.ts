@@ -5,6 +5,12 @@
  * monitor, same check, same sequence number) that was already stored is
  * ignored.
  *
+ * A result is identified by its series, its monitor's spool epoch and its
+ * sequence number (see `shared/protocol.ts`): a monitor whose spool was
+ * replaced numbers from 1 again in a new epoch, and those are new results.
+ * Epochs are kept as small integers in the `epochs` table (0 is the epoch ""
+ * of spools made before epochs existed).
+ *
  * Layout, for ingest speed and size: each (check, monitor) pair is a
  * "series", a small integer; a result row holds its series, not the check
  * and monitor names. Rows are appended in arrival order (`id`), so an insert
@@ -110,19 +116,27 @@ export class ResultStore {
         metrics TEXT NOT NULL,
         details TEXT NOT NULL
       );
-      -- a result's series and sequence number identify it: this is what keeps a replay out
-      CREATE UNIQUE INDEX IF NOT EXISTS result_rows_series_seq ON result_rows (series_id, seq);
+      CREATE TABLE IF NOT EXISTS epochs (id INTEGER PRIMARY KEY, epoch TEXT NOT NULL UNIQUE);
+      INSERT OR IGNORE INTO epochs (id, epoch) VALUES (0, '');
       -- charts, rollups and filtered pages of one series
       CREATE INDEX IF NOT EXISTS result_rows_series_time ON result_rows (series_id, started_at);
       -- unfiltered pages, newest first, and pruning by age
       CREATE INDEX IF NOT EXISTS result_rows_time ON result_rows (started_at);
+      DROP INDEX IF EXISTS result_rows_series_seq;
       CREATE VIEW IF NOT EXISTS results AS
         SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id;
     `);
+    const columns = db.prepare("PRAGMA table_info(result_rows)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "epoch")) {
+      db.exec("ALTER TABLE result_rows ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0");
+    }
+    // a result's series, epoch and sequence number identify it: this is what keeps a replay out
+    db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS result_rows_series_epoch_seq
+      ON result_rows (series_id, epoch, seq)`);
     this.#insert = db.prepare(`
-      INSERT OR IGNORE INTO result_rows (series_id, seq, task_id, started_at, duration_ms, up,
+      INSERT OR IGNORE INTO result_rows (series_id, epoch, seq, task_id, started_at, duration_ms, up,
         latency_ms, summary, error, metrics, details)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#newSeries = db.prepare(
       "INSERT INTO series (check_id, monitor_id, monitor_name) VALUES (?, ?, ?) RETURNING id",
     );
@@ -167,10 +181,23 @@ export class ResultStore {
   }
 
   /**
-   * Stores `results` from the monitor shown as `monitorName` in one
-   * transaction. Returns the ones that were new; duplicates are skipped.
+   * The small integer for a monitor's spool epoch (see the module doc),
+   * made on first sight.
    */
-  add(results: CheckResult[], monitorName: string): CheckResult[] {
+  epochId(epoch: string): number {
+    const row = this.#db.prepare(
+      `INSERT INTO epochs (epoch) VALUES (?) ON CONFLICT (epoch) DO UPDATE SET epoch = epoch
+       RETURNING id`,
+    ).get(epoch) as { id: number };
+    return Number(row.id);
+  }
+
+  /**
+   * Stores `results` from the monitor shown as `monitorName`, numbered in
+   * the epoch `epoch` (from {@linkcode epochId}), in one transaction.
+   * Returns the ones that were new; duplicates are skipped.
+   */
+  add(results: CheckResult[], monitorName: string, epoch = 0): CheckResult[] {
     const fresh: CheckResult[] = [];
     this.#db.exec("BEGIN");
     const created: string[] = [];
@@ -178,6 +205,7 @@ export class ResultStore {
       for (const r of results) {
         const { changes } = this.#insert.run(
           this.#seriesId(r, monitorName, created),
+          epoch,
           r.seq,
           r.taskId,
           r.startedAt,

@@ -6,6 +6,12 @@
  * The last assignment is kept on disk, so a monitor keeps checking while no
  * manager is connected and after its own restart.
  *
+ * A session sends nothing before its `welcome`. It then sends live results
+ * first and the backlog (everything held at `welcome`) behind them, paced,
+ * and forgets a frame's results only when the manager acknowledges that
+ * frame; the spool's report (`stats`) follows whenever it changes. See
+ * `shared/protocol.ts`.
+ *
  * @example
  * ```ts ignore
  * import { Monitor } from "./monitor.ts";
@@ -25,6 +31,9 @@ import {
   MAX_RESULTS_PER_FRAME,
   type Message,
   PROTOCOL_VERSION,
+  REPLAY_FRAMES_IN_FLIGHT,
+  REPLAY_RESULTS_PER_S,
+  RESULT_FRAME_BYTES,
 } from "../shared/protocol.ts";
 import type { CheckSpec } from "../shared/checks.ts";
 import { logger } from "../shared/log.ts";
@@ -97,6 +106,8 @@ function fromDeno(l: Deno.Listener): Acceptor {
         if ("setKeepAlive" in conn && typeof conn.setKeepAlive === "function") {
           conn.setKeepAlive(true);
         }
+        // a frame's last segment must not wait for the manager's delayed TCP ack (Nagle)
+        if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
         const r = conn.remoteAddr as Deno.NetAddr;
         yield { conn, hostname: r.hostname, port: r.port };
       }
@@ -106,6 +117,12 @@ function fromDeno(l: Deno.Listener): Acceptor {
 
 /** Result frames sent but not yet acknowledged, at most, per connection. */
 const MAX_FRAMES_IN_FLIGHT = 4;
+/** Backlog results the replay may send in one burst (100 ms at its rate). */
+const REPLAY_BURST = REPLAY_RESULTS_PER_S / 10;
+/** The replay waits until it may send at least this many results, not one frame per token. */
+const REPLAY_MIN_FRAME = 100;
+/** The spool report goes to the manager at most this often, when it changed. */
+const STATS_EVERY_MS = 1000;
 
 /** Unauthenticated connections one address may hold open at once. */
 const MAX_PENDING_PER_ADDRESS = 8;
@@ -117,11 +134,22 @@ const AUTH_PENALTY_CAP_MS = 10_000;
 
 interface Session {
   fc: FramedConn;
-  /** Highest sequence number sent on this session. */
-  cursor: number;
   managerId: string;
-  /** The last sequence number of each result frame sent and not yet acknowledged. */
-  inFlight: number[];
+  /** Set once `welcome` is queued: no result may go out before it. */
+  welcomed: boolean;
+  /** Results numbered up to this before the session began are its backlog, sent behind live ones. */
+  backlogTo: number;
+  /** Highest backlog sequence number sent on this session. */
+  replayCursor: number;
+  /** Highest live (numbered since the session began) sequence number sent. */
+  liveCursor: number;
+  /** Result frames sent and not yet acknowledged, by their range of sequence numbers. */
+  inFlight: { from: number; to: number; replay: boolean }[];
+  /** Results the replay may send now, refilled at its rate. */
+  replayTokens: number;
+  replayRefilledAt: number;
+  /** The spool report last sent, as JSON. */
+  stats: string;
   /** An assignment arriving in parts. */
   assigning?: { rev: number; checks: CheckSpec[] };
 }
@@ -138,6 +166,8 @@ export class Monitor {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   #pumping = false;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #statsTimer: ReturnType<typeof setInterval>;
   #stopping = false;
   #acceptLoop: Promise<void>;
 
@@ -150,6 +180,7 @@ export class Monitor {
     this.listener = listener;
     this.spool = spool;
     this.scheduler = new Scheduler({ monitorId: id, onResult: (r) => this.#onResult(r) });
+    this.#statsTimer = setInterval(() => this.#sendStats(), STATS_EVERY_MS);
     this.#acceptLoop = this.#accept();
   }
 
@@ -164,6 +195,11 @@ export class Monitor {
           n,
           total,
         }),
+      onDiskFull: (full) => {
+        if (full) {
+          log.warn("Spool: {full}; holding results in memory until space returns", { full });
+        } else log.info("Spool: space returned; results held in memory are written");
+      },
     });
     const listener = await listen(opts);
     const m = new Monitor(opts, id, listener, spool);
@@ -256,6 +292,7 @@ export class Monitor {
       name: this.#opts.name ?? Deno.hostname(),
       version: VERSION,
       nonce,
+      epoch: this.spool.epoch,
     });
     const messages = fc.messages();
     const handshake = setTimeout(
@@ -305,9 +342,15 @@ export class Monitor {
     }
     const session: Session = {
       fc,
-      cursor: Math.max(Math.min(auth.acked, this.spool.lastSeq), this.spool.acked),
       managerId: auth.managerId,
+      welcomed: false,
+      backlogTo: 0,
+      replayCursor: 0,
+      liveCursor: 0,
       inFlight: [],
+      replayTokens: REPLAY_BURST,
+      replayRefilledAt: performance.now(),
+      stats: "",
     };
     this.#session = session;
     authenticated();
@@ -315,16 +358,17 @@ export class Monitor {
       log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
       await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
     }
-    await fc.send({
-      t: "welcome",
-      mac: await handshakeMac(token, "monitor", nonce, auth.nonce),
-      lastSeq: this.spool.lastSeq,
-    });
-    this.spool.ack(auth.acked);
+    const mac = await handshakeMac(token, "monitor", nonce, auth.nonce);
+    // everything numbered so far is backlog; the welcome is queued before anything else
+    session.backlogTo = session.liveCursor = this.spool.lastSeq;
+    const sent = fc.send({ t: "welcome", mac, lastSeq: this.spool.lastSeq });
+    session.welcomed = true;
+    await sent;
     log.info("Manager connected from {peer}; {pending} results to replay", {
       peer: fc.peer,
-      pending: this.spool.lastSeq - session.cursor,
+      pending: this.spool.pending,
     });
+    this.#sendStats();
     fc.onClose((info) => {
       if (this.#session === session) {
         log.info("Manager at {peer} disconnected: {reason}", {
@@ -354,7 +398,10 @@ export class Monitor {
         session.assigning = undefined;
         clearTimeout(this.#resumeTimer);
         this.#resumeTimer = undefined;
-        await saveAssignment(this.#opts.dataDir, msg.checks);
+        await saveAssignment(this.#opts.dataDir, msg.checks).catch((e) =>
+          // a full disk must not stop the checks: they run, only a restart would not resume them
+          log.warn("Could not save the assignment in {dir}: {e}", { dir: this.#opts.dataDir, e })
+        );
         const c = this.scheduler.apply(msg.checks);
         log.info(
           "Assignment {rev}: {total} checks ({added} added, {changed} changed, {removed} removed)",
@@ -362,13 +409,22 @@ export class Monitor {
         );
         break;
       }
-      case "ack":
-        this.spool.ack(msg.seq);
-        while (session.inFlight.length > 0 && session.inFlight[0]! <= msg.seq) {
-          session.inFlight.shift();
+      case "ack": {
+        // only a frame this monitor sent on this connection is forgotten, and only its range
+        const i = session.inFlight.findIndex((f) => f.from === msg.from && f.to === msg.to);
+        if (i < 0) {
+          log.warn("Ignored an acknowledgement from {peer} of results {from}-{to} not sent to it", {
+            peer: session.fc.peer,
+            from: msg.from,
+            to: msg.to,
+          });
+          break;
         }
+        session.inFlight.splice(i, 1);
+        this.spool.ack(msg.from, msg.to);
         this.#pump(); // the window may have room again
         break;
+      }
       case "run":
         this.scheduler.runNow(msg.checkId);
         break;
@@ -396,26 +452,76 @@ export class Monitor {
     this.#pump();
   }
 
-  /** Sends everything after the session's cursor, oldest first, one frame at a time. */
+  /** Sends the spool's report if it changed since the session last heard it. */
+  #sendStats() {
+    const s = this.#session;
+    if (!s || !s.welcomed || s.fc.closed) return;
+    const report = this.spool.report();
+    const json = JSON.stringify(report);
+    if (json === s.stats) return;
+    s.stats = json;
+    s.fc.send({ t: "stats", ...report });
+  }
+
+  /**
+   * Sends what the session has not been sent, one frame at a time: live
+   * results first, then the backlog, oldest first, paced (see the protocol
+   * module doc).
+   */
   async #pump() {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       for (;;) {
         const s = this.#session;
-        if (!s || s.fc.closed || s.cursor >= this.spool.lastSeq) break;
+        if (!s || !s.welcomed || s.fc.closed) break;
         // flow control: a manager that falls behind slows its monitors down (they keep
         // spooling) instead of drowning in unread data
         if (s.inFlight.length >= MAX_FRAMES_IN_FLIGHT) break;
-        // the stored JSON goes out as it is: no parse and re-encode per result
-        const part = this.spool.readFrameAfter(s.cursor, MAX_RESULTS_PER_FRAME);
-        if (!part) {
-          s.cursor = this.spool.lastSeq;
-          break;
-        }
-        s.inFlight.push(part.lastSeq);
+        const last = this.spool.lastSeq;
+        let replay = false;
+        let part;
+        if (s.liveCursor < last) {
+          // the stored JSON goes out as it is: no parse and re-encode per result
+          part = this.spool.readFrame(
+            s.liveCursor,
+            last,
+            MAX_RESULTS_PER_FRAME,
+            RESULT_FRAME_BYTES,
+          );
+          if (!part) {
+            s.liveCursor = last;
+            continue;
+          }
+        } else if (s.replayCursor < s.backlogTo) {
+          if (s.inFlight.filter((f) => f.replay).length >= REPLAY_FRAMES_IN_FLIGHT) break;
+          const now = performance.now();
+          s.replayTokens = Math.min(
+            REPLAY_BURST,
+            s.replayTokens + (now - s.replayRefilledAt) * REPLAY_RESULTS_PER_S / 1000,
+          );
+          s.replayRefilledAt = now;
+          if (s.replayTokens < REPLAY_MIN_FRAME) {
+            this.#pumpTimer ??= setTimeout(() => {
+              this.#pumpTimer = undefined;
+              this.#pump();
+            }, Math.ceil((REPLAY_MIN_FRAME - s.replayTokens) * 1000 / REPLAY_RESULTS_PER_S));
+            break;
+          }
+          const limit = Math.min(MAX_RESULTS_PER_FRAME, Math.floor(s.replayTokens));
+          part = this.spool.readFrame(s.replayCursor, s.backlogTo, limit, RESULT_FRAME_BYTES);
+          if (!part) {
+            s.replayCursor = s.backlogTo;
+            continue;
+          }
+          s.replayTokens -= part.count;
+          replay = true;
+        } else break;
+        s.inFlight.push({ from: part.from, to: part.to, replay });
+        this.spool.markSent(part.from, part.to);
+        if (replay) s.replayCursor = part.to;
+        else s.liveCursor = part.to;
         if (!await s.fc.sendFrame(part.frame)) break;
-        s.cursor = part.lastSeq;
       }
     } finally {
       this.#pumping = false;
@@ -434,6 +540,8 @@ export class Monitor {
     this.scheduler.stop();
     clearTimeout(this.#resumeTimer);
     clearTimeout(this.#flushTimer);
+    clearTimeout(this.#pumpTimer);
+    clearInterval(this.#statsTimer);
     if (this.#buffer.length > 0) this.#flush();
     await this.#session?.fc.goodbye("monitor shutting down", "shutdown");
     this.listener.close();

@@ -61,7 +61,7 @@ export class FramedConn {
     return this.#closed;
   }
 
-  /** Milliseconds since anything arrived from the peer. */
+  /** Milliseconds since any byte arrived from the peer (a frame still arriving counts). */
   get silentMs(): number {
     return performance.now() - this.#lastReceived;
   }
@@ -117,8 +117,10 @@ export class FramedConn {
    */
   async *messages(): AsyncGenerator<Message> {
     try {
-      for await (const frame of readFrames(this.conn.readable)) {
+      const alive = () => {
         this.#lastReceived = performance.now();
+      };
+      for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
         const msg = parseMessage(frame);
         if (msg.t === "hb") continue;
         if (msg.t === "bye") {

@@ -7,25 +7,57 @@
  * {@linkcode MAX_FRAME_BYTES}; a longer one, a line that is not JSON, or a
  * message that fails validation closes the connection with a logged reason.
  *
- * ## Conversation (version 1)
+ * ## Conversation (version 2)
  * The manager dials; the monitor speaks first.
- * 1. monitor → `hello` {v, monitorId, name, version, nonce}
- * 2. manager → `auth` {v, managerId, nonce, mac, takeover, acked}: `mac` is
+ * 1. monitor → `hello` {v, monitorId, name, version, nonce, epoch}
+ * 2. manager → `auth` {v, managerId, nonce, mac, takeover}: `mac` is
  *    HMAC-SHA-256(token, "netmon-manager\n" + monitorNonce + "\n" + managerNonce).
- *    `acked` is the highest sequence number the manager has stored for this
- *    monitor; `takeover: false` asks to connect only if no other manager is.
+ *    `takeover: false` asks to connect only if no other manager is.
  * 3. monitor → `welcome` {mac, lastSeq} with
  *    HMAC-SHA-256(token, "netmon-monitor\n" + monitorNonce + "\n" + managerNonce),
  *    or `bye` {reason} and close. The token itself never crosses the wire.
- * 4. Then, in any order: manager → `assign` {rev, checks, more}, `ack` {seq},
- *    `run` {checkId}; monitor → `results` {results}; either side → `hb` {}
- *    when it has sent nothing for {@linkcode HEARTBEAT_MS}; `bye` {reason}
- *    before a deliberate close. A side that hears nothing for
- *    {@linkcode DEAD_AFTER_MS} closes the connection.
+ *    Nothing but `welcome` (or `bye`) follows `hello` from the monitor: no
+ *    result travels before the handshake is complete.
+ * 4. Then, in any order: manager → `assign` {rev, checks, more},
+ *    `ack` {from, to}, `run` {checkId}; monitor → `results` {results},
+ *    `stats` {pending, dropped, diskFull}; either side → `hb` {} when it has
+ *    sent nothing for {@linkcode HEARTBEAT_MS}; `bye` {reason} before a
+ *    deliberate close. A side that has received no byte for
+ *    {@linkcode DEAD_AFTER_MS} closes the connection: a large frame still
+ *    arriving counts as life, however slow the link.
  *
- * Results carry a per-monitor sequence number. The manager acknowledges
- * (cumulatively) what it has durably stored; the monitor keeps everything
- * unacknowledged and replays it after `acked` on the next connection.
+ * ## Identity: epochs and sequence numbers
+ * A monitor's spool gets a random `epoch` when its database is created (a
+ * deleted spool gets a new one). Results are numbered 1, 2, … within an
+ * epoch and a result is identified by (check, monitor ID, epoch, seq), so a
+ * fresh spool restarting at 1 is never mistaken for a replay, and two
+ * monitors sharing a copied `monitor-id` keep apart. The results of one
+ * session all belong to the epoch of its `hello`, whatever monitor ID they
+ * carry (a monitor whose ID changed still holds results under the old one).
+ *
+ * ## Acknowledgement and replay
+ * Acks are per frame, not cumulative: for every `results` frame it has
+ * durably stored, the manager answers `ack` {from, to} with the frame's
+ * first and last sequence number. The monitor's frames each hold every
+ * unacknowledged result in one range of sequence numbers, so the monitor
+ * forgets exactly that range, and only when the range is one it sent on this
+ * connection: a manager's word never deletes anything the monitor did not
+ * send it, and no sequence number claimed by anyone else (a forged `seq`
+ * under this monitor's ID) can make it drop its backlog.
+ *
+ * At `welcome` everything the spool holds is backlog; results numbered later
+ * are live. Live frames go first; the backlog is sent behind them, oldest
+ * first, with at most {@linkcode REPLAY_FRAMES_IN_FLIGHT} of its frames
+ * unacknowledged and at most {@linkcode REPLAY_RESULTS_PER_S} results a
+ * second, so a monitor back from a long outage neither delays its live
+ * results nor floods the manager. Frames are at most
+ * {@linkcode RESULT_FRAME_BYTES} of results, so a slow link is not blocked
+ * for long by one frame. Results of a frame sent but not acknowledged when
+ * the connection ends are sent again on the next one; the manager stores a
+ * result once (a repeat is acknowledged and ignored).
+ *
+ * `stats` is the monitor's {@linkcode SpoolReport}: sent after `welcome` and
+ * whenever it has changed, at most once a second.
  *
  * @example
  * ```ts
@@ -46,7 +78,7 @@ import {
 } from "./checks.ts";
 
 /** Protocol version spoken by this build. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest frame either side accepts, in bytes (newline excluded). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** A side sends a heartbeat when it has sent nothing for this long. */
@@ -59,6 +91,12 @@ export const HANDSHAKE_MS = 5000;
 export const ASSIGN_PART_BYTES = 256 * 1024;
 /** Results per `results` frame at most. */
 export const MAX_RESULTS_PER_FRAME = 500;
+/** A monitor fills a `results` frame with at most about this many bytes of results. */
+export const RESULT_FRAME_BYTES = 64 * 1024;
+/** Backlog (replay) frames a monitor keeps unacknowledged at most. */
+export const REPLAY_FRAMES_IN_FLIGHT = 2;
+/** Backlog results a monitor sends per second at most. */
+export const REPLAY_RESULTS_PER_S = 20_000;
 
 /** Monitor → manager, first frame. */
 export interface HelloMsg {
@@ -68,6 +106,8 @@ export interface HelloMsg {
   name: string;
   version: string;
   nonce: string;
+  /** The spool's epoch: results are numbered within it ("" for a spool made before epochs). */
+  epoch: string;
 }
 /** Manager → monitor, answer to hello. */
 export interface AuthMsg {
@@ -77,7 +117,6 @@ export interface AuthMsg {
   nonce: string;
   mac: string;
   takeover: boolean;
-  acked: number;
 }
 /** Monitor → manager, the handshake succeeded. */
 export interface WelcomeMsg {
@@ -96,10 +135,11 @@ export interface AssignMsg {
   checks: CheckSpec[];
   more?: boolean;
 }
-/** Manager → monitor: every result up to `seq` is stored. */
+/** Manager → monitor: the results frame whose sequence numbers ran from `from` to `to` is stored. */
 export interface AckMsg {
   t: "ack";
-  seq: number;
+  from: number;
+  to: number;
 }
 /** Manager → monitor: run this check now, outside its schedule. */
 export interface RunMsg {
@@ -122,6 +162,10 @@ export interface SpoolReport {
   dropped: number;
   diskFull: string | null;
 }
+/** Monitor → manager: its spool's report, on change. */
+export interface StatsMsg extends SpoolReport {
+  t: "stats";
+}
 /** Either side: still here. */
 export interface HeartbeatMsg {
   t: "hb";
@@ -137,7 +181,7 @@ export const BYE_CODES = ["auth", "busy", "replaced", "shutdown", "protocol"] as
 /** One of {@linkcode BYE_CODES}. */
 export type ByeCode = typeof BYE_CODES[number];
 
-/** Every message of protocol version 1. */
+/** Every message of protocol version 2. */
 export type Message =
   | HelloMsg
   | AuthMsg
@@ -146,6 +190,7 @@ export type Message =
   | AckMsg
   | RunMsg
   | ResultsMsg
+  | StatsMsg
   | HeartbeatMsg
   | ByeMsg;
 
@@ -294,6 +339,7 @@ export function parseMessage(line: string): Message {
         name: str(v, "name", 256),
         version: str(v, "version", 64),
         nonce: str(v, "nonce", 128),
+        epoch: str(v, "epoch", 64),
       };
     case "auth":
       return {
@@ -303,7 +349,6 @@ export function parseMessage(line: string): Message {
         nonce: str(v, "nonce", 128),
         mac: str(v, "mac", 128),
         takeover: bool(v, "takeover"),
-        acked: int(v, "acked"),
       };
     case "welcome":
       return { t, mac: str(v, "mac", 128), lastSeq: int(v, "lastSeq") };
@@ -313,8 +358,11 @@ export function parseMessage(line: string): Message {
       if (v.more !== undefined) msg.more = bool(v, "more");
       return msg;
     }
-    case "ack":
-      return { t, seq: int(v, "seq") };
+    case "ack": {
+      const msg: AckMsg = { t, from: int(v, "from"), to: int(v, "to") };
+      if (msg.from > msg.to) throw new ProtocolError(`field "from" is above "to"`);
+      return msg;
+    }
     case "run":
       return { t, checkId: str(v, "checkId", 1024) };
     case "results": {
@@ -323,6 +371,10 @@ export function parseMessage(line: string): Message {
         throw new ProtocolError(`more than ${MAX_RESULTS_PER_FRAME} results in one frame`);
       }
       return { t, results: v.results.map(validateResult) };
+    }
+    case "stats": {
+      const diskFull = v.diskFull === null ? null : str(v, "diskFull", 4096);
+      return { t, pending: int(v, "pending"), dropped: int(v, "dropped"), diskFull };
     }
     case "hb":
       return { t };
@@ -344,7 +396,9 @@ export function parseMessage(line: string): Message {
 /**
  * Splits a byte stream into frames, enforcing {@linkcode MAX_FRAME_BYTES}.
  * Yields each frame's text; throws {@linkcode ProtocolError} on an oversized
- * frame. A partial frame at the end of the stream is dropped.
+ * frame. A partial frame at the end of the stream is dropped. `onBytes` is
+ * called with the size of every chunk as it arrives, before any frame in it
+ * is complete (liveness counts bytes, not frames).
  *
  * @example
  * ```ts
@@ -356,11 +410,13 @@ export function parseMessage(line: string): Message {
 export async function* readFrames(
   stream: ReadableStream<Uint8Array>,
   maxBytes = MAX_FRAME_BYTES,
+  onBytes?: (n: number) => void,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: false });
   let parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of stream) {
+    onBytes?.(chunk.length);
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(10, start);

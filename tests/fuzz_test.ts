@@ -212,21 +212,29 @@ const RESULT = {
 
 /** One valid frame of every message type, the corpus the protocol fuzz mutates. */
 const MESSAGES = [
-  { t: "hello", v: 1, monitorId: "m-1", name: "local", version: "0.1.0", nonce: "ab".repeat(16) },
+  {
+    t: "hello",
+    v: 2,
+    monitorId: "m-1",
+    name: "local",
+    version: "0.1.0",
+    nonce: "ab".repeat(16),
+    epoch: "0b6f9c0e-5a4c-4d8e-9f1a-3c2b1a0d9e8f",
+  },
   {
     t: "auth",
-    v: 1,
+    v: 2,
     managerId: "g-1",
     nonce: "cd".repeat(16),
     mac: "ef".repeat(32),
     takeover: true,
-    acked: 3,
   },
   { t: "welcome", mac: "01".repeat(32), lastSeq: 9 },
   { t: "assign", rev: 2, checks: [SPEC, { ...SPEC, id: "x/TCP", type: "TCP", params: {} }] },
-  { t: "ack", seq: 4 },
+  { t: "ack", from: 3, to: 4 },
   { t: "run", checkId: "google.com/HTTP" },
   { t: "results", results: [RESULT, { ...RESULT, seq: 8, up: false, error: "refused" }] },
+  { t: "stats", pending: 12, dropped: 0, diskFull: "disk full at /var/lib/netmon/spool.db" },
   { t: "hb" },
   { t: "bye", reason: "shutting down", code: "shutdown" },
 ] as Message[];

@@ -23,10 +23,16 @@ import { DatabaseSync } from "node:sqlite";
 export interface MonitorLedger {
   dataDir: string;
   id: string;
+  /** The spool's epoch, which its sequence numbers count in. */
+  epoch: string;
   /** Highest sequence number the spool gave out. */
   lastSeq: number;
-  /** Highest sequence number the manager acknowledged. */
+  /** Every result up to this one is acknowledged (the spool holds none of them). */
   acked: number;
+  /** Results the spool still holds. */
+  held: number;
+  /** Their sequence numbers. */
+  heldSeqs: number[];
   /** Results dropped for space. */
   dropped: number;
 }
@@ -36,17 +42,26 @@ export function readMonitorLedger(dataDir: string): MonitorLedger {
   const id = Deno.readTextFileSync(`${dataDir}/monitor-id`).trim();
   const db = new DatabaseSync(`${dataDir}/spool.db`);
   try {
-    const meta = (key: string) =>
-      Number(
-        (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-          | { value: number }
-          | undefined)?.value ?? 0,
-      );
+    const value = (key: string) =>
+      (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+        | { value: number | string }
+        | undefined)?.value;
+    const meta = (key: string) => Number(value(key) ?? 0);
+    const spool = db.prepare("SELECT min(seq) AS first, count(*) AS n FROM spool").get() as {
+      first: number | null;
+      n: number;
+    };
+    const lastSeq = meta("lastSeq");
+    const heldSeqs = (db.prepare("SELECT seq FROM spool ORDER BY seq").all() as { seq: number }[])
+      .map((r) => Number(r.seq));
     return {
       dataDir,
       id,
-      lastSeq: meta("lastSeq"),
-      acked: meta("acked"),
+      epoch: String(value("epoch") ?? ""),
+      lastSeq,
+      acked: spool.first === null ? lastSeq : Number(spool.first) - 1,
+      held: Number(spool.n),
+      heldSeqs,
       dropped: meta("dropped"),
     };
   } finally {
@@ -60,6 +75,8 @@ export interface StoredRow {
   monitorId: string;
   monitorName: string;
   seq: number;
+  /** The epoch of the monitor's spool it was numbered in. */
+  epoch: string;
   checkId: string;
   startedAt: number;
   summary: string;
@@ -70,13 +87,16 @@ export function readStored(dbPath: string): StoredRow[] {
   const db = new DatabaseSync(dbPath);
   try {
     return (db.prepare(
-      `SELECT task_id, monitor_id, monitor_name, seq, check_id, started_at, summary
-       FROM results ORDER BY started_at, seq`,
+      `SELECT r.task_id, s.monitor_id, s.monitor_name, r.seq, e.epoch, s.check_id, r.started_at,
+         r.summary
+       FROM result_rows r JOIN series s ON s.id = r.series_id LEFT JOIN epochs e ON e.id = r.epoch
+       ORDER BY r.started_at, r.seq`,
     ).all() as Record<string, string | number>[]).map((r) => ({
       taskId: String(r.task_id),
       monitorId: String(r.monitor_id),
       monitorName: String(r.monitor_name),
       seq: Number(r.seq),
+      epoch: String(r.epoch ?? ""),
       checkId: String(r.check_id),
       startedAt: Number(r.started_at),
       summary: String(r.summary),
@@ -88,7 +108,8 @@ export function readStored(dbPath: string): StoredRow[] {
 
 /**
  * Asserts that the store holds, for each monitor, exactly the sequence
- * numbers 1..lastSeq, each once, and no result from another monitor.
+ * numbers 1..lastSeq of its spool's epoch, each once, and no result from
+ * another monitor.
  * Returns how many results each monitor had stored, by ID.
  */
 export function assertStoredOnce(rows: StoredRow[], ledgers: MonitorLedger[]): Map<string, number> {
@@ -101,9 +122,13 @@ export function assertStoredOnce(rows: StoredRow[], ledgers: MonitorLedger[]): M
   for (const ledger of ledgers) {
     assert.ok(ledger.lastSeq > 0, `monitor ${ledger.id} produced no result`);
     assert.equal(ledger.dropped, 0, `monitor ${ledger.id} dropped results for space`);
-    const seqs = rows.filter((r) => r.monitorId === ledger.id).map((r) => r.seq).sort((a, b) =>
-      a - b
+    const mine = rows.filter((r) => r.monitorId === ledger.id);
+    assert.deepEqual(
+      [...new Set(mine.map((r) => r.epoch))],
+      [ledger.epoch],
+      `monitor ${ledger.id}: stored under its spool's epoch`,
     );
+    const seqs = mine.map((r) => r.seq).sort((a, b) => a - b);
     const seen = new Set(seqs);
     const missing: number[] = [];
     for (let s = 1; s <= ledger.lastSeq; s++) if (!seen.has(s)) missing.push(s);
@@ -120,4 +145,31 @@ export function assertStoredOnce(rows: StoredRow[], ledgers: MonitorLedger[]): M
   const strays = rows.filter((r) => !known.has(r.monitorId));
   assert.equal(strays.length, 0, "results from a monitor the test did not start");
   return counts;
+}
+
+/**
+ * Asserts that every sequence number 1..lastSeq of one spool epoch is
+ * either stored exactly once (under whatever monitor ID), counted as
+ * dropped by the spool, or still held by it (numbered as the monitor
+ * stopped, to be sent to the next manager), never two of them (a held one
+ * may be stored: sent, not yet acknowledged), never none: the stored ones
+ * are distinct and within 1..lastSeq, and stored + dropped + held-unstored
+ * is lastSeq. Returns how many were stored.
+ */
+export function assertStoredOrDropped(rows: StoredRow[], ledger: MonitorLedger): number {
+  const seqs = rows.filter((r) => r.epoch === ledger.epoch).map((r) => r.seq);
+  const seen = new Set(seqs);
+  assert.equal(seqs.length, seen.size, `epoch ${ledger.epoch}: a sequence number stored twice`);
+  assert.ok(
+    seqs.every((s) => s >= 1 && s <= ledger.lastSeq),
+    `epoch ${ledger.epoch}: stored a sequence number the spool never gave out`,
+  );
+  const heldOnly = ledger.heldSeqs.filter((s) => !seen.has(s)).length;
+  assert.equal(
+    seen.size + ledger.dropped + heldOnly,
+    ledger.lastSeq,
+    `epoch ${ledger.epoch}: ${seen.size} stored + ${ledger.dropped} dropped + ${heldOnly} ` +
+      `held of ${ledger.lastSeq}`,
+  );
+  return seen.size;
 }

@@ -1,0 +1,131 @@
+/**
+ * Fault test (issue 10, slow links): a monitor in its own network namespace
+ * sends through a 256 kbit/s token bucket (`tc tbf`). After the manager was
+ * away long enough for the backlog to fill frames that take seconds to cross
+ * the link, the replay finishes without the link dropping: liveness counts
+ * bytes, not whole frames, and frames are bounded in bytes.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { tempDir } from "./helpers/proc.ts";
+import { canMakeNetns, makeNetns } from "./helpers/netns.ts";
+import { startManager, startMonitor } from "./helpers/netmon.ts";
+import { assertStoredOnce, readMonitorLedger, readStored } from "./helpers/ledger.ts";
+
+const TOKEN = "slow-link-test-token";
+const CHECKS = 20;
+const OUTAGE_MS = 20_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function run(cmd: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+/** Lowest sequence number a running monitor's spool still holds (null: none). */
+function oldestHeld(dataDir: string): number | null {
+  const db = new DatabaseSync(`${dataDir}/spool.db`, { readOnly: true });
+  try {
+    const row = db.prepare("SELECT min(seq) AS m FROM spool").get() as { m: number | null };
+    return row.m === null ? null : Number(row.m);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test({
+  name: "a backlog replayed over a 256 kbit/s link drains without the link dropping",
+  ignore: !(await canMakeNetns()),
+  fn: async () => {
+    await using tmp = await tempDir();
+    await using ns = await makeNetns();
+    // the namespace's end of the veth (netns.ts names it after the namespace's number)
+    const nsIf = ns.name.replace("nmtest", "nmn");
+    await run(ns.wrap([
+      "tc",
+      "qdisc",
+      "add",
+      "dev",
+      nsIf,
+      "root",
+      "tbf",
+      "rate",
+      "256kbit",
+      "burst",
+      "16kbit",
+      "latency",
+      "400ms",
+    ]));
+    const mon = await startMonitor({
+      dataDir: `${tmp.path}/mon`,
+      listen: ns.nsAddr,
+      wrap: ns.wrap,
+      extra: ["--name", "slow", "--token", TOKEN],
+    });
+    const address = `${ns.nsAddr}:${mon.port}`;
+    const config = `${tmp.path}/tasks.yaml`;
+    // ports nobody listens on in the namespace's own loopback: results, up or down, either way
+    await Deno.writeTextFile(
+      config,
+      `monitors:\n  - { address: "${address}", name: slow }\ntargets:\n` +
+        Array.from(
+          { length: CHECKS },
+          (_, i) => `  t${i}:\n    TCP: { host: 127.0.0.1, port: ${9 + i}, frequency: 1 }\n`,
+        ).join(""),
+    );
+    const db = `${tmp.path}/netmon.db`;
+    const opts = { db, extra: ["--token", TOKEN, "--log-level", "info"] };
+    let manager = startManager(config, opts);
+    try {
+      await manager.waitFor(/Monitor: slow$/, 20_000);
+      assert.equal((await manager.stop("SIGTERM")).code, 0);
+      await sleep(OUTAGE_MS);
+      const backlogTo = maxSeq(mon.dataDir);
+      const held = backlogTo - (oldestHeld(mon.dataDir) ?? backlogTo + 1) + 1;
+      manager = startManager(config, opts);
+      await manager.waitFor(/^Connected to monitoring service/, 20_000);
+      const t0 = performance.now();
+      let drained = false;
+      for (let i = 0; i < 450 && !drained; i++) {
+        await sleep(200);
+        const oldest = oldestHeld(mon.dataDir);
+        drained = oldest === null || oldest > backlogTo;
+      }
+      const drainMs = performance.now() - t0;
+      const drops = manager.lines.filter((l) => /^Disconnected from/.test(l));
+      assert.ok(drained, `the backlog drained (${drops.length} disconnects)`);
+      assert.deepEqual(drops, [], "the link never dropped");
+      await sleep(1_000);
+      await mon.proc.stop("SIGTERM");
+      await sleep(500);
+      assert.equal((await manager.stop("SIGTERM")).code, 0);
+      const rows = readStored(db);
+      const ledger = readMonitorLedger(mon.dataDir);
+      const counts = assertStoredOnce(rows, [ledger]);
+      console.log(
+        `256 kbit/s: a backlog of ${held} results (${OUTAGE_MS / 1000} s of ${CHECKS} checks/s) ` +
+          `drained in ${Math.round(drainMs)} ms with no disconnect; ${
+            counts.get(ledger.id)
+          } results stored once`,
+      );
+    } finally {
+      await manager.stop("SIGKILL");
+      await mon.proc.stop("SIGKILL");
+    }
+  },
+});
+
+/** Highest sequence number a running monitor's spool gave out. */
+function maxSeq(dataDir: string): number {
+  const db = new DatabaseSync(`${dataDir}/spool.db`, { readOnly: true });
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'lastSeq'").get() as {
+      value: number;
+    };
+    return Number(row.value);
+  } finally {
+    db.close();
+  }
+}
