@@ -29,6 +29,7 @@ import {
   parseHttpAddress,
   startHttp,
 } from "./manager/http/server.ts";
+import { parseHttpHost } from "./manager/http/guard.ts";
 import { ctl } from "./manager/ctl.ts";
 import { startPrompt } from "./manager/prompt.ts";
 import { attachAlerts } from "./manager/alerts/mod.ts";
@@ -109,6 +110,9 @@ Options:
                       127.0.0.1:8080; "none" for off; port 0 picks a free one)
   --http-token T      bearer token the API requires (or NETMON_HTTP_TOKEN); needed
                       when ADDR is not loopback
+  --http-host NAME    also answer to this host name (repeatable); without it, only
+                      ADDR, localhost and loopback addresses are served, so that a
+                      web page cannot reach the API by rebinding its own name
   --keep-raw-days N   days raw results are kept (default 7)
   --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
   -h, --help          show this help`,
@@ -130,7 +134,13 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
 }
 
 async function readToken(values: Record<string, unknown>): Promise<string> {
-  if (typeof values.token === "string") return values.token;
+  if (typeof values.token === "string") {
+    console.error(
+      "netmon: warning: --token on the command line is visible to every user of this host " +
+        "(ps, /proc); pass it with --token-file FILE or the NETMON_TOKEN environment variable",
+    );
+    return values.token;
+  }
   if (typeof values["token-file"] === "string") {
     try {
       return (await Deno.readTextFile(values["token-file"])).trim();
@@ -143,6 +153,14 @@ async function readToken(values: Record<string, unknown>): Promise<string> {
     }
   }
   return Deno.env.get("NETMON_TOKEN") ?? "";
+}
+
+function httpHostOption(names: string[] | undefined): string[] {
+  try {
+    return (names ?? []).map(parseHttpHost);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function intOption(
@@ -301,6 +319,7 @@ async function runManager(args: string[]): Promise<number> {
       "log-level": { type: "string" },
       http: { type: "string" },
       "http-token": { type: "string" },
+      "http-host": { type: "string", multiple: true },
       "keep-raw-days": { type: "string" },
       "keep-rollups-days": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -321,6 +340,7 @@ async function runManager(args: string[]): Promise<number> {
         `configuration, so it needs --http-token TOKEN (or NETMON_HTTP_TOKEN) there`,
     );
   }
+  const httpHosts = httpHostOption(values["http-host"]);
   if (positionals.length > 1) {
     throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
   }
@@ -360,7 +380,7 @@ async function runManager(args: string[]): Promise<number> {
   let server: HttpServer | undefined;
   if (http) {
     try {
-      server = await startHttp(manager, { ...http, token: httpToken });
+      server = await startHttp(manager, { ...http, token: httpToken, hosts: httpHosts });
     } catch (e) {
       await manager.stop();
       output.close();

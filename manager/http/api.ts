@@ -31,11 +31,15 @@ import { serveStatic } from "./static.ts";
 export interface ApiOptions {
   /** Bearer token required on `/api` and `/metrics` ("" for none). */
   token: string;
+  /** Bytes each event stream may hold for a client that does not read (see `live.ts`). */
+  sseQueueBytes?: number;
 }
 
 /** An API bound to a manager; {@linkcode Api.close} ends its event streams. */
 export interface Api {
   handle(req: Request): Promise<Response>;
+  /** The live results and event streams (the streams' queues are visible for tests). */
+  live: Live;
   close(): void;
 }
 
@@ -74,7 +78,9 @@ const SECRET_KEY = /pass|secret|token|key/i;
 
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
-  const live = new Live(manager, manager.history.latest());
+  const live = new Live(manager, manager.history.latest(), {
+    maxQueueBytes: options.sseQueueBytes,
+  });
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
     "GET /api/v1/status": () => json(status(manager)),
@@ -171,6 +177,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         throw e;
       }
     },
+    live,
     close: () => live.close(),
   };
 }
