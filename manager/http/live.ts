@@ -161,7 +161,7 @@ export class Live {
       c.drop = setTimeout(() => {
         this.#forget(c);
         try {
-          c.ctl.error(new Error("slow event-stream client"));
+          c.ctl.error(slowClientError(this.#maxQueue));
         } catch { /* already drained and closed */ }
       }, CLOSE_GRACE_MS);
     } catch {
@@ -193,6 +193,20 @@ export class Live {
     this.#clients.clear();
     this.#closing.clear();
   }
+}
+
+/**
+ * Deno's server prints the error that ends a response body; this one reads
+ * as one line that says what happened rather than as a stack trace.
+ */
+function slowClientError(maxQueue: number): Error {
+  const e = new Error(
+    `netmon: an event-stream client left over ${Math.round(maxQueue / 1024)} KiB unread for ${
+      CLOSE_GRACE_MS / 1000
+    } s and was disconnected`,
+  );
+  e.stack = e.message;
+  return e;
 }
 
 function key(checkId: string, monitorId: string): string {
