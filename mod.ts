@@ -20,7 +20,7 @@ import { ConfigError } from "./shared/config.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
-import { isLoopback, loadOrCreateToken } from "./monitor/state.ts";
+import { isLoopback, loadOrCreateToken, prepareDataDir } from "./monitor/state.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { loadConfig, Manager } from "./manager/manager.ts";
 import {
@@ -268,7 +268,7 @@ async function runMonitor(args: string[]): Promise<number> {
   let token = await readToken(values);
   if (token === "" && !isLoopback(hostname)) {
     // never an open relay: beyond loopback a monitor always has a token
-    await Deno.mkdir(dataDir, { recursive: true });
+    await prepareDataDir(dataDir);
     const made = await loadOrCreateToken(dataDir);
     token = made.token;
     console.log(
