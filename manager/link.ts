@@ -67,6 +67,8 @@ export interface LinkDeps {
   store: ResultStore;
   /** The checks this monitor should run now. */
   assignment: (link: MonitorLink) => CheckSpec[];
+  /** Masks the secrets of results before they are stored (see `shared/secrets.ts`). */
+  maskResults?: (results: CheckResult[]) => CheckResult[];
   /** Called with the newly stored results of each frame, in order. */
   onResults: (link: MonitorLink, results: CheckResult[]) => void;
   /** Called on every status change. */
@@ -316,7 +318,10 @@ export class MonitorLink {
         return;
       }
     }
-    const fresh = this.#deps.store.add(results, this.config.name);
+    const fresh = this.#deps.store.add(
+      this.#deps.maskResults?.(results) ?? results,
+      this.config.name,
+    );
     const last = results[results.length - 1]!.seq;
     this.#acked = Math.max(this.#acked, last);
     this.#lastSeq = Math.max(this.#lastSeq, last);

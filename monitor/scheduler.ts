@@ -25,6 +25,7 @@ import type {
 } from "../shared/checks.ts";
 import { errorText } from "../shared/connection.ts";
 import { CHECKS } from "./checks/mod.ts";
+import { maskOutcome, secretRulesOf } from "../shared/secrets.ts";
 
 /** A result before the spool gives it its sequence number. */
 export type UnsequencedResult = Omit<CheckResult, "seq">;
@@ -224,7 +225,8 @@ export class Scheduler {
         this.#stats.runs++;
         if (!entry.removed) {
           this.#opts.onResult({
-            ...outcome,
+            // what is spooled and sent never carries the check's credentials
+            ...maskOutcome(outcome, secretRulesOf(spec.params)),
             taskId: crypto.randomUUID(),
             monitorId: this.#opts.monitorId,
             checkId: spec.id,

@@ -41,6 +41,7 @@ export const HTTP_KEYS = [
   "tls_verify",
   "ca_file",
   "cert_expiry_days",
+  "secret_params",
 ] as const;
 
 /** Fully defaulted parameters of an HTTP or HTTPS check. */
@@ -71,6 +72,12 @@ export type HttpParams = {
   /** Down when a certificate expires within this many days; 0 turns the test off. */
   cert_expiry_days: number;
   ip_protocol: IpProtocol;
+  /**
+   * Query parameter names whose values are masked wherever the check's
+   * results are shown or stored, besides the built-in ones (`api_key`,
+   * `token`, `sig`, …; see `shared/secrets.ts`). Absent when there are none.
+   */
+  secret_params?: string[];
 };
 
 /** Longest request body, in characters. */
@@ -170,6 +177,13 @@ export function parseHttpLike(
     }
   }
   const caFile = optString(raw, "ca_file", "");
+  const secretParams = optStringList(raw, "secret_params", []);
+  if (secretParams.some((n) => !/^[^\s=&#?]+$/.test(n))) {
+    throw new ParamError(
+      "secret_params",
+      "names must be non-empty and contain no =, &, #, ? or spaces",
+    );
+  }
   return {
     url: parseUrl(raw, schemes),
     method,
@@ -185,6 +199,7 @@ export function parseHttpLike(
     ca_file: caFile,
     cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0, max: 3650 }),
     ip_protocol: ipProtocol(raw),
+    ...(secretParams.length > 0 ? { secret_params: [...new Set(secretParams)] } : {}),
   };
 }
 
