@@ -187,6 +187,17 @@ function logLevel(values: Record<string, unknown>, dflt: "info" | "warning") {
   return v;
 }
 
+/** The first argument of `manage` options that is not an option or an option's value. */
+function firstPositional(args: string[]): string | undefined {
+  const flags = new Set(["--live", "--no-live", "-h", "--help"]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith("-")) return a;
+    if (!flags.has(a) && !a.includes("=")) i++;
+  }
+  return undefined;
+}
+
 /** Aborted to stop the running command as if SIGTERM had arrived (`demo --for`). */
 const stopRequested = new AbortController();
 
@@ -216,7 +227,7 @@ async function runDemo(args: string[]): Promise<number> {
     rest = [...args.slice(0, at), ...args.slice(at + 2)];
   }
   if (rest.includes("-h") || rest.includes("--help")) return help("demo");
-  const configPath = rest.find((a) => !a.startsWith("-")) ?? "tasks.yaml";
+  const configPath = firstPositional(rest) ?? "tasks.yaml";
   setupLogging({ level: "warning" });
   const config = await loadConfig(configPath);
   const token = await readToken({});

@@ -3,6 +3,9 @@ import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { startHttp } from "./server.ts";
 import { parseHttpHost } from "./guard.ts";
+import { loadOpenApi } from "../../tests/helpers/openapi.ts";
+
+const spec = await loadOpenApi();
 
 const CONFIG = `monitors:
   - { address: 127.0.0.1:${freeTcpPort()}, name: far }
@@ -67,6 +70,7 @@ Deno.test("a cross-origin or non-JSON POST is refused and pauses nothing", async
     }, PAUSE);
     assert.equal(evil.status, 403, evil.body);
     assert.match(JSON.parse(evil.body).error, /origin http:\/\/evil\.example/);
+    assert.deepEqual(spec.check("/api/v1/pause", "post", 403, JSON.parse(evil.body)), []);
     // the same origin with a foreign Origin header but JSON: still refused
     const evilJson = await raw(port, "POST", "/api/v1/pause", {
       host,
@@ -88,6 +92,7 @@ Deno.test("a cross-origin or non-JSON POST is refused and pauses nothing", async
     }, "a=b");
     assert.equal(form.status, 415, form.body);
     assert.match(JSON.parse(form.body).error, /Content-Type: application\/json/);
+    assert.deepEqual(spec.check("/api/v1/reload", "post", 415, JSON.parse(form.body)), []);
     const none = await raw(port, "POST", "/api/v1/pause", { host }, PAUSE);
     assert.equal(none.status, 415, none.body);
     assert.deepEqual(paused(), [], "nothing was paused");
@@ -119,6 +124,9 @@ Deno.test("only Host values naming this server are served (DNS rebinding)", asyn
       const res = await raw(port, "GET", path, { host: `evil.example:${port}` });
       assert.equal(res.status, 421, `${path}: ${res.body}`);
       assert.match(JSON.parse(res.body).error, /--http-host evil\.example/);
+      if (path !== "/api/v1/events") {
+        assert.deepEqual(spec.check(path, "get", 421, JSON.parse(res.body)), [], path);
+      }
     }
     const post = await raw(port, "POST", "/api/v1/pause", {
       host: "evil.example",
