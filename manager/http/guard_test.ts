@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { startHttp } from "./server.ts";
-import { parseHttpHost } from "./guard.ts";
+import { parseHttpHost, RequestGuard } from "./guard.ts";
 import { loadOpenApi } from "../../tests/helpers/openapi.ts";
 
 const spec = await loadOpenApi();
@@ -176,4 +176,16 @@ Deno.test("every answer carries the CSP, frame denial, nosniff and a referrer po
     const page = await raw(port, "GET", "/", { host });
     assert.doesNotMatch(page.body, /<script>|<script [^>]*>[^<]|\son[a-z]+=/i, "no inline script");
   });
+});
+
+Deno.test("bound to every address, any address literal is served but no other name", () => {
+  const any = new RequestGuard({ hostname: "0.0.0.0", extraHosts: ["mon.example"] });
+  for (const h of ["10.1.2.3:8080", "[fe80::1]:8080", "127.0.0.1", "localhost", "mon.example"]) {
+    assert.ok(any.hostAllowed(h), h);
+  }
+  for (const h of ["evil.example", "10.1.2.3.nip.io", ""]) assert.ok(!any.hostAllowed(h), h);
+  const v6 = new RequestGuard({ hostname: "::1", extraHosts: [] });
+  assert.ok(v6.hostAllowed("[::1]:8080") && !v6.hostAllowed("10.1.2.3"));
+  const lan = new RequestGuard({ hostname: "192.0.2.7", extraHosts: [] });
+  assert.ok(lan.hostAllowed("192.0.2.7:8080") && !lan.hostAllowed("192.0.2.8"));
 });
