@@ -20,7 +20,7 @@ import { ConfigError } from "./shared/config.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
-import { loadOrCreateToken } from "./monitor/state.ts";
+import { loadOrCreateToken, prepareDataDir } from "./monitor/state.ts";
 import { isLoopback } from "./shared/net.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { loadConfig, Manager } from "./manager/manager.ts";
@@ -30,6 +30,7 @@ import {
   parseHttpAddress,
   startHttp,
 } from "./manager/http/server.ts";
+import { parseHttpHost } from "./manager/http/guard.ts";
 import { ctl } from "./manager/ctl.ts";
 import { startPrompt } from "./manager/prompt.ts";
 import { attachAlerts } from "./manager/alerts/mod.ts";
@@ -111,6 +112,9 @@ Options:
                       127.0.0.1:8080; "none" for off; port 0 picks a free one)
   --http-token T      bearer token the API requires (or NETMON_HTTP_TOKEN); needed
                       when ADDR is not loopback
+  --http-host NAME    also answer to this host name (repeatable); without it, only
+                      ADDR, localhost and loopback addresses are served, so that a
+                      web page cannot reach the API by rebinding its own name
   --keep-raw-days N   days raw results are kept (default 7)
   --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
   -h, --help          show this help`,
@@ -132,7 +136,13 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
 }
 
 async function readToken(values: Record<string, unknown>): Promise<string> {
-  if (typeof values.token === "string") return values.token;
+  if (typeof values.token === "string") {
+    console.error(
+      "netmon: warning: --token on the command line is visible to every user of this host " +
+        "(ps, /proc); pass it with --token-file FILE or the NETMON_TOKEN environment variable",
+    );
+    return values.token;
+  }
   if (typeof values["token-file"] === "string") {
     try {
       return (await Deno.readTextFile(values["token-file"])).trim();
@@ -145,6 +155,14 @@ async function readToken(values: Record<string, unknown>): Promise<string> {
     }
   }
   return Deno.env.get("NETMON_TOKEN") ?? "";
+}
+
+function httpHostOption(names: string[] | undefined): string[] {
+  try {
+    return (names ?? []).map(parseHttpHost);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function intOption(
@@ -169,6 +187,17 @@ function logLevel(values: Record<string, unknown>, dflt: "info" | "warning") {
     throw new UsageError(`--log-level must be debug, info, warning or error, got "${v}"`);
   }
   return v;
+}
+
+/** The first argument of `manage` options that is not an option or an option's value. */
+function firstPositional(args: string[]): string | undefined {
+  const flags = new Set(["--live", "--no-live", "-h", "--help"]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith("-")) return a;
+    if (!flags.has(a) && !a.includes("=")) i++;
+  }
+  return undefined;
 }
 
 /** Aborted to stop the running command as if SIGTERM had arrived (`demo --for`). */
@@ -200,7 +229,7 @@ async function runDemo(args: string[]): Promise<number> {
     rest = [...args.slice(0, at), ...args.slice(at + 2)];
   }
   if (rest.includes("-h") || rest.includes("--help")) return help("demo");
-  const configPath = rest.find((a) => !a.startsWith("-")) ?? "tasks.yaml";
+  const configPath = firstPositional(rest) ?? "tasks.yaml";
   setupLogging({ level: "warning" });
   const config = await loadConfig(configPath);
   const token = await readToken({});
@@ -252,7 +281,7 @@ async function runMonitor(args: string[]): Promise<number> {
   let token = await readToken(values);
   if (token === "" && !isLoopback(hostname)) {
     // never an open relay: beyond loopback a monitor always has a token
-    await Deno.mkdir(dataDir, { recursive: true });
+    await prepareDataDir(dataDir);
     const made = await loadOrCreateToken(dataDir);
     token = made.token;
     console.log(
@@ -303,6 +332,7 @@ async function runManager(args: string[]): Promise<number> {
       "log-level": { type: "string" },
       http: { type: "string" },
       "http-token": { type: "string" },
+      "http-host": { type: "string", multiple: true },
       "keep-raw-days": { type: "string" },
       "keep-rollups-days": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -323,6 +353,7 @@ async function runManager(args: string[]): Promise<number> {
         `configuration, so it needs --http-token TOKEN (or NETMON_HTTP_TOKEN) there`,
     );
   }
+  const httpHosts = httpHostOption(values["http-host"]);
   if (positionals.length > 1) {
     throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
   }
@@ -363,7 +394,7 @@ async function runManager(args: string[]): Promise<number> {
   let server: HttpServer | undefined;
   if (http) {
     try {
-      server = await startHttp(manager, { ...http, token: httpToken });
+      server = await startHttp(manager, { ...http, token: httpToken, hosts: httpHosts });
     } catch (e) {
       await manager.stop();
       output.close();

@@ -74,6 +74,8 @@ export interface LinkDeps {
   store: ResultStore;
   /** The checks this monitor should run now. */
   assignment: (link: MonitorLink) => CheckSpec[];
+  /** Masks the secrets of results before they are stored (see `shared/secrets.ts`). */
+  maskResults?: (results: CheckResult[]) => CheckResult[];
   /** Called with the newly stored results of each frame, in order. */
   onResults: (link: MonitorLink, results: CheckResult[]) => void;
   /** Called on every status change. */
@@ -367,7 +369,11 @@ export class MonitorLink {
         { address: this.config.address, other: r.monitorId, id: monitorId },
       );
     }
-    const fresh = this.#deps.store.add(results, this.config.name, this.#epochId);
+    const fresh = this.#deps.store.add(
+      this.#deps.maskResults?.(results) ?? results,
+      this.config.name,
+      this.#epochId,
+    );
     this.#state.received += fresh.length;
     fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
     if (fresh.length > 0) this.#deps.onResults(this, fresh);

@@ -17,6 +17,7 @@ import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
+import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
 import { ResultStore } from "./store.ts";
@@ -123,6 +124,11 @@ export class Manager {
       token: this.#opts.token,
       store: this.store,
       assignment: (l) => this.#assignmentFor(l),
+      // a monitor masks what it reports; this also covers one that does not (an older version)
+      maskResults: (results) => {
+        const rules = secretRulesOfConfig(this.#config);
+        return results.map((r) => maskOutcome(r, rules));
+      },
       onResults: (l, results) => {
         for (const r of results) {
           out.result(r, l.config.name);

@@ -40,7 +40,7 @@ import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
 import { Spool } from "./spool.ts";
-import { loadAssignment, loadOrCreateIdentity, saveAssignment } from "./state.ts";
+import { loadAssignment, loadOrCreateIdentity, prepareDataDir, saveAssignment } from "./state.ts";
 
 const log = logger("monitor");
 
@@ -186,7 +186,7 @@ export class Monitor {
 
   /** Loads state from `dataDir`, starts listening and resumes the last assignment. */
   static async start(opts: MonitorOptions): Promise<Monitor> {
-    await Deno.mkdir(opts.dataDir, { recursive: true });
+    await prepareDataDir(opts.dataDir);
     const id = await loadOrCreateIdentity(opts.dataDir);
     const spool = Spool.open(`${opts.dataDir}/spool.db`, {
       maxBytes: opts.spoolMaxBytes,

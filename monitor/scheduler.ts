@@ -27,6 +27,7 @@ import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
 import { errorText } from "../shared/connection.ts";
 import { fnv1a32 } from "../shared/hash.ts";
 import { CHECKS } from "./checks/mod.ts";
+import { maskOutcome, secretRulesOf } from "../shared/secrets.ts";
 
 /** A result before the spool gives it its sequence number. */
 export type UnsequencedResult = Omit<CheckResult, "seq">;
@@ -240,7 +241,8 @@ export class Scheduler {
         this.#stats.runs++;
         if (!entry.removed) {
           this.#opts.onResult({
-            ...outcome,
+            // what is spooled and sent never carries the check's credentials
+            ...maskOutcome(outcome, secretRulesOf(spec.params)),
             taskId: crypto.randomUUID(),
             monitorId: this.#opts.monitorId,
             checkId: spec.id,

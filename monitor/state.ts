@@ -1,6 +1,8 @@
 /**
  * What a monitor keeps in its data directory besides the spool: its ID (a
  * UUID made on first start) and its last assignment, written atomically.
+ * The assignment holds URL passwords and `Authorization` headers, the
+ * spool the results, so the directory is 0700 and every file in it 0600.
  *
  * @example
  * ```ts ignore
@@ -12,6 +14,45 @@
  */
 import type { CheckSpec } from "../shared/checks.ts";
 import { parseMessage } from "../shared/protocol.ts";
+
+/** Files of the data directory that only the monitor's user may read. */
+const PRIVATE_FILES = [
+  "assignment.json",
+  "assignment.json.tmp",
+  "monitor-id",
+  "token",
+  "spool.db",
+  "spool.db-wal",
+  "spool.db-shm",
+];
+
+/**
+ * Creates `dir` mode 0700 (tightening it if it exists), makes its known
+ * files 0600, and creates an empty `spool.db` 0600 so that SQLite, which
+ * gives the `-wal` and `-shm` files the database's mode, makes them 0600.
+ *
+ * @example
+ * ```ts
+ * import { prepareDataDir } from "./state.ts";
+ * const dir = await Deno.makeTempDir();
+ * await prepareDataDir(`${dir}/data`);
+ * console.assert(((await Deno.stat(`${dir}/data`)).mode! & 0o777) === 0o700);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function prepareDataDir(dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(dir, 0o700);
+  for (const name of PRIVATE_FILES) {
+    try {
+      await Deno.chmod(`${dir}/${name}`, 0o600);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const spool = await Deno.open(`${dir}/spool.db`, { create: true, append: true, mode: 0o600 });
+  spool.close();
+}
 
 /** Reads the monitor ID from `dir/monitor-id`, creating it on first start. */
 export async function loadOrCreateIdentity(dir: string): Promise<string> {
@@ -50,7 +91,9 @@ export async function loadAssignment(dir: string): Promise<CheckSpec[]> {
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, text);
+  await Deno.writeTextFile(tmp, text, { mode: 0o600 });
+  // a tmp file left by a crash keeps its old mode: set it
+  await Deno.chmod(tmp, 0o600);
   await Deno.rename(tmp, path);
 }
 

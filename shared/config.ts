@@ -196,7 +196,7 @@ const MONITOR_KEYS = [
   "client_cert",
   "client_key",
 ];
-const DEFAULT_KEYS = ["frequency", "timeout", "monitors"];
+const DEFAULT_KEYS = ["frequency", "timeout", "monitors", "secret_params"];
 const DEFAULT_FREQUENCY_S = 60;
 const MAX_DEFAULT_TIMEOUT_S = 10;
 /** Below this a check would leave no room for its own timeout in whole milliseconds. */
@@ -437,6 +437,8 @@ interface Defaults {
   frequency: number;
   timeout: { seconds: number; node: Node } | null;
   monitors: Entry | null;
+  /** Query parameter names every HTTP and HTTPS check masks (see `shared/secrets.ts`). */
+  secretParams: string[];
 }
 
 function readPlacement(
@@ -470,7 +472,12 @@ function readPlacement(
 }
 
 function readDefaults(r: Reader, node: Node | null, fallback: number): Defaults {
-  const defaults: Defaults = { frequency: DEFAULT_FREQUENCY_S, timeout: null, monitors: null };
+  const defaults: Defaults = {
+    frequency: DEFAULT_FREQUENCY_S,
+    timeout: null,
+    monitors: null,
+    secretParams: [],
+  };
   if (node === null) return defaults;
   const entries = r.entries(node, "defaults", fallback);
   r.onlyKeys(entries, "defaults", DEFAULT_KEYS, "default");
@@ -481,6 +488,9 @@ function readDefaults(r: Reader, node: Node | null, fallback: number): Defaults 
       defaults.timeout = { seconds: r.seconds(e.value, "defaults.timeout", at), node: e.value! };
     }
     if (e.key === "monitors") defaults.monitors = e;
+    if (e.key === "secret_params") {
+      defaults.secretParams = r.textList(e.value, "defaults.secret_params", at).map((x) => x.value);
+    }
   }
   return defaults;
 }
@@ -540,7 +550,15 @@ function readCheck(
 
   let params;
   try {
-    params = PARAM_PARSERS[type](entry.value === null ? {} : toPlain(entry.value), target);
+    const raw = entry.value === null ? {} : toPlain(entry.value);
+    if ((type === "HTTP" || type === "HTTPS") && defaults.secretParams.length > 0) {
+      const own = raw.secret_params;
+      raw.secret_params = [
+        ...defaults.secretParams,
+        ...(Array.isArray(own) ? own : own === undefined || own === null ? [] : [own]),
+      ];
+    }
+    params = PARAM_PARSERS[type](raw, target);
   } catch (e) {
     if (!(e instanceof ParamError)) throw e;
     const keyNode = get(e.field)?.keyNode;

@@ -27,7 +27,7 @@ function cuts(bytes: Uint8Array): Uint8Array[][] {
 }
 
 Deno.test("readFrames joins frames split across chunks at any byte, multi-byte characters included", async () => {
-  const text = '{"t":"hb"}\n{"t":"bye","reason":"café ☕ 🛰"}\n{"t":"ack","seq":7}\n';
+  const text = '{"t":"hb"}\n{"t":"bye","reason":"café ☕ 🛰"}\n{"t":"ack","from":1,"to":7}\n';
   const expected = text.split("\n").slice(0, 3);
   for (const chunks of cuts(enc.encode(text))) assert.deepEqual(await framesOf(chunks), expected);
 });
@@ -79,7 +79,7 @@ Deno.test("readFrames rejects an oversized frame as it arrives, without waiting 
 });
 
 Deno.test("readFrames drops a partial frame at the end of the stream", async () => {
-  assert.deepEqual(await framesOf(['{"t":"hb"}\n{"t":"ack","se']), ['{"t":"hb"}']);
+  assert.deepEqual(await framesOf(['{"t":"hb"}\n{"t":"ack","fr']), ['{"t":"hb"}']);
   assert.deepEqual(await framesOf(['{"t":"hb"}']), []);
   assert.deepEqual(await framesOf([]), []);
 });
@@ -90,9 +90,9 @@ Deno.test("readFrames skips blank lines; a CRLF frame keeps its CR and still par
     '{"t":"hb"}\r\n',
     "\r\n",
     "\t\n",
-    '{"t":"ack","seq":1}\n',
+    '{"t":"ack","from":1,"to":1}\n',
   ]);
-  assert.deepEqual(frames, ['{"t":"hb"}\r', '{"t":"ack","seq":1}']);
+  assert.deepEqual(frames, ['{"t":"hb"}\r', '{"t":"ack","from":1,"to":1}']);
   assert.deepEqual(frames.map((f) => parseMessage(f).t), ["hb", "ack"]);
 });
 
@@ -123,12 +123,12 @@ const RESULT: CheckResult = {
 };
 
 const VALID: Message[] = [
-  { t: "hello", v: 1, monitorId: "m", name: "vm", version: "1.0.0", nonce: "ab" },
-  { t: "auth", v: 1, managerId: "g", nonce: "cd", mac: "ef", takeover: false, acked: 0 },
+  { t: "hello", v: 2, monitorId: "m", name: "vm", version: "1.0.0", nonce: "ab", epoch: "e1" },
+  { t: "auth", v: 2, managerId: "g", nonce: "cd", mac: "ef", takeover: false },
   { t: "welcome", mac: "01", lastSeq: 9 },
   { t: "assign", rev: 2, checks: [SPEC], more: true },
   { t: "assign", rev: 3, checks: [] },
-  { t: "ack", seq: 5 },
+  { t: "ack", from: 3, to: 5 },
   { t: "run", checkId: "x/TCP" },
   { t: "results", results: [RESULT] },
   { t: "hb" },
@@ -168,7 +168,7 @@ const INVALID: [string, RegExp][] = [
   [variant(byType("hello"), { name: "n".repeat(257) }), /field "name" is longer than 256/],
   [variant(byType("hello"), { nonce: 7 }), /field "nonce" must be a string/],
   [variant(byType("auth"), { takeover: "no" }), /field "takeover" must be true or false/],
-  [variant(byType("auth"), { acked: 1.5 }), /field "acked" must be a non-negative integer/],
+  [variant(byType("hello"), { epoch: 3 }), /field "epoch" must be a string/],
   [variant(byType("auth"), { mac: "m".repeat(129) }), /field "mac" is longer than 128/],
   [variant(byType("welcome"), { lastSeq: null }), /field "lastSeq" must be a finite number/],
   [variant(byType("welcome"), { mac: undefined }), /field "mac" must be a string/],
@@ -191,8 +191,9 @@ const INVALID: [string, RegExp][] = [
     variant(byType("assign"), { checks: [{ ...SPEC, timeoutMs: 0 }] }),
     /timeout must be positive and below the interval/,
   ],
-  [variant(byType("ack"), { seq: -1 }), /field "seq" must be a non-negative integer/],
-  [variant(byType("ack"), { seq: "1" }), /field "seq" must be a finite number/],
+  [variant(byType("ack"), { from: -1 }), /field "from" must be a non-negative integer/],
+  [variant(byType("ack"), { to: "1" }), /field "to" must be a finite number/],
+  [variant(byType("ack"), { from: 9 }), /field "from" is above "to"/],
   [variant(byType("run"), { checkId: undefined }), /field "checkId" must be a string/],
   [variant(byType("results"), { results: "x" }), /field "results" must be a list/],
   [

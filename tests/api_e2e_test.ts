@@ -40,6 +40,9 @@ async function apiUrl(manager: Proc): Promise<string> {
   return line.match(/(http:\/\/\S+)\/$/)![1]!;
 }
 
+/** State-changing requests must say they carry JSON (a cross-origin form cannot). */
+const JSON_BODY = { "content-type": "application/json" };
+
 async function getJson(
   url: string,
   init?: RequestInit,
@@ -201,18 +204,21 @@ Deno.test("the real manager's API answers as docs/openapi.yaml says, and ctl dri
     assert.deepEqual([web.paused, web.assigned], [true, false]);
     const refused = await getJson(`${base}/api/v1/run`, {
       method: "POST",
+      headers: JSON_BODY,
       body: JSON.stringify({ check: "web/HTTP" }),
     });
     assert.equal(refused.status, 409);
     assert.deepEqual(spec.check("/api/v1/run", "post", 409, refused.body), []);
     const resumed = await getJson(`${base}/api/v1/resume`, {
       method: "POST",
+      headers: JSON_BODY,
       body: JSON.stringify({ target: "web" }),
     });
     assert.deepEqual(spec.check("/api/v1/resume", "post", 200, resumed.body), []);
     assert.deepEqual((resumed.body as { paused: string[] }).paused, []);
     const unknown = await getJson(`${base}/api/v1/pause`, {
       method: "POST",
+      headers: JSON_BODY,
       body: JSON.stringify({ target: "nope" }),
     });
     assert.equal(unknown.status, 404);
@@ -221,7 +227,10 @@ Deno.test("the real manager's API answers as docs/openapi.yaml says, and ctl dri
     const reload = await ctl(base, "reload");
     assert.equal(reload.code, 0, reload.err);
     await Deno.writeTextFile(config, "targets: [");
-    const broken = await getJson(`${base}/api/v1/reload`, { method: "POST" });
+    const broken = await getJson(`${base}/api/v1/reload`, {
+      method: "POST",
+      headers: JSON_BODY,
+    });
     assert.equal(broken.status, 422);
     assert.deepEqual(spec.check("/api/v1/reload", "post", 422, broken.body), []);
   });

@@ -13,6 +13,7 @@
  */
 import type { NotifierConfig } from "../../shared/config_alerts.ts";
 import { errorText } from "../../shared/connection.ts";
+import { maskSecrets } from "../../shared/secrets.ts";
 import type { AlertMessage } from "./message.ts";
 import { sendMail } from "./smtp.ts";
 
@@ -72,9 +73,7 @@ export function secretsOf(n: NotifierConfig): string[] {
  * ```
  */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join("***");
-  return out;
+  return maskSecrets(text, { values: secrets });
 }
 
 function origin(url: string): string {

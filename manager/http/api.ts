@@ -23,7 +23,8 @@ import type { Manager } from "../manager.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
-import { redact as maskSecrets, secretsOf } from "../alerts/notifiers.ts";
+import { secretsOf } from "../alerts/notifiers.ts";
+import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
@@ -32,11 +33,15 @@ import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from 
 export interface ApiOptions {
   /** Bearer token required on `/api` and `/metrics` ("" for none). */
   token: string;
+  /** Bytes each event stream may hold for a client that does not read (see `live.ts`). */
+  sseQueueBytes?: number;
 }
 
 /** An API bound to a manager; {@linkcode Api.close} ends its event streams. */
 export interface Api {
   handle(req: Request): Promise<Response>;
+  /** The live results and event streams (the streams' queues are visible for tests). */
+  live: Live;
   close(): void;
 }
 
@@ -80,7 +85,9 @@ const SECRET_KEY = /pass|secret|token|key/i;
 
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
-  const live = new Live(manager, manager.history.latest());
+  const live = new Live(manager, manager.history.latest(), {
+    maxQueueBytes: options.sseQueueBytes,
+  });
   const judge = freshnessOf(manager);
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
@@ -184,6 +191,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         throw e;
       }
     },
+    live,
     close: () => live.close(),
   };
 }
@@ -327,7 +335,8 @@ function select(manager: Manager, b: Record<string, unknown>): string[] {
 /**
  * The configuration with every secret masked: values under secret-looking
  * keys, notifier URLs' paths and tokens (a Slack webhook URL is a password),
- * HTTP check header values, and passwords inside URLs.
+ * HTTP check header values, passwords inside URLs and credential-looking
+ * query parameters (`shared/secrets.ts`).
  */
 function redactConfig(config: Config): unknown {
   const secrets = (config.alerting?.notifiers ?? []).flatMap(secretsOf);
@@ -336,17 +345,10 @@ function redactConfig(config: Config): unknown {
     if (headers && typeof headers === "object" && !Array.isArray(headers)) {
       for (const v of Object.values(headers)) if (typeof v === "string") secrets.push(v);
     }
-    if (typeof spec.params.url === "string") {
-      try {
-        const password = new URL(spec.params.url).password;
-        if (password) secrets.push(password);
-      } catch { /* not a URL: nothing hidden in it */ }
-    }
   }
-  const sorted = secrets.filter((x) => x.length >= 4).sort((a, b) => b.length - a.length);
-  return JSON.parse(
-    maskSecrets(JSON.stringify(redact(config)), sorted.map((x) => JSON.stringify(x).slice(1, -1))),
-  );
+  const rules = secretRulesOfConfig(config);
+  const values = [...secrets, ...(rules.values ?? [])].map((x) => JSON.stringify(x).slice(1, -1));
+  return JSON.parse(maskSecrets(JSON.stringify(redact(config)), { params: rules.params, values }));
 }
 
 function redact(value: unknown): unknown {

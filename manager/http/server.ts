@@ -15,6 +15,7 @@
 import { isLoopback } from "../../shared/net.ts";
 import type { Manager } from "../manager.ts";
 import { type Api, createApi } from "./api.ts";
+import { RequestGuard } from "./guard.ts";
 
 /** The API's default address. */
 export const DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080";
@@ -54,7 +55,15 @@ export interface HttpServer {
  */
 export async function startHttp(
   manager: Manager,
-  opts: { hostname: string; port: number; token: string },
+  opts: {
+    hostname: string;
+    port: number;
+    token: string;
+    /** Host names served besides the bound address and loopback (`--http-host`). */
+    hosts?: readonly string[];
+    /** Bytes an event stream may hold for a client that does not read (tests make it small). */
+    sseQueueBytes?: number;
+  },
 ): Promise<HttpServer> {
   if (!isLoopback(opts.hostname) && !opts.token) {
     throw new HttpConfigError(
@@ -63,13 +72,14 @@ export async function startHttp(
         `or bind 127.0.0.1`,
     );
   }
-  const api = createApi(manager, { token: opts.token });
+  const api = createApi(manager, { token: opts.token, sseQueueBytes: opts.sseQueueBytes });
+  const guard = new RequestGuard({ hostname: opts.hostname, extraHosts: opts.hosts ?? [] });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer;
   try {
     server = Deno.serve(
       { hostname: opts.hostname, port: opts.port, onListen: resolve },
-      (req) => api.handle(req),
+      async (req) => guard.secure(guard.refuse(req) ?? await api.handle(req)),
     );
   } catch (e) {
     api.close();

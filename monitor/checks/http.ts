@@ -45,6 +45,7 @@ import {
   verifyReason,
   whichCert,
 } from "../net/tls_peer.ts";
+import { maskSecrets } from "../../shared/secrets.ts";
 
 /** The most body bytes one response may hand us; the rest is not read. */
 export const BODY_LIMIT = 1 << 20;
@@ -665,17 +666,18 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
 }
 
 /**
- * `url` as it may be shown: a password inside it becomes `***`, so that the
- * log, the store and the API never carry it.
+ * `url` as it may be shown: a password inside it and credential-looking
+ * query parameters become `***` (see `shared/secrets.ts`), so that the log,
+ * the store and the API never carry them.
  *
  * @example
  * ```ts
  * import { shownUrl } from "./http.ts";
- * console.assert(shownUrl("http://u:pw@h/") === "http://u:***@h/");
+ * console.assert(shownUrl("http://u:pw@h/?api_key=k") === "http://u:***@h/?api_key=***");
  * ```
  */
 export function shownUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, "$1***@");
+  return maskSecrets(url);
 }
 
 /** `, Response Time: 3.2 ms, Redirects: 2, Final URL: …, Error: …`, shared by both summaries. */

@@ -42,6 +42,7 @@ export const HTTP_KEYS = [
   "ca_file",
   "cert_expiry_days",
   "http_version",
+  "secret_params",
 ] as const;
 
 /** Fully defaulted parameters of an HTTP or HTTPS check. */
@@ -77,6 +78,12 @@ export type HttpParams = {
    */
   http_version: string[];
   ip_protocol: IpProtocol;
+  /**
+   * Query parameter names whose values are masked wherever the check's
+   * results are shown or stored, besides the built-in ones (`api_key`,
+   * `token`, `sig`, …; see `shared/secrets.ts`). Absent when there are none.
+   */
+  secret_params?: string[];
 };
 
 /** The HTTP versions a check can meet: HTTP/2 over TLS when the server offers it (ALPN). */
@@ -204,6 +211,13 @@ export function parseHttpLike(
     }
   }
   const caFile = optString(raw, "ca_file", "");
+  const secretParams = optStringList(raw, "secret_params", []);
+  if (secretParams.some((n) => !/^[^\s=&#?]+$/.test(n))) {
+    throw new ParamError(
+      "secret_params",
+      "names must be non-empty and contain no =, &, #, ? or spaces",
+    );
+  }
   return {
     url: parseUrl(raw, schemes),
     method,
@@ -220,6 +234,7 @@ export function parseHttpLike(
     cert_expiry_days: optNumber(raw, "cert_expiry_days", 0, { min: 0, max: 3650 }),
     http_version: parseHttpVersions(raw),
     ip_protocol: ipProtocol(raw),
+    ...(secretParams.length > 0 ? { secret_params: [...new Set(secretParams)] } : {}),
   };
 }
 
