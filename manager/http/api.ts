@@ -24,6 +24,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
 import { redact as maskSecrets, secretsOf } from "../alerts/notifiers.ts";
+import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 
@@ -136,6 +137,8 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
+          checks: manager.config.checks.map((c) => c.spec),
+          incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),

@@ -28,6 +28,7 @@ import { isIP } from "node:net";
 import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts";
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
+import { metricKey } from "../../shared/prom.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 
 /** The most reply bytes read while waiting for `expect` to match. */
@@ -399,7 +400,11 @@ export const checkTcp: CheckFn<TcpParams> = async (params, options) => {
     }
     metrics.probe_failed_due_to_regex = reply.matched ? 0 : 1;
     details.reply = reply.text.slice(0, 80);
-    if (reply.matched) return finish(true, `${text}, Reply matched: /${re.source}/`, connectMs);
+    if (reply.matched) {
+      const match = reply.text.match(re)?.[0] ?? "";
+      metrics[metricKey("probe_expect_info", { expect: re.source, match: match.slice(0, 80) })] = 1;
+      return finish(true, `${text}, Reply matched: /${re.source}/`, connectMs);
+    }
     const within = late ? ` within ${timeoutMs} ms` : "";
     return finish(
       false,
