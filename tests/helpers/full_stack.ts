@@ -1,8 +1,8 @@
 /**
  * A monitor and a manager started through `./netmon`, running all seven
  * check types against real peers on loopback (nginx over HTTP and HTTPS,
- * unbound, chronyd, socat for TCP and UDP, ICMP to 127.0.0.1), plus one TCP
- * check on a closed port that opens an alert incident, for tests of what the
+ * unbound, chronyd, socat for TCP and UDP, ICMP to 127.0.0.1), a TCP check
+ * over TLS, and one TCP check on a closed port that opens an alert incident, for tests of what the
  * manager exposes (`/metrics`, the Grafana dashboard).
  *
  * @example
@@ -57,6 +57,8 @@ export async function startFullStack(): Promise<FullStack> {
     stack.push(tcp);
     const udp = await socatUdp({ reply: "pong" });
     stack.push(udp);
+    const tcpTls = await socatTcp({ tls: certs.server });
+    stack.push(tcpTls);
     const port = freeTcpPort();
     const monitor = await startMonitor({ dataDir: `${tmp.path}/mon`, port });
     stack.push(monitor);
@@ -77,6 +79,8 @@ targets:
     NTP: { server_address: ${h}, port: ${ntp.port}, frequency: 1 }
     TCP: { host: ${h}, port: ${tcp.port}, expect: hello, frequency: 1 }
     UDP: { server_address: ${h}, port: ${udp.port}, frequency: 1 }
+  tls:
+    TCP: { host: ${h}, port: ${tcpTls.port}, tls: true, ca_file: "${certs.ca.cert}", frequency: 1 }
   closed:
     TCP: { host: ${h}, port: ${freeTcpPort()}, frequency: 1 }
 `,
