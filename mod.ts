@@ -95,8 +95,9 @@ after --for SECONDS.`,
 
 Validates the configuration (default ./tasks.yaml) as 'netmon manage' would
 load it, without starting anything. Prints one line with what it holds
-(targets, checks, monitors, notifiers) and exits 0, or prints the error as
-FILE:LINE:COLUMN: FIELD: REASON and exits 1.`,
+(targets, checks, monitors, notifiers) and exits 0, or prints each error as
+FILE:LINE:COLUMN: FIELD: REASON (every check's; a mistake outside the checks
+stops there) and exits 1.`,
   manage: `Usage: netmon manage [tasks.yaml] [options]
 
 Reads the configuration (default ./tasks.yaml), keeps a connection to every
@@ -415,8 +416,10 @@ async function runCheck(args: string[]): Promise<number> {
   });
   if (values.help) return help("check");
   if (positionals.length > 1) throw new UsageError("check takes one configuration file");
-  console.log(await checkConfig(positionals[0] ?? "tasks.yaml"));
-  return 0;
+  const report = await checkConfig(positionals[0] ?? "tasks.yaml");
+  if (report.ok) console.log(report.summary);
+  for (const e of report.ok ? [] : report.errors) console.error(`netmon: ${e}`);
+  return report.ok ? 0 : 1;
 }
 
 function help(topic?: string): number {

@@ -1,24 +1,29 @@
 /**
  * `netmon check [tasks.yaml]`: validates a configuration as `manage` would
- * load it, for CI pipelines. A valid file prints one line and exits 0:
+ * load it, for CI pipelines. A valid file gives one line, exit 0:
  *
  * ```
  * tasks.yaml: OK, 2 targets, 14 checks, 1 monitor, 0 notifiers
  * ```
  *
- * an invalid one prints the error at file:line:column: field (on stderr, by
- * `mod.ts`, like any `ConfigError`) and exits 1.
+ * an invalid one every error found, each as file:line:column: field: reason
+ * (every check's mistake; a mistake outside the checks stops the reading
+ * there), exit 1.
  *
  * @example
  * ```ts ignore
  * import { checkConfig } from "./check_config.ts";
- * console.log(await checkConfig("tasks.yaml"));
+ * const r = await checkConfig("tasks.yaml");
+ * console.log(r.ok ? r.summary : r.errors.join("\n"));
  * ```
  *
  * @module
  */
-import type { Config } from "../shared/config.ts";
-import { loadConfig } from "./manager.ts";
+import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import { errorText } from "../shared/connection.ts";
+
+/** What {@linkcode checkConfig} found. */
+export type CheckReport = { ok: true; summary: string } | { ok: false; errors: string[] };
 
 /**
  * The one-line summary of a parsed configuration.
@@ -39,7 +44,21 @@ export function summarizeConfig(path: string, config: Config): string {
   }`;
 }
 
-/** Loads `path` and returns its summary; throws the file's first `ConfigError`. */
-export async function checkConfig(path: string): Promise<string> {
-  return summarizeConfig(path, await loadConfig(path));
+/** Reads and validates `path`. */
+export async function checkConfig(path: string): Promise<CheckReport> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    const error = new ConfigError(path, 1, 1, "", `cannot read the configuration: ${errorText(e)}`);
+    return { ok: false, errors: [error.message] };
+  }
+  const errors: ConfigError[] = [];
+  try {
+    return { ok: true, summary: summarizeConfig(path, parseConfig(text, path, { errors })) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (!errors.includes(e)) errors.push(e);
+    return { ok: false, errors: errors.map((x) => x.message) };
+  }
 }

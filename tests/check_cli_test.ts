@@ -61,3 +61,21 @@ Deno.test("netmon help lists check", async () => {
   assert.match(r.stdout, /netmon check \[tasks\.yaml\]/);
   assert.equal((await run("check", "--help")).code, 0);
 });
+
+Deno.test("netmon check reports every check's mistake, not only the first", async () => {
+  await using tmp = await tempDir();
+  const file = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    file,
+    VALID.replace("port: 443", "port: 70000").replace("query_name: example.com", "query_type: XYZ"),
+  );
+  const r = await run("check", file);
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 2, r.stderr);
+  assert.match(lines[0]!, new RegExp(`^netmon: ${file}:9:\\d+: targets\\.web\\.TCP\\.port: `));
+  assert.match(
+    lines[1]!,
+    new RegExp(`^netmon: ${file}:11:\\d+: targets\\.dns\\.DNS\\.query_type: `),
+  );
+});
