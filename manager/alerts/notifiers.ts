@@ -60,15 +60,29 @@ export function secretsOf(n: NotifierConfig): string[] {
   if (n.type === "ntfy" && n.token) out.push(n.token);
   if (n.type === "webhook") out.push(...Object.values(n.headers));
   if (n.type === "email" && n.password) out.push(n.password);
-  for (const v of Object.values(n)) {
-    // a SecretRef given inline; labels and headers are plain maps
-    const ref = v && typeof v === "object" && !Array.isArray(v) ? Object.entries(v) : [];
-    if (ref.length === 1 && ref[0]![0] === "value" && typeof ref[0]![1] === "string") {
-      out.push(ref[0]![1]);
-    }
-  }
+  for (const ref of secretRefs(n)) if ("value" in ref) out.push(ref.value);
   // the longest first, so a secret inside another is masked whole
   return out.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/** The credentials of a vendor notifier, as configured. */
+function secretRefs(n: NotifierConfig): SecretRef[] {
+  switch (n.type) {
+    case "pagerduty":
+      return [n.routingKey];
+    case "opsgenie":
+      return [n.apiKey];
+    case "telegram":
+      return [n.botToken];
+    case "matrix":
+      return [n.accessToken];
+    case "pushover":
+      return [n.token, n.userKey];
+    case "gotify":
+      return [n.token];
+    default:
+      return [];
+  }
 }
 
 /**

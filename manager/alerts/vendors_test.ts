@@ -11,7 +11,7 @@ import { tempDir } from "../../tests/helpers/proc.ts";
 import { configErrorOf } from "../../tests/helpers/config_error.ts";
 import type { AlertEvent } from "./engine.ts";
 import { buildMessage } from "./message.ts";
-import { deliver } from "./notifiers.ts";
+import { deliver, secretsOf } from "./notifiers.ts";
 import { DEFAULT_RULE } from "./rules.ts";
 
 const INCIDENT: AlertEvent["incident"] = {
@@ -271,4 +271,20 @@ Deno.test("vendor settings are checked at file:line:field", () => {
     bad(`{name: g, type: gotify, url: "ftp://x", token: t}`).message,
     /notifiers\[0\]\.url: must be an http/,
   );
+});
+
+Deno.test("inline vendor keys are secrets to mask; a vendor's API URL is not", () => {
+  const pd = notifier(`{name: pd, type: pagerduty, routing_key: R0UTINGKEY32chars}`);
+  assert.deepEqual(secretsOf(pd), ["R0UTINGKEY32chars"]);
+  const po = notifier(`{name: po, type: pushover, token: apptoken1, user_key_file: /etc/po-user}`);
+  assert.deepEqual(secretsOf(po), ["apptoken1"]);
+  const teams = notifier(`{name: t, type: teams, url: "https://x.example/workflows/s3cr3t"}`);
+  assert.ok(
+    secretsOf(teams).includes("/workflows/s3cr3t"),
+    "a Teams webhook URL is its credential",
+  );
+  const am = notifier(
+    `{name: am, type: alertmanager, url: "http://am:9093", labels: {value: x1234}}`,
+  );
+  assert.deepEqual(secretsOf(am), []);
 });
