@@ -49,7 +49,11 @@ function ready(text: string): boolean {
       s.name === "probe_success" && s.labels.target === "web" && s.labels.check_type === type &&
       s.value === 1
     );
-  return CHECK_TYPES.every(up) && NEW_METRICS.every((n) => samples.some((s) => s.name === n)) &&
+  const tlsUp = samples.some((s) =>
+    s.name === "probe_success" && s.labels.target === "tls" && s.value === 1
+  );
+  return CHECK_TYPES.every(up) && tlsUp &&
+    NEW_METRICS.every((n) => samples.some((s) => s.name === n)) &&
     samples.some((s) => s.name === "netmon_incident_opened_timestamp_seconds");
 }
 
@@ -121,6 +125,15 @@ Deno.test("/metrics with all seven check types passes promtool and has blackbox'
   }
   const modified = one("probe_http_last_modified_timestamp_seconds", "HTTP").value;
   assert.ok(modified <= now + 5 && modified > now - 3600, `Last-Modified ${modified}`);
+
+  // a TCP check over TLS reports its chain and cipher too
+  const tlsTcp = samples.filter((s) => s.labels.target === "tls" && s.labels.check_type === "TCP");
+  const chainTcp = tlsTcp.find((s) => s.name === "probe_ssl_last_chain_expiry_timestamp_seconds");
+  assert.ok(chainTcp && chainTcp.value > now, `TCP over TLS chain expiry ${chainTcp?.value}`);
+  assert.match(
+    tlsTcp.find((s) => s.name === "probe_tls_cipher_info")?.labels.cipher ?? "",
+    /^TLS_[A-Z0-9_]+$/,
+  );
 
   const expect = one("probe_expect_info", "TCP");
   assert.deepEqual([expect.labels.expect, expect.labels.match, expect.value], [

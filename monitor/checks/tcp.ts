@@ -53,6 +53,8 @@ interface TlsInfo {
   /** Earliest `notAfter` in the peer's chain, seconds since the epoch. */
   earliestExpiry: number | null;
   handshakeMs: number;
+  /** The negotiated cipher suite's IANA name. */
+  cipher: string;
 }
 
 interface Opened {
@@ -234,6 +236,7 @@ function connectTls(
           subject: cert?.subject?.CN ? String(cert.subject.CN) : null,
           earliestExpiry: cert ? earliestExpiry(cert) : null,
           handshakeMs: performance.now() - start - tcpMs,
+          cipher: socket.getCipher()?.standardName ?? "unknown",
         },
       });
     });
@@ -371,6 +374,10 @@ export const checkTcp: CheckFn<TcpParams> = async (params, options) => {
     metrics[`probe_tls_version_info{version="${t.version}"}`] = 1;
     metrics.netmon_tls_handshake_seconds = t.handshakeMs / 1000;
     if (t.earliestExpiry !== null) metrics.probe_ssl_earliest_cert_expiry = t.earliestExpiry;
+    if (t.earliestExpiry !== null && t.authorized) {
+      metrics.probe_ssl_last_chain_expiry_timestamp_seconds = t.earliestExpiry;
+    }
+    metrics[metricKey("probe_tls_cipher_info", { cipher: t.cipher })] = 1;
     details.tls_version = t.version;
     details.tls_verified = t.authorized;
     if (t.verifyError !== null) details.tls_verify_error = t.verifyError;
