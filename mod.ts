@@ -24,6 +24,7 @@ import { loadOrCreateToken, prepareDataDir } from "./monitor/state.ts";
 import { isLoopback } from "./shared/net.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
 import { loadConfig, Manager } from "./manager/manager.ts";
+import { checkConfig } from "./manager/check_config.ts";
 import {
   DEFAULT_HTTP_ADDRESS,
   type HttpServer,
@@ -48,7 +49,7 @@ export class UsageError extends Error {
   }
 }
 
-const COMMANDS = ["monitor", "manage", "ctl", "demo", "help", "version"] as const;
+const COMMANDS = ["monitor", "manage", "ctl", "demo", "check", "help", "version"] as const;
 
 const HELP: Record<string, string> = {
   main: `netmon ${VERSION} — a distributed network monitor
@@ -59,6 +60,7 @@ Usage:
   netmon demo [tasks.yaml]        the manager plus its loopback monitors in one process
   netmon ctl COMMAND              ask a running manager: status, monitors, targets, results,
                                   run, pause, resume, reload ('netmon ctl --help')
+  netmon check [tasks.yaml]       validate a configuration (exit 1 on an error), for CI
   netmon help [command]           show help for a command
   netmon version                  print the version
 
@@ -92,6 +94,13 @@ Runs the manager on the configuration (default ./tasks.yaml) together with a
 monitor, in the same process, for every monitor of that file whose address is
 on loopback (the shipped file has one, 127.0.0.1:54322). Stops on Ctrl-C, or
 after --for SECONDS.`,
+  check: `Usage: netmon check [tasks.yaml]
+
+Validates the configuration (default ./tasks.yaml) as 'netmon manage' would
+load it, without starting anything. Prints one line with what it holds
+(targets, checks, monitors, notifiers) and exits 0, or prints each error as
+FILE:LINE:COLUMN: FIELD: REASON (every check's; a mistake outside the checks
+stops there) and exits 1.`,
   manage: `Usage: netmon manage [tasks.yaml] [options]
 
 Reads the configuration (default ./tasks.yaml), keeps a connection to every
@@ -432,6 +441,21 @@ async function runManager(args: string[]): Promise<number> {
   return 0;
 }
 
+async function runCheck(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return help("check");
+  if (positionals.length > 1) throw new UsageError("check takes one configuration file");
+  const report = await checkConfig(positionals[0] ?? "tasks.yaml");
+  if (report.ok) console.log(report.summary);
+  for (const e of report.ok ? [] : report.errors) console.error(`netmon: ${e}`);
+  return report.ok ? 0 : 1;
+}
+
 function help(topic?: string): number {
   const text = HELP[topic ?? "main"];
   if (!text) throw new UsageError(`No help for "${topic}"${suggest(topic ?? "")}`);
@@ -452,6 +476,8 @@ export async function main(args: string[]): Promise<number> {
         return await ctl(rest);
       case "demo":
         return await runDemo(rest);
+      case "check":
+        return await runCheck(rest);
       case undefined:
       case "help":
       case "-h":

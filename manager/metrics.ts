@@ -5,7 +5,12 @@
  * Check metrics keep blackbox_exporter's names and meanings (each result's
  * `metrics` already uses them), so dashboards and alert rules written for
  * blackbox_exporter work; each sample gains the labels `target`,
- * `check_type` and `monitor` beside its own (such as `phase`).
+ * `check_type` and `monitor` beside its own (such as `phase`), and
+ * `instance`: the probe's target as blackbox users relabel it from
+ * `__param_target` (the URL, or host:port), so that a scrape with
+ * `honor_labels: true` fills blackbox dashboards' `$instance`. netmon's own
+ * series (monitors, store) carry no `instance`, so Prometheus gives them the
+ * manager's address.
  *
  * @example
  * ```ts
@@ -16,7 +21,8 @@
  *
  * @module
  */
-import type { CheckResult } from "../shared/checks.ts";
+import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import { labelText } from "../shared/prom.ts";
 import type { LinkState } from "./link.ts";
 
 /** What {@linkcode renderMetrics} exposes. */
@@ -38,13 +44,23 @@ export interface MetricsInput {
    * blackbox_exporter has no answer for a failed scrape.
    */
   isCurrent?: (r: CheckResult & { monitorName: string }) => boolean;
+  /** The configured checks, for each result's `instance` label (see {@linkcode probeInstance}). */
+  checks?: CheckSpec[];
+  /** Open alert incidents. */
+  incidents?: { target: string; type: string; condition: string; openedAt: number }[];
 }
 
-/** Help text of the metrics blackbox_exporter defines, in its words. */
-const HELP: Record<string, string> = {
+/**
+ * Help text of every metric a check reports: blackbox_exporter's in its
+ * words, netmon's own in ours. A check that adds a metric adds its line here
+ * (`metrics_e2e_test.ts` fails on a family without one).
+ */
+export const HELP: Record<string, string> = {
   probe_success: "Displays whether or not the probe was a success",
   probe_duration_seconds: "Returns how long the probe took to complete in seconds",
   probe_ip_protocol: "Specifies whether probe ip protocol is IP4 or IP6",
+  probe_ip_addr_hash:
+    "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
   probe_http_status_code: "Response HTTP status code",
   probe_http_duration_seconds: "Duration of http request by phase, summed over all redirects",
   probe_http_content_length: "Length of http content response",
@@ -52,9 +68,15 @@ const HELP: Record<string, string> = {
   probe_http_redirects: "The number of redirects",
   probe_http_ssl: "Indicates if SSL was used for the final redirect",
   probe_http_version: "Returns the version of HTTP of the probe response",
+  probe_http_last_modified_timestamp_seconds:
+    "Returns the Last-Modified HTTP response header in unixtime",
   probe_failed_due_to_regex: "Indicates if probe failed due to regex",
+  probe_expect_info: "Explicit content matched",
   probe_ssl_earliest_cert_expiry: "Returns last SSL chain expiry in unixtime",
+  probe_ssl_last_chain_expiry_timestamp_seconds: "Returns last SSL chain expiry in timestamp",
+  probe_ssl_last_chain_info: "Contains SSL leaf certificate information",
   probe_tls_version_info: "Returns the TLS version used or NaN when unknown",
+  probe_tls_cipher_info: "Returns the TLS cipher negotiated during handshake",
   probe_icmp_duration_seconds: "Duration of icmp request by phase",
   probe_icmp_reply_hop_limit: "Replied packet hop limit (TTL for ipv4)",
   probe_dns_lookup_time_seconds: "Returns the time taken for probe dns lookup in seconds",
@@ -62,7 +84,40 @@ const HELP: Record<string, string> = {
   probe_dns_answer_rrs: "Returns number of entries in the answer resource record list",
   probe_dns_authority_rrs: "Returns number of entries in the authority resource record list",
   probe_dns_additional_rrs: "Returns number of entries in the additional resource record list",
+  probe_dns_query_succeeded: "Displays whether or not the query was executed successfully",
+  probe_dns_serial: "Returns the serial number of the zone",
+  netmon_ssl_chain_verified:
+    "Whether the server's certificate chain verified against the trusted CAs and matched the host name",
+  netmon_dns_rcode: "Response code of the DNS answer (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ...)",
+  netmon_icmp_packet_loss_ratio: "Share of echo requests of the run that got no reply, from 0 to 1",
+  netmon_icmp_requests_sent: "Echo requests sent in the run",
+  netmon_icmp_replies_received: "Echo replies received in the run",
+  netmon_icmp_rtt_min_seconds: "Shortest round-trip time of the run's echo replies",
+  netmon_icmp_rtt_max_seconds: "Longest round-trip time of the run's echo replies",
+  netmon_icmp_rtt_stddev_seconds:
+    "Standard deviation of the round-trip times of the run's echo replies",
+  netmon_ntp_stratum: "Stratum the NTP server reports (1 primary, 16 unsynchronised)",
+  netmon_ntp_leap:
+    "Leap indicator the NTP server reports (0 none, 1 or 2 leap second, 3 unsynchronised)",
+  netmon_ntp_root_delay_seconds: "Round-trip delay from the NTP server to its reference clock",
+  netmon_ntp_root_dispersion_seconds:
+    "Dispersion the NTP server reports relative to its reference clock",
+  netmon_ntp_offset_seconds: "Offset of the NTP server's clock from the monitor's clock",
+  netmon_ntp_rtt_seconds:
+    "Round-trip delay of the NTP exchange, minus the server's processing time",
+  netmon_tcp_connect_seconds: "Time to establish the TCP connection",
+  netmon_tls_handshake_seconds: "Time of the TLS handshake after the TCP connection",
+  netmon_udp_state: "UDP port state: 1 Open, 0 Closed, 2 Open|Filtered, 3 Unreachable",
+  netmon_udp_reply_bytes: "Size of the reply datagram",
+  netmon_udp_reply_duration_seconds: "Time from sending the datagram to its reply",
 };
+
+/**
+ * Reported by checks but not exposed: days is not a base unit (promtool
+ * refuses it), and `probe_ssl_earliest_cert_expiry - time()` says the same,
+ * always current.
+ */
+const NOT_EXPOSED = new Set(["netmon_ssl_cert_days_left"]);
 
 /** Renders the whole `/metrics` page (content type {@linkcode METRICS_CONTENT_TYPE}). */
 export function renderMetrics(input: MetricsInput): string {
@@ -73,19 +128,28 @@ export function renderMetrics(input: MetricsInput): string {
     f.samples.push(`${name}${labels ? `{${labels}}` : ""} ${formatValue(value)}`);
   };
 
+  const specs = new Map((input.checks ?? []).map((c) => [c.id, c]));
   for (const r of input.latest) {
     if (input.isCurrent && !input.isCurrent(r)) continue;
-    const own = labelText({ target: r.target, check_type: r.type, monitor: r.monitorName });
-    const metrics = { probe_success: r.up ? 1 : 0, ...r.metrics };
+    const spec = specs.get(r.checkId);
+    const own = labelText({
+      target: r.target,
+      check_type: r.type,
+      monitor: r.monitorName,
+      ...(spec ? { instance: probeInstance(spec) } : {}),
+    });
+    const metrics: Record<string, number> = { probe_success: r.up ? 1 : 0, ...r.metrics };
+    const ip = resolvedAddress(r);
+    if (ip !== null) metrics.probe_ip_addr_hash = ipHash(ip);
     for (const [key, value] of Object.entries(metrics)) {
       const m = key.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$/);
-      if (!m) continue;
+      if (!m || NOT_EXPOSED.has(m[1]!)) continue;
       const name = m[1]!;
       add(
         name,
         m[2] ? `${own},${m[2]}` : own,
         value,
-        HELP[name] ?? `netmon check metric ${name}`,
+        HELP[name] ?? `${name} as the ${r.type} check reports it`,
       );
     }
     add(
@@ -146,6 +210,14 @@ export function renderMetrics(input: MetricsInput): string {
   if (input.sseClients !== undefined) {
     add("netmon_http_sse_clients", "", input.sseClients, "Open Server-Sent Events streams");
   }
+  for (const i of input.incidents ?? []) {
+    add(
+      "netmon_incident_opened_timestamp_seconds",
+      labelText({ target: i.target, check_type: i.type, condition: i.condition }),
+      i.openedAt / 1000,
+      "When each open alert incident opened, in unixtime; the series ends when it resolves",
+    );
+  }
   add("netmon_build_info", labelText({ version: input.version }), 1, "netmon's version");
 
   const out: string[] = [];
@@ -158,12 +230,83 @@ export function renderMetrics(input: MetricsInput): string {
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-function labelText(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([k, v]) =>
-      `${k}="${v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"')}"`
-    )
-    .join(",");
+/**
+ * The probe's target as blackbox_exporter users pass it in `target=`: the
+ * URL (without a password) for HTTP and HTTPS, the address for ICMP,
+ * host:port for the others; the DNS check on the system resolver has none
+ * and gets its target's name.
+ *
+ * @example
+ * ```ts
+ * import { probeInstance } from "./metrics.ts";
+ * const spec = { id: "w/TCP", target: "w", type: "TCP" as const, intervalMs: 1000, timeoutMs: 800,
+ *   params: { host: "::1", port: 22 } };
+ * console.assert(probeInstance(spec) === "[::1]:22");
+ * ```
+ */
+export function probeInstance(spec: CheckSpec): string {
+  const p = spec.params;
+  const hostPort = (host: unknown, port: unknown) => {
+    const h = String(host);
+    return `${h.includes(":") ? `[${h}]` : h}:${port}`;
+  };
+  switch (spec.type) {
+    case "HTTP":
+    case "HTTPS": {
+      try {
+        const url = new URL(String(p.url));
+        url.username = "";
+        url.password = "";
+        return url.href;
+      } catch {
+        return String(p.url);
+      }
+    }
+    case "ICMP":
+      return String(p.server_address);
+    case "TCP":
+      return hostPort(p.host, p.port);
+    case "DNS":
+      return p.server_address == null ? spec.target : hostPort(p.server_address, p.port);
+    case "NTP":
+    case "UDP":
+      return hostPort(p.server_address, p.port);
+  }
+}
+
+/** The address the check talked to, from the name each check gives it in its details. */
+function resolvedAddress(r: CheckResult): string | null {
+  for (const key of ["resolved_address", "address", "server_ip"]) {
+    const v = r.details?.[key];
+    if (typeof v === "string" && v !== "") return v;
+  }
+  return null;
+}
+
+/**
+ * blackbox_exporter's `probe_ip_addr_hash`: FNV-1a (32 bit) over the
+ * address's 4 or 16 bytes, so the same address gives the same number in both.
+ *
+ * @example
+ * ```ts
+ * import { ipHash } from "./metrics.ts";
+ * console.assert(ipHash("127.0.0.1") === ipHash("127.0.0.1") && ipHash("127.0.0.1") !== ipHash("::1"));
+ * ```
+ */
+export function ipHash(address: string): number {
+  let h = 0x811c9dc5;
+  for (const b of ipBytes(address)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+function ipBytes(address: string): number[] {
+  const v4 = address.match(/^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i);
+  if (v4) return v4.slice(1).map(Number);
+  const [head = "", tail] = address.replace(/%.*$/, "").split("::");
+  const words = (s: string) => s ? s.split(":").map((w) => parseInt(w, 16) || 0) : [];
+  const left = words(head), right = words(tail ?? "");
+  const all = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill(0), ...right];
+  return all.flatMap((w) => [w >> 8, w & 0xff]);
 }
 
 function formatValue(v: number): string {

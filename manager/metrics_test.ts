@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { CheckResult } from "../shared/checks.ts";
-import { renderMetrics } from "./metrics.ts";
+import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import { ipHash, probeInstance, renderMetrics } from "./metrics.ts";
 
 const base: CheckResult & { monitorName: string } = {
   seq: 1,
@@ -81,3 +81,31 @@ Deno.test("series whose result is not current (monitor offline or stale) are lef
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("instance is the probe's target; ip hash is blackbox's FNV-1a over the address bytes", () => {
+  const spec = (type: CheckSpec["type"], params: CheckSpec["params"]): CheckSpec => ({
+    id: `t/${type}`,
+    target: "t",
+    type,
+    intervalMs: 1000,
+    timeoutMs: 800,
+    params,
+  });
+  assert.equal(probeInstance(spec("HTTP", { url: "http://u:pw@h:8/x?q" })), "http://h:8/x?q");
+  assert.equal(probeInstance(spec("ICMP", { server_address: "10.0.0.1" })), "10.0.0.1");
+  assert.equal(probeInstance(spec("TCP", { host: "::1", port: 22 })), "[::1]:22");
+  assert.equal(probeInstance(spec("DNS", { server_address: null, port: 53 })), "t");
+  assert.equal(probeInstance(spec("UDP", { server_address: "h", port: 53 })), "h:53");
+  const text = renderMetrics({
+    latest: [{ ...base, details: { resolved_address: "::1" } }],
+    monitors: [],
+    version: "1",
+    checks: [spec("HTTP", { url: "http://web/" })].map((s) => ({ ...s, id: "web/HTTP" })),
+  });
+  assert.match(text, /^probe_success\{[^}]*instance="http:\/\/web\/"\} 1$/m);
+  // FNV-1a 32 over 15 zero bytes and a 1 (Go's hash/fnv gives the same)
+  assert.match(text, /^probe_ip_addr_hash\{[^}]*\} 1751717746$/m);
+  assert.equal(ipHash("0:0:0:0:0:0:0:1"), 1751717746);
+  assert.equal(ipHash("127.0.0.1"), 3668918509);
+  assert.equal(ipHash("::ffff:127.0.0.1"), 3668918509);
+});

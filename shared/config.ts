@@ -592,6 +592,7 @@ function toPlain(node: Node): Record<string, unknown> {
  *
  * @param text the file's contents
  * @param fileName the name shown in error messages, e.g. `tasks.yaml`
+ * @param options `errors`: collect every check's mistake there before throwing the first
  *
  * @example
  * ```ts
@@ -603,7 +604,11 @@ function toPlain(node: Node): Record<string, unknown> {
  * }
  * ```
  */
-export function parseConfig(text: string, fileName: string): Config {
+export function parseConfig(
+  text: string,
+  fileName: string,
+  options: { errors?: ConfigError[] } = {},
+): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const r: Reader = new Reader(fileName, lines);
@@ -669,20 +674,36 @@ export function parseConfig(text: string, fileName: string): Config {
         r.fail(e.keyNode, `${field}.${e.key}`, `${type} is already set for this target`);
       }
       seen.set(type, e);
-      const check = readCheck(r, t.key, type, e, placement, defaults, monitors);
-      const alert = readCheckAlert(r, e, `${field}.${e.key}`, notifierNames);
-      checks.push(alert ? { ...check, alert } : check);
+      const check = collect(options.errors, () => {
+        const check = readCheck(r, t.key, type, e, placement, defaults, monitors);
+        const alert = readCheckAlert(r, e, `${field}.${e.key}`, notifierNames);
+        return alert ? { ...check, alert } : check;
+      });
+      if (check) checks.push(check);
     }
     if (seen.size === 0) {
       r.fail(t.keyNode, field, `has no checks; add one of ${CHECK_TYPES.join(", ")}`);
     }
   }
+  if (options.errors?.length) throw options.errors[0];
   const targets = targetEntries.map((t) => t.key);
   const maintenanceEntry = topEntry("maintenance");
   if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
   const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
     Object.keys(alerting.targets).length > 0;
   return { monitors, checks, targets, ...(alerted ? { alerting } : {}) };
+}
+
+/** With `errors`, a check's mistake is kept there and the next check is read (`netmon check`). */
+function collect<T>(errors: ConfigError[] | undefined, read: () => T): T | undefined {
+  if (!errors) return read();
+  try {
+    return read();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    errors.push(e);
+    return undefined;
+  }
 }
 
 /**

@@ -95,7 +95,16 @@ interface NotifierBase {
  * - `slack`, `discord`: their incoming-webhook JSON (`text` / `content`);
  * - `ntfy`: POST of the text to a topic URL, with title, priority and tags headers;
  * - `command`: runs argv with the JSON body on stdin and `NETMON_*` variables;
- * - `email`: SMTP with STARTTLS (or implicit TLS) and AUTH PLAIN/LOGIN.
+ * - `email`: SMTP with STARTTLS (or implicit TLS) and AUTH PLAIN/LOGIN;
+ * - `alertmanager`: Prometheus Alertmanager's API v2 (`POST /api/v2/alerts`), re-sent while open;
+ * - `pagerduty` (Events API v2), `opsgenie` (Alert API), `telegram` (Bot API `sendMessage`),
+ *   `teams` (an incoming webhook or workflow, Adaptive Card), `matrix` (client-server API
+ *   `m.room.message`), `pushover` (Message API), `gotify` (`POST /message`).
+ *
+ * Every vendor's `url` defaults to its public API (Teams, Matrix, Gotify and
+ * Alertmanager have none: give the webhook, homeserver or server), so a
+ * self-hosted or test endpoint is one line. Tokens and keys are given as
+ * `KEY`, `KEY_file` (read at send time) or `KEY_env`.
  *
  * @example
  * ```ts
@@ -111,7 +120,60 @@ export type NotifierConfig =
   | NotifierBase & { type: "slack" | "discord"; url: string }
   | NotifierBase & { type: "ntfy"; url: string; token?: string; priority?: number }
   | NotifierBase & { type: "command"; command: string[] }
-  | NotifierBase & EmailSettings & { type: "email" };
+  | NotifierBase & EmailSettings & { type: "email" }
+  | NotifierBase & {
+    type: "alertmanager";
+    url: string;
+    /** Labels added to every alert (beside alertname, target, check, check_type, condition). */
+    labels: Record<string, string>;
+    /** How often an open incident is sent again, in milliseconds (Alertmanager expires silent alerts). */
+    resendMs: number;
+  }
+  | NotifierBase & {
+    type: "pagerduty";
+    url: string;
+    routingKey: SecretRef;
+    severity: "critical" | "error" | "warning" | "info";
+  }
+  | NotifierBase & {
+    type: "opsgenie";
+    url: string;
+    apiKey: SecretRef;
+    priority: "P1" | "P2" | "P3" | "P4" | "P5";
+    tags: string[];
+  }
+  | NotifierBase & { type: "telegram"; url: string; botToken: SecretRef; chatId: string }
+  | NotifierBase & { type: "teams"; url: string }
+  | NotifierBase & { type: "matrix"; url: string; roomId: string; accessToken: SecretRef }
+  | NotifierBase & {
+    type: "pushover";
+    url: string;
+    token: SecretRef;
+    userKey: SecretRef;
+    /** -2 to 1 (2, emergency, needs acknowledgement settings netmon does not send). */
+    priority: number;
+  }
+  | NotifierBase & { type: "gotify"; url: string; token: SecretRef; priority: number };
+
+/**
+ * A credential as written: inline, in a file read at send time, or in an
+ * environment variable.
+ *
+ * @example
+ * ```ts
+ * import type { SecretRef } from "./config_alerts.ts";
+ * const s: SecretRef = { file: "/etc/netmon/pagerduty-key" };
+ * ```
+ */
+export type SecretRef = { value: string } | { file: string } | { env: string };
+
+/** Where each vendor's API is when `url` is not given. */
+export const VENDOR_URLS = {
+  pagerduty: "https://events.pagerduty.com/v2/enqueue",
+  opsgenie: "https://api.opsgenie.com",
+  telegram: "https://api.telegram.org",
+  pushover: "https://api.pushover.net/1/messages.json",
+} as const;
 
 /**
  * SMTP settings of an `email` notifier.
@@ -249,7 +311,23 @@ const RULE_KEYS = [
 ];
 /** The top-level `alerts:` also says when a monitor offline is an incident. */
 const TOP_RULE_KEYS = [...RULE_KEYS, "monitor_offline_after"];
-const NOTIFIER_TYPES = ["webhook", "slack", "discord", "ntfy", "command", "email"] as const;
+const NOTIFIER_TYPES = [
+  "webhook",
+  "slack",
+  "discord",
+  "ntfy",
+  "command",
+  "email",
+  "alertmanager",
+  "pagerduty",
+  "opsgenie",
+  "telegram",
+  "teams",
+  "matrix",
+  "pushover",
+  "gotify",
+] as const;
+const secretKeys = (k: string) => [k, `${k}_file`, `${k}_env`];
 const COMMON_NOTIFIER_KEYS = ["name", "type", "retries", "backoff", "timeout"];
 const NOTIFIER_KEYS: Record<NotifierConfig["type"], string[]> = {
   webhook: ["url", "headers"],
@@ -270,6 +348,14 @@ const NOTIFIER_KEYS: Record<NotifierConfig["type"], string[]> = {
     "ca_file",
     "helo",
   ],
+  alertmanager: ["url", "labels", "resend"],
+  pagerduty: ["url", ...secretKeys("routing_key"), "severity"],
+  opsgenie: ["url", ...secretKeys("api_key"), "priority", "tags"],
+  telegram: ["url", ...secretKeys("bot_token"), "chat_id"],
+  teams: ["url"],
+  matrix: ["url", ...secretKeys("access_token"), "room_id"],
+  pushover: ["url", ...secretKeys("token"), ...secretKeys("user_key"), "priority"],
+  gotify: ["url", ...secretKeys("token"), "priority"],
 };
 const MAINTENANCE_KEYS = ["name", "targets", "start", "end", "weekly"];
 const WEEKLY_KEYS = ["days", "start", "end", "utc"];
@@ -417,9 +503,38 @@ function readNotifier(r: YamlReader, item: Node | null, field: string, fallback:
     timeoutMs: timeout ? r.seconds(timeout.value, `${field}.timeout`, at(timeout)) * 1000 : 10_000,
   };
   const urlEntry = get("url");
-  const url = () => {
+  const url = (dflt?: string) => {
+    if (!urlEntry && dflt !== undefined) return dflt;
     if (!urlEntry) r.fail(item, `${field}.url`, `is required for ${type}`, start);
     return httpUrl(r, urlEntry.value, `${field}.url`, at(urlEntry));
+  };
+  const secret = (k: string, what: string): SecretRef => {
+    const given = secretKeys(k).filter((key) => get(key));
+    if (given.length === 0) {
+      r.fail(
+        item,
+        `${field}.${k}`,
+        `is required for ${type} (or ${k}_file, ${k}_env): ${what}`,
+        start,
+      );
+    }
+    if (given.length > 1) r.fail(item, field, `give one of ${secretKeys(k).join(", ")}`, start);
+    const v = text(given[0]!)!;
+    return given[0] === k ? { value: v } : given[0]!.endsWith("_file") ? { file: v } : { env: v };
+  };
+  const choice = <T extends string>(k: string, choices: readonly T[], dflt: T): T => {
+    const e = get(k);
+    if (!e) return dflt;
+    const v = r.text(e.value, `${field}.${k}`, at(e));
+    const found = choices.find((c) => c === v);
+    if (found === undefined) {
+      r.fail(e.value, `${field}.${k}`, `must be one of ${choices.join(", ")}`);
+    }
+    return found;
+  };
+  const int = (k: string, min: number, max: number, dflt: number) => {
+    const e = get(k);
+    return e ? wholeNumber(r, e.value, `${field}.${k}`, min, max) : dflt;
   };
   switch (type) {
     case "webhook": {
@@ -455,6 +570,80 @@ function readNotifier(r: YamlReader, item: Node | null, field: string, fallback:
       if (argv.length === 0) r.fail(c.value, `${field}.command`, "must name a program");
       return { ...base, type, command: argv };
     }
+    case "alertmanager": {
+      const labels: Record<string, string> = {};
+      const l = get("labels");
+      if (l) {
+        for (const e of r.entries(l.value, `${field}.labels`, at(l))) {
+          if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(e.key)) {
+            r.fail(e.keyNode, `${field}.labels.${e.key}`, "must be a Prometheus label name");
+          }
+          labels[e.key] = r.text(e.value, `${field}.labels.${e.key}`, at(e));
+        }
+      }
+      const resend = get("resend");
+      return {
+        ...base,
+        type,
+        url: url(),
+        labels,
+        resendMs: resend ? r.seconds(resend.value, `${field}.resend`, at(resend)) * 1000 : 60_000,
+      };
+    }
+    case "pagerduty":
+      return {
+        ...base,
+        type,
+        url: url(VENDOR_URLS.pagerduty),
+        routingKey: secret("routing_key", "the integration key of a PagerDuty service"),
+        severity: choice("severity", ["critical", "error", "warning", "info"] as const, "critical"),
+      };
+    case "opsgenie": {
+      const t = get("tags");
+      return {
+        ...base,
+        type,
+        url: url(VENDOR_URLS.opsgenie),
+        apiKey: secret("api_key", "an Opsgenie API integration key"),
+        priority: choice("priority", ["P1", "P2", "P3", "P4", "P5"] as const, "P3"),
+        tags: t ? r.textList(t.value, `${field}.tags`, at(t)).map((i) => i.value) : ["netmon"],
+      };
+    }
+    case "telegram":
+      return {
+        ...base,
+        type,
+        url: url(VENDOR_URLS.telegram),
+        botToken: secret("bot_token", "the token @BotFather gave the bot"),
+        chatId: required("chat_id", "the chat, group or channel to write to"),
+      };
+    case "teams":
+      return { ...base, type, url: url() };
+    case "matrix":
+      return {
+        ...base,
+        type,
+        url: url(),
+        accessToken: secret("access_token", "the access token of the account that posts"),
+        roomId: required("room_id", "the room's ID, e.g. !abc:example.org"),
+      };
+    case "pushover":
+      return {
+        ...base,
+        type,
+        url: url(VENDOR_URLS.pushover),
+        token: secret("token", "the application's API token"),
+        userKey: secret("user_key", "the user or group key to notify"),
+        priority: int("priority", -2, 1, 0),
+      };
+    case "gotify":
+      return {
+        ...base,
+        type,
+        url: url(),
+        token: secret("token", "an application token of the Gotify server"),
+        priority: int("priority", 0, 10, 8),
+      };
     case "email": {
       const sec = text("security") ?? "starttls";
       if (sec !== "starttls" && sec !== "tls" && sec !== "none") {

@@ -242,9 +242,12 @@ Deno.test("the real manager's API answers as docs/openapi.yaml says, and ctl dri
       const text = await (await fetch(`${base}/metrics`)).text();
       assert.match(
         text,
-        /^probe_http_duration_seconds\{target="web",check_type="HTTP",monitor="local",phase="connect"\} /m,
+        /^probe_http_duration_seconds\{target="web",check_type="HTTP",monitor="local",instance="http:\/\/127\.0\.0\.1:\d+\/ok",phase="connect"\} /m,
       );
-      assert.match(text, /^probe_success\{target="closed",check_type="TCP",monitor="local"\} 0$/m);
+      assert.match(
+        text,
+        /^probe_success\{target="closed",check_type="TCP",monitor="local",instance="127\.0\.0\.1:\d+"\} 0$/m,
+      );
       assert.match(text, /^netmon_monitor_up\{monitor="local",/m);
       const p = new Deno.Command(PROMTOOL, {
         args: ["check", "metrics"],

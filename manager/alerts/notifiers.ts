@@ -11,11 +11,12 @@
  *
  * @module
  */
-import type { NotifierConfig } from "../../shared/config_alerts.ts";
+import type { NotifierConfig, SecretRef } from "../../shared/config_alerts.ts";
 import { errorText } from "../../shared/connection.ts";
 import { maskSecrets } from "../../shared/secrets.ts";
 import type { AlertMessage } from "./message.ts";
 import { sendMail } from "./smtp.ts";
+import { vendorRequest } from "./vendors.ts";
 
 /**
  * A notifier's try failed; the message is safe to log and store.
@@ -49,7 +50,8 @@ export class NotifyError extends Error {
  */
 export function secretsOf(n: NotifierConfig): string[] {
   const out: string[] = [];
-  if ("url" in n) {
+  // these vendors' URLs are the credential; the others carry theirs apart
+  if ("url" in n && URL_IS_SECRET.has(n.type)) {
     out.push(n.url);
     const u = new URL(n.url);
     if (u.pathname.length > 1) out.push(u.pathname + u.search);
@@ -59,8 +61,29 @@ export function secretsOf(n: NotifierConfig): string[] {
   if (n.type === "ntfy" && n.token) out.push(n.token);
   if (n.type === "webhook") out.push(...Object.values(n.headers));
   if (n.type === "email" && n.password) out.push(n.password);
+  for (const ref of secretRefs(n)) if ("value" in ref) out.push(ref.value);
   // the longest first, so a secret inside another is masked whole
   return out.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/** The credentials of a vendor notifier, as configured. */
+function secretRefs(n: NotifierConfig): SecretRef[] {
+  switch (n.type) {
+    case "pagerduty":
+      return [n.routingKey];
+    case "opsgenie":
+      return [n.apiKey];
+    case "telegram":
+      return [n.botToken];
+    case "matrix":
+      return [n.accessToken];
+    case "pushover":
+      return [n.token, n.userKey];
+    case "gotify":
+      return [n.token];
+    default:
+      return [];
+  }
 }
 
 /**
@@ -76,6 +99,38 @@ export function redact(text: string, secrets: readonly string[]): string {
   return maskSecrets(text, { values: secrets });
 }
 
+const URL_IS_SECRET = new Set<NotifierConfig["type"]>([
+  "webhook",
+  "slack",
+  "discord",
+  "ntfy",
+  "teams",
+]);
+
+/**
+ * The credential `ref` points at, read now (a file is re-read on every try,
+ * so a rotated key takes effect without a reload).
+ *
+ * @example
+ * ```ts
+ * import { readSecret } from "./notifiers.ts";
+ * console.assert(await readSecret({ value: "k" }, "token") === "k");
+ * ```
+ */
+export async function readSecret(ref: SecretRef, what: string): Promise<string> {
+  if ("value" in ref) return ref.value;
+  if ("env" in ref) {
+    const v = Deno.env.get(ref.env);
+    if (v === undefined) throw new Error(`${what}: the environment variable ${ref.env} is not set`);
+    return v;
+  }
+  try {
+    return (await Deno.readTextFile(ref.file)).trim();
+  } catch (e) {
+    throw new Error(`cannot read ${what} file ${ref.file}: ${errorText(e)}`);
+  }
+}
+
 function origin(url: string): string {
   return new URL(url).origin;
 }
@@ -85,19 +140,26 @@ async function post(
   body: string,
   headers: Record<string, string>,
   signal: AbortSignal,
+  method = "POST",
 ): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", body, headers, signal, redirect: "manual" });
+    res = await fetch(url, { method, body, headers, signal, redirect: "manual" });
   } catch (e) {
     // fetch's own message is a bare "fetch failed"; the reason is its cause
     const cause = e instanceof Error && e.cause !== undefined ? e.cause : e;
     throw new Error(
-      `POST to ${origin(url)} failed: ${signal.aborted ? "timed out" : errorText(cause)}`,
+      `${method} to ${origin(url)} failed: ${signal.aborted ? "timed out" : errorText(cause)}`,
     );
   }
-  await res.body?.cancel();
-  if (!res.ok) throw new Error(`POST to ${origin(url)} answered HTTP ${res.status}`);
+  // vendors say why in the body (a bad key, a missing field): keep a little of it
+  const said = res.ok ? "" : (await res.text().catch(() => "")).replace(/\s+/g, " ").slice(0, 200);
+  if (res.ok) await res.body?.cancel();
+  if (!res.ok) {
+    throw new Error(
+      `${method} to ${origin(url)} answered HTTP ${res.status}${said ? `: ${said}` : ""}`,
+    );
+  }
 }
 
 async function passwordOf(
@@ -174,6 +236,17 @@ async function attempt(n: NotifierConfig, m: AlertMessage, signal: AbortSignal):
       }, signal);
     case "command":
       return runCommand(n.command, m, signal);
+    case "alertmanager":
+    case "pagerduty":
+    case "opsgenie":
+    case "telegram":
+    case "teams":
+    case "matrix":
+    case "pushover":
+    case "gotify": {
+      const r = await vendorRequest(n, m, readSecret);
+      return post(r.url, r.body, r.headers, signal, r.method);
+    }
     case "email": {
       let caCerts: string[] | undefined;
       if (n.caFile) {
@@ -274,6 +347,7 @@ export async function deliver(
     }
     try {
       await notifyOnce(n, m, options.signal);
+      if (n.type === "alertmanager") keepFiring(n, m, options.signal);
       return { ok: true, attempts: i + 1, error: null };
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
@@ -282,4 +356,38 @@ export async function deliver(
     }
   }
   return { ok: false, attempts: n.retries + 1, error };
+}
+
+/** Open incidents re-sent to an Alertmanager, by notifier and incident. */
+const firing = new Map<string, AbortController>();
+
+/**
+ * Alertmanager resolves an alert nobody repeats (its `endsAt` passes), as
+ * Prometheus repeats its firing alerts: re-sends an opening every
+ * `resendMs` until its resolution is delivered or `signal` (the manager's
+ * shutdown) aborts. A failed re-send is tried again at the next one.
+ */
+function keepFiring(
+  n: Extract<NotifierConfig, { type: "alertmanager" }>,
+  m: AlertMessage,
+  signal: AbortSignal,
+): void {
+  const key = `${n.name}\0${m.incident.id}`;
+  firing.get(key)?.abort();
+  firing.delete(key);
+  if (m.event !== "opened" || signal.aborted) return;
+  const stop = new AbortController();
+  firing.set(key, stop);
+  const both = AbortSignal.any([signal, stop.signal]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const again = () => {
+    timer = setTimeout(() => {
+      notifyOnce(n, m, both).catch(() => {}).finally(() => both.aborted || again());
+    }, n.resendMs);
+  };
+  both.addEventListener("abort", () => {
+    clearTimeout(timer);
+    if (firing.get(key) === stop) firing.delete(key);
+  }, { once: true });
+  again();
 }

@@ -25,6 +25,7 @@ import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollu
 import { Live } from "./live.ts";
 import { secretsOf } from "../alerts/notifiers.ts";
 import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
+import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
@@ -156,6 +157,8 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
+          checks: manager.config.checks.map((c) => c.spec),
+          incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),

@@ -347,6 +347,7 @@ export const checkDns: CheckFn<DnsParams> = async (params, options) => {
   const metrics: Record<string, number> = {};
   const fail = (reason: string, transport: string): CheckOutcome => {
     metrics.probe_success = 0;
+    metrics.probe_dns_query_succeeded = 0;
     metrics.probe_duration_seconds = seconds(performance.now() - start);
     return {
       up: false,
@@ -410,7 +411,12 @@ export const checkDns: CheckFn<DnsParams> = async (params, options) => {
     probe_dns_authority_rrs: packet.authorities?.length ?? 0,
     probe_dns_additional_rrs: packet.additionals?.length ?? 0,
     netmon_dns_rcode: (packet.flags ?? 0) & 0xf,
+    probe_dns_query_succeeded: 1,
   });
+  const soa = [...packet.answers ?? [], ...packet.authorities ?? []].find((a) => a.type === "SOA");
+  if (soa?.type === "SOA" && soa.data.serial !== undefined) {
+    metrics.probe_dns_serial = soa.data.serial;
+  }
   const summary = `${head()}, Query Results: ${results}, Rcode: ${rcode}, ` +
     `Transport: ${transport}, RTT: ${formatMs(rttMs)}${portNote}, ` +
     `Authoritative: ${packet.flag_aa ? "True" : "False"}` +

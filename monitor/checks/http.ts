@@ -31,9 +31,10 @@ import http from "node:http";
 import http2 from "node:http2";
 import net, { isIP } from "node:net";
 import type { Readable } from "node:stream";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
 import type { CheckFn, CheckOptions, DetailValue } from "../../shared/checks.ts";
 import type { HttpParams } from "../../shared/params/http.ts";
+import { metricKey } from "../../shared/prom.ts";
 import { type Resolved, ResolveError, resolveHost } from "../net/resolve.ts";
 import {
   certDate,
@@ -88,6 +89,14 @@ export interface TlsFacts {
   authorized: boolean;
   /** OpenSSL's code for why it did not, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
   authorizationError: string | null;
+  /** Earliest `notAfter` of the verified chain (ms since the epoch), null when it did not verify. */
+  lastChainExpiry: number | null;
+  /** The negotiated cipher suite's IANA name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipher: string;
+  /** The leaf's SHA-256 fingerprint, serial number (lower-case hex) and DNS names, comma-separated. */
+  fingerprint: string;
+  serialNumber: string;
+  dnsNames: string;
 }
 
 /** Everything one run of the engine found; {@linkcode checkHttp} and `checkHttps` word it. */
@@ -132,6 +141,8 @@ interface Hop {
   tls: TlsFacts | null;
   address: string;
   family: 4 | 6;
+  /** The `Last-Modified` header, ms since the epoch, NaN when absent or unparsable. */
+  lastModified: number;
 }
 
 /** A response's head and its body stream, whichever HTTP version brought it. */
@@ -197,6 +208,7 @@ function authorizationCode(socket: TLSSocket): string | null {
 function readTls(socket: TLSSocket): TlsFacts {
   const chain = peerChain(socket);
   const earliest = earliestExpiring(chain);
+  const leaf = socket.getPeerCertificate(false) as Partial<PeerCertificate> | undefined;
   return {
     protocol: socket.getProtocol() ?? "unknown",
     subject: chain[0]?.subject ?? "",
@@ -206,6 +218,12 @@ function readTls(socket: TLSSocket): TlsFacts {
     dateProblem: dateProblem(chain),
     authorized: socket.authorized,
     authorizationError: authorizationCode(socket),
+    lastChainExpiry: socket.authorized && earliest ? earliest.cert.notAfter : null,
+    cipher: socket.getCipher()?.standardName ?? "unknown",
+    fingerprint: (leaf?.fingerprint256 ?? "").replaceAll(":", "").toLowerCase(),
+    serialNumber: (leaf?.serialNumber ?? "").toLowerCase().replace(/^0+(?=.)/, ""),
+    dnsNames: (leaf?.subjectaltname ?? "").split(", ").filter((n) => n.startsWith("DNS:"))
+      .map((n) => n.slice(4)).join(","),
   };
 }
 
@@ -347,6 +365,7 @@ async function requestOnce(url: URL, req: HopRequest, signal: AbortSignal): Prom
             tls,
             address: resolved.address,
             family: resolved.family,
+            lastModified: Date.parse(String(res.headers["last-modified"] ?? "")),
           });
           teardown();
         });
@@ -638,12 +657,30 @@ export async function probeHttp(params: HttpParams, options: CheckOptions): Prom
     details.resolved_address = last.address;
     details.http_version = `HTTP/${last.httpVersion}`;
     details.body_truncated = last.truncated;
+    if (!Number.isNaN(last.lastModified)) {
+      metrics.probe_http_last_modified_timestamp_seconds = last.lastModified / 1000;
+    }
   }
   if (tls) {
     metrics.probe_ssl_earliest_cert_expiry = Math.floor(tls.earliestExpiry / 1000);
     metrics.netmon_ssl_cert_days_left = daysLeft(tls.earliestExpiry);
     metrics[`probe_tls_version_info{version="${tlsLabel(tls.protocol)}"}`] = 1;
     metrics.netmon_ssl_chain_verified = tls.authorized ? 1 : 0;
+    if (tls.lastChainExpiry !== null) {
+      metrics.probe_ssl_last_chain_expiry_timestamp_seconds = Math.floor(
+        tls.lastChainExpiry / 1000,
+      );
+    }
+    metrics[
+      metricKey("probe_ssl_last_chain_info", {
+        fingerprint_sha256: tls.fingerprint,
+        subject: tls.subject,
+        issuer: tls.issuer,
+        subjectalternative: tls.dnsNames,
+        serialnumber: tls.serialNumber,
+      })
+    ] = 1;
+    metrics[metricKey("probe_tls_cipher_info", { cipher: tls.cipher })] = 1;
     details.cert_subject = tls.subject;
     details.cert_issuer = tls.issuer;
     details.cert_expiry = new Date(tls.earliestExpiry).toISOString();

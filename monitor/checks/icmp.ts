@@ -85,6 +85,7 @@ export const checkIcmp: CheckFn<IcmpParams> = async (params, options) => {
     if (signal.aborted) return failure(host, `timeout after ${options.timeoutMs} ms`, start);
     throw e;
   }
+  const setupStart = performance.now();
   let sock;
   try {
     sock = icmpSocket(family);
@@ -94,6 +95,7 @@ export const checkIcmp: CheckFn<IcmpParams> = async (params, options) => {
     }
     throw e;
   }
+  const setupMs = performance.now() - setupStart;
 
   // the last request must leave time for its reply
   const interval = params.count > 1
@@ -150,6 +152,8 @@ export const checkIcmp: CheckFn<IcmpParams> = async (params, options) => {
     netmon_icmp_packet_loss_ratio: loss,
     netmon_icmp_requests_sent: sent,
     netmon_icmp_replies_received: replies.length,
+    'probe_icmp_duration_seconds{phase="resolve"}': lookupMs / 1e3,
+    'probe_icmp_duration_seconds{phase="setup"}': setupMs / 1e3,
   };
   if (s) {
     metrics['probe_icmp_duration_seconds{phase="rtt"}'] = s.avg / 1e3;

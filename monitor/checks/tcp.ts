@@ -28,6 +28,7 @@ import net, { isIP } from "node:net";
 import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts";
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
+import { metricKey } from "../../shared/prom.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 import {
   type ChainCert,
@@ -60,6 +61,8 @@ interface TlsInfo {
   /** Earliest `notAfter` in the peer's chain, seconds since the epoch. */
   earliestExpiry: number | null;
   handshakeMs: number;
+  /** The negotiated cipher suite's IANA name. */
+  cipher: string;
 }
 
 interface Opened {
@@ -259,6 +262,7 @@ function connectTls(
             subject: chain[0]?.cn ?? null,
             earliestExpiry: chain.length > 0 ? earliestExpiring(chain)!.cert.notAfter / 1000 : null,
             handshakeMs,
+            cipher: secure.getCipher()?.standardName ?? "unknown",
           },
         });
       });
@@ -397,6 +401,10 @@ export const checkTcp: CheckFn<TcpParams> = async (params, options) => {
     metrics[`probe_tls_version_info{version="${t.version}"}`] = 1;
     metrics.netmon_tls_handshake_seconds = t.handshakeMs / 1000;
     if (t.earliestExpiry !== null) metrics.probe_ssl_earliest_cert_expiry = t.earliestExpiry;
+    if (t.earliestExpiry !== null && t.authorized) {
+      metrics.probe_ssl_last_chain_expiry_timestamp_seconds = t.earliestExpiry;
+    }
+    metrics[metricKey("probe_tls_cipher_info", { cipher: t.cipher })] = 1;
     details.tls_version = t.version;
     details.tls_verified = t.authorized;
     if (t.verifyError !== null) details.tls_verify_error = t.verifyError;
@@ -426,7 +434,11 @@ export const checkTcp: CheckFn<TcpParams> = async (params, options) => {
     }
     metrics.probe_failed_due_to_regex = reply.matched ? 0 : 1;
     details.reply = reply.text.slice(0, 80);
-    if (reply.matched) return finish(true, `${text}, Reply matched: /${re.source}/`, connectMs);
+    if (reply.matched) {
+      const match = reply.text.match(re)?.[0] ?? "";
+      metrics[metricKey("probe_expect_info", { expect: re.source, match: match.slice(0, 80) })] = 1;
+      return finish(true, `${text}, Reply matched: /${re.source}/`, connectMs);
+    }
     const within = late ? ` within ${timeoutMs} ms` : "";
     return finish(
       false,

@@ -1,0 +1,64 @@
+/**
+ * `netmon check [tasks.yaml]`: validates a configuration as `manage` would
+ * load it, for CI pipelines. A valid file gives one line, exit 0:
+ *
+ * ```
+ * tasks.yaml: OK, 2 targets, 14 checks, 1 monitor, 0 notifiers
+ * ```
+ *
+ * an invalid one every error found, each as file:line:column: field: reason
+ * (every check's mistake; a mistake outside the checks stops the reading
+ * there), exit 1.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkConfig } from "./check_config.ts";
+ * const r = await checkConfig("tasks.yaml");
+ * console.log(r.ok ? r.summary : r.errors.join("\n"));
+ * ```
+ *
+ * @module
+ */
+import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import { errorText } from "../shared/connection.ts";
+
+/** What {@linkcode checkConfig} found. */
+export type CheckReport = { ok: true; summary: string } | { ok: false; errors: string[] };
+
+/**
+ * The one-line summary of a parsed configuration.
+ *
+ * @example
+ * ```ts
+ * import { summarizeConfig } from "./check_config.ts";
+ * const line = summarizeConfig("t.yaml", { monitors: [], checks: [], targets: [] });
+ * console.assert(line === "t.yaml: OK, 0 targets, 0 checks, 0 monitors, 0 notifiers");
+ * ```
+ */
+export function summarizeConfig(path: string, config: Config): string {
+  const n = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  return `${path}: OK, ${n(config.targets.length, "target")}, ${
+    n(config.checks.length, "check")
+  }, ${n(config.monitors.length, "monitor")}, ${
+    n(config.alerting?.notifiers.length ?? 0, "notifier")
+  }`;
+}
+
+/** Reads and validates `path`. */
+export async function checkConfig(path: string): Promise<CheckReport> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    const error = new ConfigError(path, 1, 1, "", `cannot read the configuration: ${errorText(e)}`);
+    return { ok: false, errors: [error.message] };
+  }
+  const errors: ConfigError[] = [];
+  try {
+    return { ok: true, summary: summarizeConfig(path, parseConfig(text, path, { errors })) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (!errors.includes(e)) errors.push(e);
+    return { ok: false, errors: errors.map((x) => x.message) };
+  }
+}
