@@ -27,6 +27,8 @@ export interface MetricsInput {
   version: string;
   /** Size of the result store in bytes, when known. */
   storeBytes?: number;
+  /** Whether the result store's disk is full, when known. */
+  storeDiskFull?: boolean;
   /** Checks in the configuration, and how many of them are paused. */
   checksConfigured?: number;
   checksPaused?: number;
@@ -129,6 +131,14 @@ export function renderMetrics(input: MetricsInput): string {
   }
   if (input.storeBytes !== undefined) {
     add("netmon_store_size_bytes", "", input.storeBytes, "Size of the manager's result store");
+  }
+  if (input.storeDiskFull !== undefined) {
+    add(
+      "netmon_store_disk_full",
+      "",
+      input.storeDiskFull ? 1 : 0,
+      "Whether the manager's store found its disk full; results then wait at the monitors",
+    );
   }
   if (input.checksConfigured !== undefined) {
     add("netmon_checks_configured", "", input.checksConfigured, "Checks in the configuration");

@@ -133,6 +133,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           monitors: manager.states(),
           version: VERSION,
           storeBytes: storeBytes(manager),
+          storeDiskFull: manager.store.diskFull !== null,
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
@@ -207,6 +208,7 @@ function status(manager: Manager) {
     },
     checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
     storeBytes: storeBytes(manager),
+    store: { path: manager.store.path, diskFull: manager.store.diskFull },
   };
 }
 
