@@ -120,6 +120,7 @@ export function renderMetrics(input: MetricsInput): string {
       "Results stored from the monitor since the manager started",
       "counter",
     );
+    addSpoolMetrics(add, s);
     if (s.lastSeen !== null) {
       add(
         "netmon_monitor_last_seen_timestamp_seconds",
@@ -156,6 +157,38 @@ export function renderMetrics(input: MetricsInput): string {
     out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.samples);
   }
   return out.join("\n") + "\n";
+}
+
+/**
+ * The monitor's own report of its spool (issue 10): its backlog, what it
+ * dropped for space, and whether its disk is full. Labelled by monitor
+ * name alone, as the issue names them; absent until the monitor reports.
+ */
+function addSpoolMetrics(
+  add: (name: string, labels: string, value: number, help: string, type?: string) => void,
+  s: LinkState,
+) {
+  if (!s.spool) return;
+  const l = labelText({ monitor: s.name });
+  add(
+    "netmon_monitor_spool_pending",
+    l,
+    s.spool.pending,
+    "Results in the monitor's spool not yet acknowledged by a manager, as the monitor reports",
+  );
+  add(
+    "netmon_monitor_spool_dropped_total",
+    l,
+    s.spool.dropped,
+    "Results the monitor dropped for want of spool space, as the monitor reports",
+    "counter",
+  );
+  add(
+    "netmon_monitor_spool_disk_full",
+    l,
+    s.spool.diskFull ? 1 : 0,
+    "Whether the monitor's spool found its disk full, as the monitor reports",
+  );
 }
 
 /** The content type of the text exposition format. */

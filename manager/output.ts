@@ -85,7 +85,18 @@ export function statusLine(s: LinkState): string {
     if (s.lastError) parts.push(`${s.lastError}`);
     parts.push(`for ${forHowLong(s.since)}`, `last seen ${ago(s.lastSeen)}`);
   }
+  parts.push(...spoolParts(s));
   return `${head} (${parts.join(", ")})`;
+}
+
+/** What the monitor last reported of its spool: backlog, drops, and a full disk. */
+function spoolParts(s: LinkState): string[] {
+  if (!s.spool) return [];
+  const { pending, dropped, diskFull } = s.spool;
+  const parts = [`spool ${pending} pending`];
+  if (dropped > 0) parts.push(`${dropped} dropped`);
+  if (diskFull) parts.push(`monitor disk full at ${diskFull}`);
+  return parts;
 }
 
 const encoder = new TextEncoder();
