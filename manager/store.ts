@@ -212,9 +212,17 @@ export class ResultStore {
     return this.#db;
   }
 
-  /** Opens (or creates) the store at `path` (`:memory:` for a throwaway one). */
+  /**
+   * Opens (or creates) the store at `path` (`:memory:` for a throwaway one).
+   * Throws {@linkcode StoreFullError} when creating it finds the disk full.
+   */
   static open(path: string): ResultStore {
-    return new ResultStore(new DatabaseSync(path), path);
+    try {
+      return new ResultStore(new DatabaseSync(path), path);
+    } catch (e) {
+      if (isDiskFull(e)) throw new StoreFullError(path, e);
+      throw e;
+    }
   }
 
   /** The database file's path as opened. */

@@ -8,6 +8,7 @@
  * every sequence number the monitor produced is stored exactly once.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { tempDir } from "./helpers/proc.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
@@ -61,6 +62,13 @@ Deno.test("manager disk full: the link stays up, nothing is acknowledged unstore
     await manager.waitFor(/Configuration reloaded: 9 checks/, 10_000, fullAt);
     await mon.proc.waitFor(/Assignment \d+: 9 checks/, 10_000);
 
+    // a pause on the full disk is in force at once and saved once there is room
+    const paused = await fetch(`${api}/api/v1/pause`, {
+      method: "POST",
+      body: JSON.stringify({ check: "t0/TCP" }),
+    });
+    assert.equal(paused.status, 200);
+    assert.deepEqual((await paused.json()).paused, ["t0/TCP"]);
     const status = await get("/api/v1/status");
     assert.deepEqual(spec.check("/api/v1/status", "get", 200, status), []);
     assert.equal(status.store.diskFull, db);
@@ -98,6 +106,16 @@ Deno.test("manager disk full: the link stays up, nothing is acknowledged unstore
     await sleep(500);
     assert.equal((await manager.stop("SIGTERM")).code, 0, "SIGTERM stops the manager cleanly");
     assert.deepEqual(manager.matching(/cannot rollback|FOREIGN KEY/), []);
+    const saved = new DatabaseSync(db, { readOnly: true });
+    try {
+      assert.deepEqual(
+        saved.prepare("SELECT check_id FROM paused_checks").all().map((r) => r.check_id),
+        ["t0/TCP"],
+        "the pause made on the full disk was saved",
+      );
+    } finally {
+      saved.close();
+    }
     const rows = readStored(db);
     const ledger = readMonitorLedger(dataDir);
     const counts = assertStoredOnce(rows, [ledger]);
@@ -110,4 +128,22 @@ Deno.test("manager disk full: the link stays up, nothing is acknowledged unstore
     await manager.stop("SIGKILL");
     await mon.proc.stop("SIGKILL");
   }
+});
+
+Deno.test("a manager whose new store finds the disk full says so and exits 1", async () => {
+  await using tmp = await tempDir();
+  await using disk = await smallDisk(1024);
+  await disk.fill();
+  const config = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `monitors: [{address: "127.0.0.1:1"}]\ntargets: {x: {TCP: {port: 1}}}\n`,
+  );
+  const db = `${disk.path}/netmon.db`;
+  const manager = startManager(config, { db });
+  const status = await manager.exited();
+  assert.equal(status.code, 1);
+  assert.deepEqual(manager.lines.filter((l) => l.trim() !== ""), [
+    `netmon: cannot open the store: disk full at ${db}; free space there or pick another --db`,
+  ]);
 });
