@@ -149,13 +149,14 @@ export class Manager {
     if (!this.#stopping) this.#printStatus();
   }
 
+  /** Writes the pauses made while the disk was full; on failure they wait for the next chance. */
   #savePauses() {
     try {
       this.store.savePaused([...this.#paused]);
       this.#pausesUnsaved = false;
     } catch (e) {
-      if (!(e instanceof StoreFullError)) throw e;
-      this.#pausesUnsaved = true;
+      // called as results were stored: a failure here must not undo that
+      log.warn("Pauses not saved yet: {e}", { e: errorText(e) });
     }
   }
 
