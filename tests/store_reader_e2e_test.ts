@@ -16,6 +16,17 @@ const MONITORS = 3;
 const PER_MONITOR = 30_000;
 
 Deno.test("an outside sqlite3 reader during a heavy ingest leaves the manager running", async () => {
+  // a fake monitor accepts one connection: when a loaded machine makes the manager give up on
+  // its first dial (1 s), that monitor ends early; the manager is alive then, so run again
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (await ingestWithReaders() === "done") return;
+    console.log(`attempt ${attempt}: a fake monitor ended before the ingest; again`);
+  }
+  assert.fail("the fake monitors ended early three times");
+});
+
+/** One run: "done", or "again" when the fake monitors ended early with the manager alive. */
+async function ingestWithReaders(): Promise<"done" | "again"> {
   await using dir = await tempDir("netmon-reader-");
   const ports = Array.from({ length: MONITORS }, () => freeTcpPort());
   // the bench's fake monitors: ready-made results, as fast as the manager acknowledges them
@@ -77,7 +88,9 @@ Deno.test("an outside sqlite3 reader during a heavy ingest leaves the manager ru
     }
     assert.equal(exited, undefined, `the manager died: ${JSON.stringify(exited)}`);
     assert.ok(ingested, "the fake monitors did not finish within 180 s");
-    assert.match(String(await report), /"results":90000/);
+    const said = await report;
+    if (said === undefined) return "again";
+    assert.match(said, /"results":90000/);
     // and a reader that opens the store once the ingest is over sees all of it
     for (let i = 0; i < 20 && lastCount < MONITORS * PER_MONITOR; i++) {
       await read();
@@ -89,6 +102,7 @@ Deno.test("an outside sqlite3 reader during a heavy ingest leaves the manager ru
     const status = await manager.stop("SIGTERM");
     assert.equal(status.signal, null);
     assert.equal(status.code, 0);
+    return "done";
   } finally {
     try {
       worker.kill("SIGKILL");
@@ -96,4 +110,4 @@ Deno.test("an outside sqlite3 reader during a heavy ingest leaves the manager ru
     await worker.status;
     await worker.stdout.cancel().catch(() => {});
   }
-});
+}
