@@ -36,6 +36,7 @@ import { ctl } from "./manager/ctl.ts";
 import { startPrompt } from "./manager/prompt.ts";
 import { attachAlerts } from "./manager/alerts/mod.ts";
 import { freshnessOf } from "./manager/freshness.ts";
+import { StoreFullError } from "./manager/store.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
 /** A mistake on the command line; carries the exit code and a hint. */
@@ -505,6 +506,12 @@ export async function main(args: string[]): Promise<number> {
     }
     if (e instanceof Deno.errors.PermissionDenied) {
       console.error(`netmon: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof StoreFullError) {
+      console.error(
+        `netmon: cannot open the store: ${e.message}; free space there or pick another --db`,
+      );
       return 1;
     }
     throw e;

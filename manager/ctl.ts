@@ -124,7 +124,8 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
           `${s.monitors.reconnecting} reconnecting, ${s.monitors.offline} offline`,
           `Checks: ${s.checks.configured} configured, ${s.checks.paused.length} paused` +
           (s.checks.paused.length ? ` (${s.checks.paused.join(", ")})` : ""),
-          `Store: ${(s.storeBytes / 1048576).toFixed(1)} MiB`,
+          `Store: ${(s.storeBytes / 1048576).toFixed(1)} MiB` +
+          (s.store?.diskFull ? `, disk full at ${s.store.diskFull}` : ""),
           "",
           monitorTable(monitors),
         ].join("\n"));
@@ -219,6 +220,7 @@ interface Status {
   monitors: { total: number; online: number; reconnecting: number; offline: number };
   checks: { configured: number; paused: string[] };
   storeBytes: number;
+  store?: { path: string; diskFull: string | null };
 }
 interface Monitor {
   name: string;
@@ -229,6 +231,7 @@ interface Monitor {
   heldBack: number;
   received: number;
   lastError: string | null;
+  spool: { pending: number; dropped: number; diskFull: string | null } | null;
 }
 interface TargetRow {
   target: string;
@@ -320,7 +323,18 @@ function selector(arg: string): Record<string, string> {
 
 function monitorTable(monitors: Monitor[]): string {
   return table(
-    ["MONITOR", "ADDRESS", "STATUS", "SINCE", "LAST SEEN", "HELD BACK", "RECEIVED", "LAST ERROR"],
+    [
+      "MONITOR",
+      "ADDRESS",
+      "STATUS",
+      "SINCE",
+      "LAST SEEN",
+      "HELD BACK",
+      "RECEIVED",
+      "SPOOLED",
+      "DROPPED",
+      "LAST ERROR",
+    ],
     monitors.map((m) => [
       m.name,
       m.address,
@@ -329,7 +343,10 @@ function monitorTable(monitors: Monitor[]): string {
       m.lastSeen === null ? "-" : time(m.lastSeen),
       String(m.heldBack),
       String(m.received),
-      m.lastError ?? "",
+      m.spool ? String(m.spool.pending) : "-",
+      m.spool ? String(m.spool.dropped) : "-",
+      [m.spool?.diskFull ? `monitor disk full at ${m.spool.diskFull}` : "", m.lastError ?? ""]
+        .filter(Boolean).join("; "),
     ]),
   );
 }

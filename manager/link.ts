@@ -37,7 +37,7 @@ import {
   type SpoolReport,
 } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
-import type { ResultStore } from "./store.ts";
+import { type ResultStore, StoreFullError } from "./store.ts";
 
 const log = logger("link");
 
@@ -96,6 +96,14 @@ const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 600;
 /** Retry delay after the monitor refused us (another manager, wrong token). */
 const REFUSED_RETRY_MS = 5000;
+/** How often a results frame the store had no room for is tried again. */
+const STORE_RETRY_MS = 1000;
+/**
+ * Result frames held while the store's disk is full before the link stops
+ * reading: a monitor sends at most a few unacknowledged frames (its flow
+ * control), so this bounds only one that does not keep to it.
+ */
+const HELD_FRAMES_MAX = 16;
 
 /** One monitor's connection, kept alive for the life of the manager. */
 export class MonitorLink {
@@ -115,6 +123,8 @@ export class MonitorLink {
   #yielded = false;
   #loop: Promise<void> | undefined;
   #wasOnline = false;
+  /** Result frames of this session not stored yet for a full disk, oldest first. */
+  #held: CheckResult[][] = [];
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
     this.config = config;
@@ -324,10 +334,13 @@ export class MonitorLink {
     try {
       warnClaims(claims);
       await this.assign();
+      this.#held = [];
       for await (const msg of messages) {
         this.#state.lastSeen = Date.now();
         if (msg.t === "results") {
-          this.#onResults(fc, msg.results);
+          if (this.#held.length > 0 || !this.#onResults(fc, msg.results)) {
+            await this.#hold(fc, msg.results);
+          }
           // a socket with data always ready would otherwise run on in microtasks and starve the
           // other monitors' sockets (and their heartbeats) under load: yield to the event loop
           await new Promise((r) => setTimeout(r, 0));
@@ -356,8 +369,9 @@ export class MonitorLink {
     this.#setStatus("Online", warning);
   }
 
-  #onResults(fc: FramedConn, results: CheckResult[]) {
-    if (results.length === 0) return;
+  /** Stores and acknowledges a results frame; false when the store's disk is full (nothing acknowledged). */
+  #onResults(fc: FramedConn, results: CheckResult[]): boolean {
+    if (results.length === 0) return true;
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
       if (r.monitorId === monitorId || this.#foreign.has(r.monitorId)) continue;
@@ -369,14 +383,45 @@ export class MonitorLink {
         { address: this.config.address, other: r.monitorId, id: monitorId },
       );
     }
-    const fresh = this.#deps.store.add(
-      this.#deps.maskResults?.(results) ?? results,
-      this.config.name,
-      this.#epochId,
-    );
+    let fresh: CheckResult[];
+    try {
+      fresh = this.#deps.store.add(
+        this.#deps.maskResults?.(results) ?? results,
+        this.config.name,
+        this.#epochId,
+      );
+    } catch (e) {
+      if (e instanceof StoreFullError) return false;
+      throw e;
+    }
     this.#state.received += fresh.length;
     fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
     if (fresh.length > 0) this.#deps.onResults(this, fresh);
+    return true;
+  }
+
+  /**
+   * Holds a results frame the store had no room for: the held frames are
+   * tried again every {@linkcode STORE_RETRY_MS}, in order, and acknowledged
+   * only once stored, while the connection stays up (heartbeats are still
+   * read). Past {@linkcode HELD_FRAMES_MAX} held frames this waits for room
+   * before reading on. What a closed connection held, the monitor replays.
+   */
+  async #hold(fc: FramedConn, results: CheckResult[]) {
+    const held = this.#held;
+    held.push(results);
+    if (held.length === 1) {
+      (async () => {
+        while (held.length > 0 && !fc.closed) {
+          await new Promise((r) => setTimeout(r, STORE_RETRY_MS));
+          while (held.length > 0 && !fc.closed && this.#onResults(fc, held[0]!)) held.shift();
+        }
+        held.length = 0;
+      })().catch((e) => fc.close(`storing results failed: ${errorText(e)}`));
+    }
+    while (held.length > HELD_FRAMES_MAX && !fc.closed) {
+      await new Promise((r) => setTimeout(r, STORE_RETRY_MS / 10));
+    }
   }
 
   async #fail(fc: FramedConn, reason: string, code: "auth" | "protocol" = "protocol") {

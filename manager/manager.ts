@@ -20,7 +20,7 @@ import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
-import { ResultStore } from "./store.ts";
+import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
 
@@ -52,6 +52,20 @@ export async function loadConfig(path: string): Promise<Config> {
   return parseConfig(text, path);
 }
 
+/** How often the configuration file is checked for changes. */
+const CONFIG_POLL_MS = 500;
+
+/** The identity of the file at `path` (changes when it is rewritten or replaced), or "" when missing. */
+function fileStamp(path: string): string {
+  try {
+    // stat is a few microseconds and, unlike watching, opens nothing
+    const st = Deno.statSync(path);
+    return `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+  } catch {
+    return "";
+  }
+}
+
 /** How long a starting manager waits for every monitor before it spreads `spread` checks. */
 const SPREAD_SETTLE_MS = 1500;
 
@@ -67,11 +81,15 @@ export class Manager {
   /** Last assignment sent per link, to resend only what changed. */
   #sent = new Map<string, string>();
   #statusTimer: ReturnType<typeof setInterval>;
-  #watcher: Deno.FsWatcher | undefined;
+  #watchTimer: ReturnType<typeof setInterval> | undefined;
+  #reloadTimer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
   #spreadSettled = false;
   #spreadTimer: ReturnType<typeof setTimeout>;
   #paused: Set<string>;
+  /** Pauses made while the store's disk was full, saved once it has room. */
+  #pausesUnsaved = false;
+  #unsubscribeDiskFull: () => void;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
@@ -86,12 +104,10 @@ export class Manager {
       this.#spreadSettled = true;
       this.#redistribute();
     }, SPREAD_SETTLE_MS);
+    this.#unsubscribeDiskFull = store.onDiskFull((full) => this.#onDiskFull(full));
     for (const m of config.monitors) this.#addLink(m);
-    this.#statusTimer = setInterval(
-      () => opts.output.status(this.states()),
-      opts.statusEveryMs ?? 10_000,
-    );
-    opts.output.status(this.states());
+    this.#statusTimer = setInterval(() => this.#printStatus(), opts.statusEveryMs ?? 10_000);
+    this.#printStatus();
     if (opts.watch ?? true) this.#watch();
   }
 
@@ -110,6 +126,40 @@ export class Manager {
   /** Every link's current state, in configuration order. */
   states(): LinkState[] {
     return [...this.#links.values()].map((l) => l.state);
+  }
+
+  #printStatus() {
+    this.#opts.output.status(this.states(), { diskFull: this.store.diskFull });
+  }
+
+  /** Says when the store's disk fills up and when it has room again. */
+  #onDiskFull(full: string | null) {
+    const out = this.#opts.output;
+    if (full) {
+      log.error("Disk full at {path}", { path: full });
+      out.event(
+        `Disk full at ${full}: results are not acknowledged, so the monitors keep them; ` +
+          `they are stored once there is room`,
+        { diskFull: full },
+      );
+    } else {
+      out.event(`The store at ${this.store.path} has room again: storing the held results`, {
+        diskFull: null,
+      });
+      if (this.#pausesUnsaved) this.#savePauses();
+    }
+    if (!this.#stopping) this.#printStatus();
+  }
+
+  /** Writes the pauses made while the disk was full; on failure they wait for the next chance. */
+  #savePauses() {
+    try {
+      this.store.savePaused([...this.#paused]);
+      this.#pausesUnsaved = false;
+    } catch (e) {
+      // called as results were stored: a failure here must not undo that
+      log.warn("Pauses not saved yet: {e}", { e: errorText(e) });
+    }
   }
 
   /** The links, by monitor name. */
@@ -188,7 +238,7 @@ export class Manager {
         status: s.status,
       });
     }
-    if (s.status !== previous) out.status(this.states());
+    if (s.status !== previous) this.#printStatus();
     // spread checks follow the set of online monitors
     if ((s.status === "Online") !== (previous === "Online")) this.#redistribute(link);
   }
@@ -237,7 +287,17 @@ export class Manager {
    */
   pause(checkIds: string[], paused: boolean): void {
     for (const id of checkIds) paused ? this.#paused.add(id) : this.#paused.delete(id);
-    this.store.setPaused(checkIds, paused);
+    try {
+      this.store.setPaused(checkIds, paused);
+    } catch (e) {
+      if (!(e instanceof StoreFullError)) throw e;
+      // in force now; written once the disk has room
+      this.#pausesUnsaved = true;
+      this.#opts.output.event(
+        `${paused ? "Paused" : "Resumed"} ${checkIds.join(", ")}, not saved yet: ${e.message}`,
+        { diskFull: e.path },
+      );
+    }
     this.#redistribute();
   }
 
@@ -282,22 +342,25 @@ export class Manager {
     await link?.stop();
   }
 
-  async #watch() {
+  /**
+   * Polls the configuration file's identity (inode, size, mtime) rather than
+   * using `Deno.watchFs`: for every event in the watched directory, Deno opens
+   * and closes the file it names, and when the store lives in that directory
+   * each close drops this process's POSIX locks on the database and its
+   * `-shm`. An outside reader (`sqlite3 -readonly`) then believes it is alone,
+   * truncates `-shm`, and the manager dies of SIGBUS. `stat` opens nothing.
+   */
+  #watch() {
     const path = this.#opts.configPath;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      // watch the directory: editors replace the file rather than write it in place
-      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-      const base = path.slice(path.lastIndexOf("/") + 1);
-      this.#watcher = Deno.watchFs(dir, { recursive: false });
-      for await (const ev of this.#watcher) {
-        if (!ev.paths.some((p) => p.endsWith(`/${base}`) || p === base)) continue;
-        clearTimeout(timer);
-        timer = setTimeout(() => this.reload(), 300);
-      }
-    } catch (e) {
-      if (!this.#stopping) log.warn("Not watching {path} for changes: {e}", { path, e });
-    }
+    let last = fileStamp(path);
+    this.#watchTimer = setInterval(() => {
+      const now = fileStamp(path);
+      if (now === last || this.#stopping) return;
+      last = now;
+      // editors write in steps (truncate, write, rename): act once it settled
+      clearTimeout(this.#reloadTimer);
+      this.#reloadTimer = setTimeout(() => this.reload(), 300);
+    }, CONFIG_POLL_MS);
   }
 
   /** Closes every link with a goodbye, flushes the output and closes the store. */
@@ -306,9 +369,11 @@ export class Manager {
     this.#stopping = true;
     clearInterval(this.#statusTimer);
     clearTimeout(this.#spreadTimer);
-    this.#watcher?.close();
+    clearInterval(this.#watchTimer);
+    clearTimeout(this.#reloadTimer);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     this.history.stop();
+    this.#unsubscribeDiskFull();
     this.#opts.output.flush();
     this.store.close();
   }

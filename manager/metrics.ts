@@ -33,6 +33,8 @@ export interface MetricsInput {
   version: string;
   /** Size of the result store in bytes, when known. */
   storeBytes?: number;
+  /** Whether the result store's disk is full, when known. */
+  storeDiskFull?: boolean;
   /** Checks in the configuration, and how many of them are paused. */
   checksConfigured?: number;
   checksPaused?: number;
@@ -189,6 +191,7 @@ export function renderMetrics(input: MetricsInput): string {
       "Results stored from the monitor since the manager started",
       "counter",
     );
+    addSpoolMetrics(add, s);
     if (s.lastSeen !== null) {
       add(
         "netmon_monitor_last_seen_timestamp_seconds",
@@ -200,6 +203,14 @@ export function renderMetrics(input: MetricsInput): string {
   }
   if (input.storeBytes !== undefined) {
     add("netmon_store_size_bytes", "", input.storeBytes, "Size of the manager's result store");
+  }
+  if (input.storeDiskFull !== undefined) {
+    add(
+      "netmon_store_disk_full",
+      "",
+      input.storeDiskFull ? 1 : 0,
+      "Whether the manager's store found its disk full; results then wait at the monitors",
+    );
   }
   if (input.checksConfigured !== undefined) {
     add("netmon_checks_configured", "", input.checksConfigured, "Checks in the configuration");
@@ -225,6 +236,38 @@ export function renderMetrics(input: MetricsInput): string {
     out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.samples);
   }
   return out.join("\n") + "\n";
+}
+
+/**
+ * The monitor's own report of its spool (issue 10): its backlog, what it
+ * dropped for space, and whether its disk is full. Labelled by monitor
+ * name alone, as the issue names them; absent until the monitor reports.
+ */
+function addSpoolMetrics(
+  add: (name: string, labels: string, value: number, help: string, type?: string) => void,
+  s: LinkState,
+) {
+  if (!s.spool) return;
+  const l = labelText({ monitor: s.name });
+  add(
+    "netmon_monitor_spool_pending",
+    l,
+    s.spool.pending,
+    "Results in the monitor's spool not yet acknowledged by a manager, as the monitor reports",
+  );
+  add(
+    "netmon_monitor_spool_dropped_total",
+    l,
+    s.spool.dropped,
+    "Results the monitor dropped for want of spool space, as the monitor reports",
+    "counter",
+  );
+  add(
+    "netmon_monitor_spool_disk_full",
+    l,
+    s.spool.diskFull ? 1 : 0,
+    "Whether the monitor's spool found its disk full, as the monitor reports",
+  );
 }
 
 /** The content type of the text exposition format. */

@@ -23,8 +23,8 @@ import { type Judge, stateOf } from "./freshness.ts";
 export interface Output {
   /** A newly stored result from the monitor named `monitorName`. */
   result(r: CheckResult, monitorName: string): void;
-  /** The periodic status of every monitor. */
-  status(links: LinkState[]): void;
+  /** The periodic status of every monitor, and of the store when known. */
+  status(links: LinkState[], store?: StoreStatus): void;
   /** Tasks for `target` were sent to a monitor. */
   distributing(target: string, monitorName: string): void;
   /** Something a person should see: a connection, a reload, an error in `tasks.yaml`. */
@@ -33,6 +33,18 @@ export interface Output {
   flush(): void;
   /** Stops timers and restores the terminal. */
   close(): void;
+}
+
+/** The manager's store as the status block shows it. */
+export interface StoreStatus {
+  /** The database file whose disk is full, or null while results can be stored. */
+  diskFull: string | null;
+}
+
+/** The status block's line for the store, or null when there is nothing to say. */
+export function storeLine(store: StoreStatus | undefined): string | null {
+  if (!store?.diskFull) return null;
+  return `Store: disk full at ${store.diskFull} (results wait at the monitors until there is room)`;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in local time, as the seed prints it. */
@@ -74,7 +86,18 @@ export function statusLine(s: LinkState): string {
     if (s.lastError) parts.push(`${s.lastError}`);
     parts.push(`for ${forHowLong(s.since)}`, `last seen ${ago(s.lastSeen)}`);
   }
+  parts.push(...spoolParts(s));
   return `${head} (${parts.join(", ")})`;
+}
+
+/** What the monitor last reported of its spool: backlog, drops, and a full disk. */
+function spoolParts(s: LinkState): string[] {
+  if (!s.spool) return [];
+  const { pending, dropped, diskFull } = s.spool;
+  const parts = [`spool ${pending} pending`];
+  if (dropped > 0) parts.push(`${dropped} dropped`);
+  if (diskFull) parts.push(`monitor disk full at ${diskFull}`);
+  return parts;
 }
 
 const encoder = new TextEncoder();
@@ -123,9 +146,11 @@ export class TextOutput implements Output {
   result(r: CheckResult, monitorName: string): void {
     this.#w.write(resultLine(r, monitorName));
   }
-  status(links: LinkState[]): void {
+  status(links: LinkState[], store?: StoreStatus): void {
     this.#w.write("\nReal-time status of monitoring services:");
     for (const s of links) this.#w.write(statusLine(s));
+    const line = storeLine(store);
+    if (line) this.#w.write(line);
     this.#w.write("");
   }
   distributing(target: string): void {
@@ -160,9 +185,14 @@ export class JsonOutput implements Output {
       }),
     );
   }
-  status(links: LinkState[]): void {
+  status(links: LinkState[], store?: StoreStatus): void {
     this.#w.write(
-      JSON.stringify({ type: "status", time: new Date().toISOString(), monitors: links }),
+      JSON.stringify({
+        type: "status",
+        time: new Date().toISOString(),
+        monitors: links,
+        ...(store ? { store } : {}),
+      }),
     );
   }
   distributing(target: string, monitorName: string): void {
@@ -187,6 +217,7 @@ export class JsonOutput implements Output {
  */
 export class LiveView implements Output {
   #links: LinkState[] = [];
+  #store: StoreStatus | undefined;
   #latest = new Map<string, { r: CheckResult; monitorName: string }>();
   #events: string[] = [];
   #timer: ReturnType<typeof setInterval>;
@@ -209,8 +240,9 @@ export class LiveView implements Output {
     this.#latest.set(k, { r, monitorName });
     this.#dirty = true;
   }
-  status(links: LinkState[]): void {
+  status(links: LinkState[], store?: StoreStatus): void {
     this.#links = links;
+    this.#store = store;
     this.#dirty = true;
   }
   distributing(target: string, monitorName: string): void {
@@ -246,6 +278,8 @@ export class LiveView implements Output {
       const color = s.status === "Online" ? "32" : s.status === "Reconnecting" ? "33" : "31";
       lines.push(`\x1b[${color}m●\x1b[0m ${clip(statusLine(s))}`);
     }
+    const store = storeLine(this.#store);
+    if (store) lines.push(`\x1b[31m●\x1b[0m ${clip(store)}`);
     lines.push("", "Latest results:");
     const sorted = [...this.#latest.values()].sort((a, b) =>
       a.r.checkId.localeCompare(b.r.checkId) || a.monitorName.localeCompare(b.monitorName)

@@ -32,6 +32,7 @@ import {
   rowToResult,
   splitCheckId,
   type StoredResult,
+  StoreFullError,
 } from "./store.ts";
 import { logger } from "../shared/log.ts";
 
@@ -159,6 +160,7 @@ const yieldToLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 /** Rollups, retention and paged queries over a {@linkcode ResultStore}. */
 export class History {
   readonly retention: Retention;
+  #store: ResultStore;
   #db: DatabaseSync;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -168,6 +170,7 @@ export class History {
   /** Creates the rollup tables. */
   constructor(store: ResultStore, retention: Partial<Retention> = {}) {
     this.retention = { ...DEFAULT_RETENTION, ...retention };
+    this.#store = store;
     this.#db = store.db;
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS rollup_state (
@@ -218,7 +221,9 @@ export class History {
           if (!this.#stopped) this.#pruneRollups(now);
         }
       } catch (e) {
-        log.error("Rollup failed: {e}", { e });
+        // on a full disk the watermark stays, so the pass repeats once there is room;
+        // the manager already says the disk is full
+        if (!(e instanceof StoreFullError)) log.error("Rollup failed: {e}", { e });
       } finally {
         running = false;
       }
@@ -254,8 +259,8 @@ export class History {
     const hours = new Map<string, [number, number]>();
     let upTo = after;
     let covered = 0;
-    this.#db.exec("BEGIN");
-    try {
+    this.#store.write(() => {
+      this.#db.exec("BEGIN");
       for (const { id, s, t } of rows) {
         const start = Math.floor(t / MINUTE) * MINUTE;
         const key = `${s}:${start}`;
@@ -276,10 +281,7 @@ export class History {
       for (const [s, h] of hours.values()) this.#writeHour(s, h);
       this.#stmt("UPDATE rollup_state SET value = ? WHERE key = 'rolled_up_to_id'").run(upTo);
       this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    });
     return covered;
   }
 
@@ -339,21 +341,25 @@ export class History {
 
   /** Deletes up to {@linkcode PRUNE_BATCH} raw results that started before `cutoff`; returns how many. */
   #pruneBatch(cutoff: number): number {
-    return Number(
-      this.#stmt(
-        `DELETE FROM result_rows WHERE id IN
+    return this.#store.write(() =>
+      Number(
+        this.#stmt(
+          `DELETE FROM result_rows WHERE id IN
            (SELECT id FROM result_rows WHERE started_at < ? ORDER BY started_at LIMIT ?)`,
-      ).run(cutoff, PRUNE_BATCH).changes,
+        ).run(cutoff, PRUNE_BATCH).changes,
+      )
     );
   }
 
   #pruneRollups(now: number) {
-    for (const s of this.series()) {
-      this.#stmt("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?")
-        .run(s.id, now - this.retention.minuteMs);
-      this.#stmt("DELETE FROM rollup_hour WHERE series_id = ? AND start < ?")
-        .run(s.id, now - this.retention.hourMs);
-    }
+    this.#store.write(() => {
+      for (const s of this.series()) {
+        this.#stmt("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?")
+          .run(s.id, now - this.retention.minuteMs);
+        this.#stmt("DELETE FROM rollup_hour WHERE series_id = ? AND start < ?")
+          .run(s.id, now - this.retention.hourMs);
+      }
+    });
   }
 
   /** Every (check, monitor) pair that ever had a result. */

@@ -51,6 +51,27 @@ export class StoreFullError extends Error {
   }
 }
 
+/**
+ * Whether `e` is SQLite's SQLITE_FULL ("database or disk is full"), the
+ * error of a write that found no room on the disk.
+ *
+ * @example
+ * ```ts
+ * import { isDiskFull } from "./store.ts";
+ * console.assert(!isDiskFull(new Error("no such table: x")));
+ * ```
+ */
+export function isDiskFull(e: unknown): boolean {
+  if (e instanceof StoreFullError) return true;
+  if (!(e instanceof Error)) return false;
+  const errcode = (e as { errcode?: unknown }).errcode;
+  // the primary result code is the low byte of an extended one
+  if (typeof errcode === "number") return (errcode & 0xff) === SQLITE_FULL;
+  return /database or disk is full/.test(e.message);
+}
+
+const SQLITE_FULL = 13;
+
 /** A stored result as returned by queries. */
 export interface StoredResult extends CheckResult {
   monitorName: string;
@@ -78,14 +99,18 @@ export const RESULT_COLUMNS =
 /** The manager's durable store of results. */
 export class ResultStore {
   #db: DatabaseSync;
+  #path: string;
+  #diskFull: string | null = null;
+  #fullListeners = new Set<(diskFull: string | null) => void>();
   #insert: StatementSync;
   #newSeries: StatementSync;
   #rename: StatementSync;
   /** Series ID and monitor name by `checkId \n monitorId`, mirroring the `series` table. */
   #series = new Map<string, { id: number; name: string }>();
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, path: string) {
     this.#db = db;
+    this.#path = path;
     db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
@@ -162,12 +187,38 @@ export class ResultStore {
     }[]).map((r) => r.check_id);
   }
 
-  /** Records checks as paused (`paused` true) or resumed. */
+  /**
+   * Records checks as paused (`paused` true) or resumed, in one transaction.
+   * Throws {@linkcode StoreFullError} when the disk is full.
+   */
   setPaused(checkIds: string[], paused: boolean): void {
     const stmt = paused
       ? this.#db.prepare("INSERT OR IGNORE INTO paused_checks (check_id, since) VALUES (?, ?)")
       : this.#db.prepare("DELETE FROM paused_checks WHERE check_id = ?");
-    for (const id of checkIds) paused ? stmt.run(id, Date.now()) : stmt.run(id);
+    this.write(() => {
+      this.#db.exec("BEGIN");
+      for (const id of checkIds) paused ? stmt.run(id, Date.now()) : stmt.run(id);
+      this.#db.exec("COMMIT");
+    });
+  }
+
+  /**
+   * Makes the stored pauses exactly `checkIds` (those already paused keep
+   * their time), for pauses made while the disk was full.
+   */
+  savePaused(checkIds: string[]): void {
+    this.write(() => {
+      this.#db.exec("BEGIN");
+      this.#db.prepare(
+        "DELETE FROM paused_checks WHERE check_id NOT IN (SELECT value FROM json_each(?))",
+      )
+        .run(JSON.stringify(checkIds));
+      const insert = this.#db.prepare(
+        "INSERT OR IGNORE INTO paused_checks (check_id, since) VALUES (?, ?)",
+      );
+      for (const id of checkIds) insert.run(id, Date.now());
+      this.#db.exec("COMMIT");
+    });
   }
 
   /** The database itself, for the rollups and history queries of `rollups.ts`. */
@@ -175,9 +226,62 @@ export class ResultStore {
     return this.#db;
   }
 
-  /** Opens (or creates) the store at `path` (`:memory:` for a throwaway one). */
+  /**
+   * Opens (or creates) the store at `path` (`:memory:` for a throwaway one).
+   * Throws {@linkcode StoreFullError} when creating it finds the disk full.
+   */
   static open(path: string): ResultStore {
-    return new ResultStore(new DatabaseSync(path));
+    try {
+      return new ResultStore(new DatabaseSync(path), path);
+    } catch (e) {
+      if (isDiskFull(e)) throw new StoreFullError(path, e);
+      throw e;
+    }
+  }
+
+  /** The database file's path as opened. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * The database file when a write found its disk full ("disk full at" it),
+   * or null once results could be stored again. Only storing results clears
+   * it: a small write can fit in space SQLite already holds while results
+   * still find none.
+   */
+  get diskFull(): string | null {
+    return this.#diskFull;
+  }
+
+  /** Calls `cb` when {@linkcode diskFull} changes. Returns a function that unsubscribes. */
+  onDiskFull(cb: (diskFull: string | null) => void): () => void {
+    this.#fullListeners.add(cb);
+    return () => this.#fullListeners.delete(cb);
+  }
+
+  /**
+   * Runs `write` (statements on {@linkcode db}, such as a rollup pass): a
+   * write that finds the disk full throws {@linkcode StoreFullError} and
+   * sets {@linkcode diskFull}. A transaction `write` left open is rolled
+   * back (on SQLITE_FULL, SQLite may have rolled it back already, which is
+   * why this asks before it does: a failed ROLLBACK would hide the cause).
+   */
+  write<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      if (!isDiskFull(e)) throw e;
+      this.#setFull(this.#path);
+      throw e instanceof StoreFullError ? e : new StoreFullError(this.#path, e);
+    }
+  }
+
+  #setFull(diskFull: string | null) {
+    if (this.#diskFull === diskFull) return;
+    this.#diskFull = diskFull;
+    for (const cb of this.#fullListeners) cb(diskFull);
   }
 
   /**
@@ -195,47 +299,59 @@ export class ResultStore {
   /**
    * Stores `results` from the monitor shown as `monitorName`, numbered in
    * the epoch `epoch` (from {@linkcode epochId}), in one transaction.
-   * Returns the ones that were new; duplicates are skipped.
+   * Returns the ones that were new; duplicates are skipped. Throws
+   * {@linkcode StoreFullError} when the disk is full: then nothing of the
+   * batch was stored, so none of it may be acknowledged.
    */
   add(results: CheckResult[], monitorName: string, epoch = 0): CheckResult[] {
     const fresh: CheckResult[] = [];
-    this.#db.exec("BEGIN");
     const created: string[] = [];
+    const renamed: { key: string; name: string }[] = [];
     try {
-      for (const r of results) {
-        const { changes } = this.#insert.run(
-          this.#seriesId(r, monitorName, created),
-          epoch,
-          r.seq,
-          r.taskId,
-          r.startedAt,
-          r.durationMs,
-          r.up ? 1 : 0,
-          r.latencyMs,
-          r.summary,
-          r.error ?? null,
-          JSON.stringify(r.metrics),
-          JSON.stringify(r.details ?? {}),
-        );
-        if (Number(changes) > 0) fresh.push(r);
-      }
-      this.#db.exec("COMMIT");
+      this.write(() => {
+        this.#db.exec("BEGIN");
+        for (const r of results) {
+          const { changes } = this.#insert.run(
+            this.#seriesId(r, monitorName, created, renamed),
+            epoch,
+            r.seq,
+            r.taskId,
+            r.startedAt,
+            r.durationMs,
+            r.up ? 1 : 0,
+            r.latencyMs,
+            r.summary,
+            r.error ?? null,
+            JSON.stringify(r.metrics),
+            JSON.stringify(r.details ?? {}),
+          );
+          if (Number(changes) > 0) fresh.push(r);
+        }
+        this.#db.exec("COMMIT");
+      });
     } catch (e) {
-      this.#db.exec("ROLLBACK");
-      // the rolled back series rows are gone: so must their cached IDs be
+      // the rolled back series rows and names are gone: so must be what the cache says of them
       for (const key of created) this.#series.delete(key);
+      for (const { key, name } of renamed) this.#series.get(key)!.name = name;
       throw e;
     }
+    this.#setFull(null);
     return fresh;
   }
 
-  /** The series of `r`, created (and noted in `created`) or renamed as needed. */
-  #seriesId(r: CheckResult, monitorName: string, created: string[]): number {
+  /** The series of `r`, created (noted in `created`) or renamed (old name noted in `renamed`) as needed. */
+  #seriesId(
+    r: CheckResult,
+    monitorName: string,
+    created: string[],
+    renamed: { key: string; name: string }[],
+  ): number {
     const key = `${r.checkId}\n${r.monitorId}`;
     const known = this.#series.get(key);
     if (known) {
       if (known.name !== monitorName) {
         this.#rename.run(monitorName, known.id);
+        renamed.push({ key, name: known.name });
         known.name = monitorName;
       }
       return known.id;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { CheckResult } from "../shared/checks.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
-import { ResultStore } from "./store.ts";
+import { smallDisk } from "../tests/helpers/full_disk.ts";
+import { ResultStore, StoreFullError } from "./store.ts";
 
 const MONITOR = "00000000-0000-4000-8000-000000000001";
 
@@ -122,4 +123,48 @@ Deno.test("paused checks survive a reopen of the store and resume removes them",
   again.setPaused(["web/TCP"], false);
   assert.deepEqual(again.pausedChecks(), ["web/HTTP"]);
   again.close();
+});
+
+Deno.test("a full disk: StoreFullError, nothing of the batch stored, new series usable once space returns", async () => {
+  await using disk = await smallDisk(2048);
+  const path = `${disk.path}/netmon.db`;
+  const store = ResultStore.open(path);
+  const changes: (string | null)[] = [];
+  store.onDiskFull((full) => changes.push(full));
+  try {
+    store.add([result(1)], "m");
+    await disk.fill();
+    // each batch brings a new series (check, monitor) besides the known one, and a rename
+    const held: CheckResult[][] = [];
+    let seq = 2;
+    for (let i = 0; i < 40 && held.length < 3; i++) {
+      const batch = Array.from({ length: 100 }, (_, j) => {
+        const r = result(seq++);
+        return j < 50 ? r : { ...r, checkId: `new${i}/TCP`, target: `new${i}` };
+      });
+      try {
+        store.add(batch, i % 2 ? "m" : "renamed");
+      } catch (e) {
+        assert.ok(e instanceof StoreFullError, `not a StoreFullError: ${e}`);
+        assert.equal(e.message, `disk full at ${path}`);
+        assert.equal(e.path, path);
+        held.push(batch);
+      }
+    }
+    assert.equal(held.length, 3, "the disk never filled");
+    assert.equal(store.diskFull, path);
+    const before = store.count();
+    await disk.free();
+    for (const batch of held) assert.equal(store.add(batch, "m").length, 100);
+    assert.equal(store.diskFull, null);
+    assert.deepEqual(changes, [path, null]);
+    assert.equal(store.count(), before + 300);
+    assert.equal(store.maxSeq(MONITOR), held.at(-1)!.at(-1)!.seq);
+    // names as the last successful write left them
+    const names = store.db.prepare("SELECT DISTINCT monitor_name AS n FROM series").all()
+      .map((r) => String(r.n));
+    assert.deepEqual(names, ["m"]);
+  } finally {
+    store.close();
+  }
 });

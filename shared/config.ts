@@ -34,6 +34,15 @@ import { isIP } from "node:net";
 import { CHECK_TYPES, type CheckSpec, type CheckType, ParamError } from "./checks.ts";
 import { PARAM_PARSERS } from "./params/mod.ts";
 import {
+  checkIdOf,
+  jsonBytes,
+  MAX_CHECK_BYTES,
+  MAX_CHECK_ID_CHARS,
+  MAX_INTERVAL_MS,
+  MAX_TARGET_CHARS,
+  MIN_INTERVAL_MS,
+} from "./limits.ts";
+import {
   type AlertingConfig,
   type AlertOverrides,
   readAlerting,
@@ -199,10 +208,10 @@ const MONITOR_KEYS = [
 const DEFAULT_KEYS = ["frequency", "timeout", "monitors", "secret_params"];
 const DEFAULT_FREQUENCY_S = 60;
 const MAX_DEFAULT_TIMEOUT_S = 10;
-/** Below this a check would leave no room for its own timeout in whole milliseconds. */
-const MIN_FREQUENCY_S = 0.01;
+/** The protocol's shortest interval (10 ms), below which a monitor refuses a check. */
+const MIN_FREQUENCY_S = MIN_INTERVAL_MS / 1000;
 /** One day: timers cannot wait longer than 2^31 ms, and no check needs to. */
-const MAX_FREQUENCY_S = 86_400;
+const MAX_FREQUENCY_S = MAX_INTERVAL_MS / 1000;
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -506,6 +515,16 @@ function readCheck(
 ): AssignedCheck {
   const field = `targets.${target}.${type}`;
   const at = entry.keyNode.range?.[0] ?? 0;
+  const id = checkIdOf(target, type);
+  if (id.length > MAX_CHECK_ID_CHARS) {
+    r.fail(
+      entry.keyNode,
+      field,
+      `the check ID ${JSON.stringify(id.slice(0, 40) + "…")} is ${id.length} characters, and a ` +
+        `monitor takes at most ${MAX_CHECK_ID_CHARS}: shorten the target name to at most ` +
+        `${MAX_CHECK_ID_CHARS - id.length + target.length} characters`,
+    );
+  }
   // `ICMP:` with nothing after it means "all defaults"
   const entries = entry.value === null || (isScalar(entry.value) && entry.value.value === null)
     ? []
@@ -567,17 +586,33 @@ function readCheck(
       : e.message;
     r.fail(keyNode ?? entry.value, `${field}.${e.field}`, reason, at);
   }
-  return {
-    spec: {
-      id: `${target}/${type}`,
-      target,
-      type,
-      intervalMs: Math.round(frequency * 1000),
-      timeoutMs: Math.round(timeout * 1000),
-      params,
-    },
-    placement,
+  const spec: CheckSpec = {
+    id,
+    target,
+    type,
+    intervalMs: Math.round(frequency * 1000),
+    timeoutMs: Math.round(timeout * 1000),
+    params,
   };
+  // what the monitor compares are the whole milliseconds sent, not the seconds written
+  if (spec.timeoutMs >= spec.intervalMs) {
+    r.fail(
+      timeoutEntry?.value ?? defaults.timeout?.node ?? entry.keyNode,
+      timeoutEntry ? `${field}.timeout` : defaults.timeout ? "defaults.timeout" : field,
+      `must be below frequency (${frequency} s) in whole milliseconds: ` +
+        `${spec.timeoutMs} ms is not below ${spec.intervalMs} ms`,
+    );
+  }
+  const bytes = jsonBytes(spec);
+  if (bytes > MAX_CHECK_BYTES) {
+    r.fail(
+      entry.keyNode,
+      field,
+      `its parameters take ${bytes} bytes, and a monitor takes a check of at most ` +
+        `${MAX_CHECK_BYTES} bytes`,
+    );
+  }
+  return { spec, placement };
 }
 
 function toPlain(node: Node): Record<string, unknown> {
@@ -651,6 +686,14 @@ export function parseConfig(
   const checks: AssignedCheck[] = [];
   for (const t of targetEntries) {
     const field = `targets.${t.key}`;
+    if (t.key.length > MAX_TARGET_CHARS) {
+      r.fail(
+        t.keyNode,
+        field,
+        `the target name is ${t.key.length} characters, and a monitor takes at most ` +
+          `${MAX_TARGET_CHARS}`,
+      );
+    }
     const entries = r.entries(t.value, field, t.keyNode.range?.[0] ?? 0);
     const placement = entries.find((e) => e.key === "monitors") ?? null;
     const targetAlert = entries.find((e) => e.key === "alert");

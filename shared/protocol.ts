@@ -76,11 +76,18 @@ import {
   type DetailValue,
   type JsonObject,
 } from "./checks.ts";
+import {
+  MAX_CHECK_ID_CHARS,
+  MAX_FRAME_BYTES,
+  MAX_INTERVAL_MS,
+  MAX_TARGET_CHARS,
+  MIN_INTERVAL_MS,
+} from "./limits.ts";
 
 /** Protocol version spoken by this build. */
 export const PROTOCOL_VERSION = 2;
-/** Largest frame either side accepts, in bytes (newline excluded). */
-export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Largest frame either side accepts, in bytes (newline excluded); see `limits.ts`. */
+export { MAX_FRAME_BYTES };
 /** A side sends a heartbeat when it has sent nothing for this long. */
 export const HEARTBEAT_MS = 800;
 /** A side that has heard nothing for this long declares the peer gone. */
@@ -261,14 +268,14 @@ function validateSpec(v: unknown): CheckSpec {
   const params = v.params;
   if (!isObj(params)) throw new ProtocolError(`field "params" must be an object`);
   const spec: CheckSpec = {
-    id: str(v, "id", 1024),
-    target: str(v, "target", 1024),
+    id: str(v, "id", MAX_CHECK_ID_CHARS),
+    target: str(v, "target", MAX_TARGET_CHARS),
     type: checkType(v, "type"),
     intervalMs: num(v, "intervalMs"),
     timeoutMs: num(v, "timeoutMs"),
     params: params as JsonObject,
   };
-  if (spec.intervalMs < 10 || spec.intervalMs > 86_400_000) {
+  if (spec.intervalMs < MIN_INTERVAL_MS || spec.intervalMs > MAX_INTERVAL_MS) {
     throw new ProtocolError(`check "${spec.id}": interval must be from 10 ms to one day`);
   }
   if (spec.timeoutMs <= 0 || spec.timeoutMs >= spec.intervalMs) {
@@ -302,8 +309,8 @@ function validateResult(v: unknown): CheckResult {
     seq: int(v, "seq"),
     taskId: str(v, "taskId", 64),
     monitorId: str(v, "monitorId", 64),
-    checkId: str(v, "checkId", 1024),
-    target: str(v, "target", 1024),
+    checkId: str(v, "checkId", MAX_CHECK_ID_CHARS),
+    target: str(v, "target", MAX_TARGET_CHARS),
     type: checkType(v, "type"),
     startedAt: num(v, "startedAt"),
     durationMs: num(v, "durationMs"),
@@ -364,7 +371,7 @@ export function parseMessage(line: string): Message {
       return msg;
     }
     case "run":
-      return { t, checkId: str(v, "checkId", 1024) };
+      return { t, checkId: str(v, "checkId", MAX_CHECK_ID_CHARS) };
     case "results": {
       if (!Array.isArray(v.results)) throw new ProtocolError(`field "results" must be a list`);
       if (v.results.length > MAX_RESULTS_PER_FRAME) {

@@ -154,6 +154,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           monitors: manager.states(),
           version: VERSION,
           storeBytes: storeBytes(manager),
+          storeDiskFull: manager.store.diskFull !== null,
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
@@ -231,6 +232,7 @@ function status(manager: Manager) {
     },
     checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
     storeBytes: storeBytes(manager),
+    store: { path: manager.store.path, diskFull: manager.store.diskFull },
   };
 }
 
