@@ -187,6 +187,7 @@ targets:
         // after two intervals plus the timeout (2 × 1 s + 0.8 s)
         const paused = await fetch(`${base}/api/v1/pause`, {
           method: "POST",
+          headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ check: "web/HTTP" }),
         });
         assert.equal(paused.status, 200);

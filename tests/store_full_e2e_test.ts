@@ -65,6 +65,7 @@ Deno.test("manager disk full: the link stays up, nothing is acknowledged unstore
     // a pause on the full disk is in force at once and saved once there is room
     const paused = await fetch(`${api}/api/v1/pause`, {
       method: "POST",
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ check: "t0/TCP" }),
     });
     assert.equal(paused.status, 200);
