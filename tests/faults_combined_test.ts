@@ -60,13 +60,7 @@ Deno.test({
   fn: async () => {
     await using tmp = await tempDir();
     await using ns = await makeNetns();
-    // the namespace's end of the veth (netns.ts names it after the namespace's number)
-    const nsIf = ns.name.replace("nmtest", "nmn");
-    await run(ns.wrap(
-      ["tc", "qdisc", "add", "dev", nsIf, "root", "tbf", "rate", "256kbit"].concat(
-        ["burst", "16kbit", "latency", "400ms"],
-      ),
-    ));
+    await ns.limitRate("256kbit");
     const data = `${tmp.path}/data`;
     await Deno.mkdir(data);
     await run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", data]);

@@ -17,13 +17,6 @@ const CHECKS = 20;
 const OUTAGE_MS = 20_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function run(cmd: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-}
-
 /** Lowest sequence number a running monitor's spool still holds (null: none). */
 function oldestHeld(dataDir: string): number | null {
   const db = new DatabaseSync(`${dataDir}/spool.db`, { readOnly: true });
@@ -41,23 +34,7 @@ Deno.test({
   fn: async () => {
     await using tmp = await tempDir();
     await using ns = await makeNetns();
-    // the namespace's end of the veth (netns.ts names it after the namespace's number)
-    const nsIf = ns.name.replace("nmtest", "nmn");
-    await run(ns.wrap([
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      nsIf,
-      "root",
-      "tbf",
-      "rate",
-      "256kbit",
-      "burst",
-      "16kbit",
-      "latency",
-      "400ms",
-    ]));
+    await ns.limitRate("256kbit");
     const mon = await startMonitor({
       dataDir: `${tmp.path}/mon`,
       listen: ns.nsAddr,

@@ -40,6 +40,12 @@ export interface NetNs extends AsyncDisposable {
   down(): Promise<void>;
   /** Restores the link. */
   up(): Promise<void>;
+  /**
+   * Makes what the namespace sends pass a token bucket of `rate` (tc's
+   * syntax, e.g. "256kbit"): a slow link, with `tc tbf` since netem is not
+   * available.
+   */
+  limitRate(rate: string): Promise<void>;
   /** `cmd` prefixed so that it runs inside the namespace. */
   wrap(cmd: string[]): string[];
 }
@@ -111,6 +117,17 @@ export async function makeNetns(): Promise<NetNs> {
         await ip("-n", name, "-6", "addr", "add", `${nsAddr6}/64`, "dev", nsIf, "nodad").catch(
           () => {},
         );
+      },
+      limitRate: async (rate) => {
+        const args = ["netns", "exec", name, "tc", "qdisc", "add", "dev", nsIf, "root", "tbf"];
+        const out = await new Deno.Command("ip", {
+          args: [...args, "rate", rate, "burst", "16kbit", "latency", "400ms"],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        if (!out.success) {
+          throw new Error(`tc tbf in ${name}: ${new TextDecoder().decode(out.stderr).trim()}`);
+        }
       },
       wrap: (cmd) => ["ip", "netns", "exec", name, ...cmd],
       async [Symbol.asyncDispose]() {

@@ -127,3 +127,26 @@ export async function waitForTcp(port: number, hostname = "127.0.0.1", timeoutMs
   }
   throw new Error(`Nothing listens on ${hostname}:${port} after ${timeoutMs} ms: ${lastError}`);
 }
+
+/**
+ * Polls `url` with GET until it answers 2xx, up to `timeoutMs`; false when it
+ * never did (the caller says why, with what the server printed).
+ *
+ * @example
+ * ```ts ignore
+ * import { waitForHttpOk } from "./ports.ts";
+ * if (!await waitForHttpOk("http://127.0.0.1:9090/-/ready")) throw new Error("not ready");
+ * ```
+ */
+export async function waitForHttpOk(url: string, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const ok = await fetch(url).then((r) => {
+      r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
