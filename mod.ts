@@ -3,7 +3,7 @@
  *
  * ```
  * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token T]
- * netmon manage [tasks.yaml] [--db FILE] [--token T] [--log-format text|json]
+ * netmon manage [tasks.yaml] [--db FILE|URL] [--token T] [--log-format text|json]
  * netmon help [command]
  * ```
  *
@@ -36,7 +36,7 @@ import { ctl } from "./manager/ctl.ts";
 import { startPrompt } from "./manager/prompt.ts";
 import { attachAlerts } from "./manager/alerts/mod.ts";
 import { freshnessOf } from "./manager/freshness.ts";
-import { StoreFullError } from "./manager/store.ts";
+import { StoreFullError, StoreOpenError } from "./manager/store.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
 /** A mistake on the command line; carries the exit code and a hint. */
@@ -111,7 +111,9 @@ web dashboard (see --http); in a terminal, the 'netmon ctl' commands (status,
 targets, run web, ...) can be typed at it.
 
 Options:
-  --db FILE           result store (default ./data/netmon.db)
+  --db FILE|URL       result store: an SQLite file (default ./data/netmon.db), or
+                      postgres://user@host:port/db for PostgreSQL (postgres: alone
+                      takes it all from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
   --token TOKEN       shared secret with the monitors (or NETMON_TOKEN, or --token-file)
   --token-file F      read the shared secret from file F
   --log-format F      text (the seed's format) or json (one object per line)
@@ -379,9 +381,6 @@ async function runManager(args: string[]): Promise<number> {
     ? new LiveView()
     : new TextOutput();
   const dbPath = values.db ?? "./data/netmon.db";
-  if (dbPath.includes("/")) {
-    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
-  }
   let manager: Manager;
   try {
     manager = await Manager.start({
@@ -430,7 +429,7 @@ async function runManager(args: string[]): Promise<number> {
       }
     }
   }
-  const alerts = attachAlerts(manager);
+  const alerts = await attachAlerts(manager);
   Deno.addSignalListener("SIGHUP", () => manager.reload());
   const sig = await untilSignal();
   logger("manager").info("Stopping on {sig}", { sig });
@@ -506,6 +505,10 @@ export async function main(args: string[]): Promise<number> {
     }
     if (e instanceof Deno.errors.PermissionDenied) {
       console.error(`netmon: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof StoreOpenError) {
+      console.error(`netmon: cannot open the store: ${e.message}`);
       return 1;
     }
     if (e instanceof StoreFullError) {

@@ -76,8 +76,12 @@ export interface LinkDeps {
   assignment: (link: MonitorLink) => CheckSpec[];
   /** Masks the secrets of results before they are stored (see `shared/secrets.ts`). */
   maskResults?: (results: CheckResult[]) => CheckResult[];
-  /** Called with the newly stored results of each frame, in order. */
-  onResults: (link: MonitorLink, results: CheckResult[]) => void;
+  /**
+   * Stores a frame's results once and hands the new ones to the manager's
+   * sinks (see `Manager.ingest`); resolves with the new ones. Rejects with
+   * `StoreFullError` when nothing was stored.
+   */
+  ingest: (link: MonitorLink, results: CheckResult[], epoch: number) => Promise<CheckResult[]>;
   /** Called on every status change. */
   onStatus: (link: MonitorLink, previous: LinkStatus) => void;
   /** Called when an assignment was sent, with the targets in it. */
@@ -313,7 +317,7 @@ export class MonitorLink {
     }
     this.#yielded = false;
     this.#epoch = hello.epoch;
-    this.#epochId = this.#deps.store.epochId(hello.epoch);
+    this.#epochId = await this.#deps.store.epochId(hello.epoch);
     this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
@@ -338,7 +342,7 @@ export class MonitorLink {
       for await (const msg of messages) {
         this.#state.lastSeen = Date.now();
         if (msg.t === "results") {
-          if (this.#held.length > 0 || !this.#onResults(fc, msg.results)) {
+          if (this.#held.length > 0 || !(await this.#onResults(fc, msg.results))) {
             await this.#hold(fc, msg.results);
           }
           // a socket with data always ready would otherwise run on in microtasks and starve the
@@ -370,7 +374,7 @@ export class MonitorLink {
   }
 
   /** Stores and acknowledges a results frame; false when the store's disk is full (nothing acknowledged). */
-  #onResults(fc: FramedConn, results: CheckResult[]): boolean {
+  async #onResults(fc: FramedConn, results: CheckResult[]): Promise<boolean> {
     if (results.length === 0) return true;
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
@@ -385,9 +389,9 @@ export class MonitorLink {
     }
     let fresh: CheckResult[];
     try {
-      fresh = this.#deps.store.add(
+      fresh = await this.#deps.ingest(
+        this,
         this.#deps.maskResults?.(results) ?? results,
-        this.config.name,
         this.#epochId,
       );
     } catch (e) {
@@ -396,7 +400,6 @@ export class MonitorLink {
     }
     this.#state.received += fresh.length;
     fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
-    if (fresh.length > 0) this.#deps.onResults(this, fresh);
     return true;
   }
 
@@ -414,7 +417,7 @@ export class MonitorLink {
       (async () => {
         while (held.length > 0 && !fc.closed) {
           await new Promise((r) => setTimeout(r, STORE_RETRY_MS));
-          while (held.length > 0 && !fc.closed && this.#onResults(fc, held[0]!)) held.shift();
+          while (held.length > 0 && !fc.closed && await this.#onResults(fc, held[0]!)) held.shift();
         }
         held.length = 0;
       })().catch((e) => fc.close(`storing results failed: ${errorText(e)}`));

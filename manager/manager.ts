@@ -3,6 +3,14 @@
  * to every monitor, decides which monitor runs which check (`all`, a chosen
  * set, or `spread` over the online ones), stores results and reports them.
  *
+ * Results take one path: the link parses a frame and calls
+ * {@linkcode Manager.ingest}, which stores it once and hands the new results
+ * to the sinks (the output, the latest-state index, every
+ * {@linkcode Manager.onResult} listener such as the live feed and alerts,
+ * every {@linkcode Manager.onBatch} listener such as remote-write), each
+ * isolated: a sink that throws is logged and the others, and the
+ * acknowledgement, go on.
+ *
  * @example
  * ```ts ignore
  * import { Manager } from "./manager.ts";
@@ -20,7 +28,8 @@ import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
-import { ResultStore, StoreFullError } from "./store.ts";
+import { openStore, type Store, StoreFullError } from "./store.ts";
+import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
 
@@ -29,6 +38,7 @@ const log = logger("manager");
 /** Options for {@linkcode Manager.start}. */
 export interface ManagerOptions {
   configPath: string;
+  /** `--db`: an SQLite file or a `postgres://` URL (see `store/open.ts`). */
   dbPath: string;
   /** Shared secret with the monitors ("" for none). */
   token: string;
@@ -72,7 +82,9 @@ const SPREAD_SETTLE_MS = 1500;
 /** A running manager. */
 export class Manager {
   readonly managerId = crypto.randomUUID();
-  readonly store: ResultStore;
+  readonly store: Store;
+  /** The newest result of every (check, monitor), kept by ingest. */
+  readonly latest: LatestIndex;
   /** Rollups, retention and history queries over {@linkcode store}. */
   readonly history: History;
   #opts: ManagerOptions;
@@ -91,13 +103,21 @@ export class Manager {
   #pausesUnsaved = false;
   #unsubscribeDiskFull: () => void;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
+  #batchListeners = new Set<(results: CheckResult[], monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
-  private constructor(opts: ManagerOptions, config: Config, store: ResultStore) {
+  private constructor(
+    opts: ManagerOptions,
+    config: Config,
+    store: Store,
+    paused: string[],
+    latest: LatestIndex,
+  ) {
     this.#opts = opts;
     this.#config = config;
     this.store = store;
-    this.#paused = new Set(store.pausedChecks());
+    this.latest = latest;
+    this.#paused = new Set(paused);
     this.history = new History(store, opts.retention);
     this.history.start();
     this.#spreadTimer = setTimeout(() => {
@@ -114,8 +134,14 @@ export class Manager {
   /** Loads the configuration (throws {@linkcode ConfigError}), opens the store and dials every monitor. */
   static async start(opts: ManagerOptions): Promise<Manager> {
     const config = await loadConfig(opts.configPath);
-    const store = ResultStore.open(opts.dbPath);
-    return new Manager(opts, config, store);
+    const store = await openStore(opts.dbPath);
+    try {
+      const [paused, latest] = await Promise.all([store.pausedChecks(), store.latest()]);
+      return new Manager(opts, config, store, paused, new LatestIndex(latest));
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
   }
 
   /** The configuration in force. */
@@ -153,13 +179,12 @@ export class Manager {
 
   /** Writes the pauses made while the disk was full; on failure they wait for the next chance. */
   #savePauses() {
-    try {
-      this.store.savePaused([...this.#paused]);
-      this.#pausesUnsaved = false;
-    } catch (e) {
+    this.#pausesUnsaved = false;
+    this.store.savePaused([...this.#paused]).catch((e) => {
       // called as results were stored: a failure here must not undo that
+      this.#pausesUnsaved = true;
       log.warn("Pauses not saved yet: {e}", { e: errorText(e) });
-    }
+    });
   }
 
   /** The links, by monitor name. */
@@ -179,12 +204,7 @@ export class Manager {
         const rules = secretRulesOfConfig(this.#config);
         return results.map((r) => maskOutcome(r, rules));
       },
-      onResults: (l, results) => {
-        for (const r of results) {
-          out.result(r, l.config.name);
-          for (const cb of this.#resultListeners) cb(r, l.config.name);
-        }
-      },
+      ingest: (l, results, epoch) => this.ingest(results, l.config.name, epoch),
       onStatus: (l, previous) => this.#onStatus(l, previous),
       onAssigned: (l, checks) => {
         this.#sent.set(l.config.name, assignmentKey(checks));
@@ -195,6 +215,38 @@ export class Manager {
     });
     this.#links.set(m.name, link);
     link.start();
+  }
+
+  /**
+   * Stores `results` from the monitor shown as `monitorName` (numbered in
+   * the spool epoch `epoch`, from `Store.epochId`) once, then hands the new
+   * ones to every sink: the output, the latest-state index, the
+   * {@linkcode onBatch} and {@linkcode onResult} listeners. A sink that
+   * throws is logged; the others still run and the results stay stored.
+   * Resolves with the new results; rejects with {@linkcode StoreFullError}
+   * when nothing was stored (the link then holds the frame unacknowledged).
+   */
+  async ingest(results: CheckResult[], monitorName: string, epoch: number): Promise<CheckResult[]> {
+    const fresh = await this.store.add(results, monitorName, epoch);
+    if (fresh.length === 0) return fresh;
+    const out = this.#opts.output;
+    sink("latest", () => this.latest.add(fresh, monitorName));
+    for (const cb of this.#batchListeners) sink("batch listener", () => cb(fresh, monitorName));
+    for (const r of fresh) {
+      sink("output", () => out.result(r, monitorName));
+      for (const cb of this.#resultListeners) sink("result listener", () => cb(r, monitorName));
+    }
+    return fresh;
+  }
+
+  /**
+   * Calls `cb` with each batch of newly stored results (after it is
+   * durable), for sinks that send batches on, such as remote-write.
+   * Returns a function that unsubscribes.
+   */
+  onBatch(cb: (results: CheckResult[], monitorName: string) => void): () => void {
+    this.#batchListeners.add(cb);
+    return () => this.#batchListeners.delete(cb);
   }
 
   /**
@@ -285,10 +337,10 @@ export class Manager {
    * out of every assignment, so monitors stop running it until it is resumed.
    * Pauses are kept in the store, so they survive a restart of the manager.
    */
-  pause(checkIds: string[], paused: boolean): void {
+  async pause(checkIds: string[], paused: boolean): Promise<void> {
     for (const id of checkIds) paused ? this.#paused.add(id) : this.#paused.delete(id);
     try {
-      this.store.setPaused(checkIds, paused);
+      await this.store.setPaused(checkIds, paused);
     } catch (e) {
       if (!(e instanceof StoreFullError)) throw e;
       // in force now; written once the disk has room
@@ -372,10 +424,19 @@ export class Manager {
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
-    this.history.stop();
+    await this.history.stop();
     this.#unsubscribeDiskFull();
     this.#opts.output.flush();
-    this.store.close();
+    await this.store.close();
+  }
+}
+
+/** Runs one sink of {@linkcode Manager.ingest}: a fault there must not reach the others or the ack. */
+function sink(name: string, fn: () => void) {
+  try {
+    fn();
+  } catch (e) {
+    log.error("The {name} sink failed on stored results: {e}", { name, e });
   }
 }
 

@@ -15,7 +15,7 @@
  * const manager = await Manager.start({
  *   configPath: "tasks.yaml", dbPath: "netmon.db", token: "", output: new TextOutput(),
  * });
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * // ... on shutdown, before the store closes:
  * await alerts.stop();
  * await manager.stop();
@@ -23,12 +23,12 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
 import type { CheckResult } from "../../shared/checks.ts";
 import type { Config } from "../../shared/config.ts";
 import type { NotifierConfig } from "../../shared/config_alerts.ts";
 import { logger } from "../../shared/log.ts";
 import type { Manager } from "../manager.ts";
+import type { Store } from "../store.ts";
 import { AlertEngine, type AlertEvent, type Incident } from "./engine.ts";
 import { activeWindow } from "./maintenance.ts";
 import { buildMessage } from "./message.ts";
@@ -57,8 +57,8 @@ const log = logger("alerts");
  * ```
  */
 export interface AlertsOptions {
-  /** Where incidents and notifications go (default: the manager's result database). */
-  db?: DatabaseSync;
+  /** Where incidents and notifications go (default: the manager's store). */
+  store?: Store;
 }
 
 /**
@@ -66,7 +66,7 @@ export interface AlertsOptions {
  *
  * @example
  * ```ts ignore
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * console.log(alerts.openIncidents.length);
  * await alerts.stop();
  * ```
@@ -82,10 +82,10 @@ export class Alerts {
   #offline: OfflineWatch;
   #sweepTimer: ReturnType<typeof setInterval>;
 
-  /** Subscribes to `manager`'s results and monitor status. */
-  constructor(manager: Manager, options: AlertsOptions = {}) {
+  /** Subscribes to `manager`'s results and monitor status; `store` holds the incidents open at start. */
+  constructor(manager: Manager, store: AlertStore) {
     this.#manager = manager;
-    this.store = new AlertStore(options.db ?? manager.store.db);
+    this.store = store;
     const open = this.store.openIncidents();
     this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
     this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
@@ -258,6 +258,7 @@ export class Alerts {
     for (const u of this.#unsubscribe) u();
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight]);
+    await this.store.flush();
   }
 }
 
@@ -266,10 +267,10 @@ export class Alerts {
  *
  * @example
  * ```ts ignore
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * await alerts.stop();
  * ```
  */
-export function attachAlerts(manager: Manager, options: AlertsOptions = {}): Alerts {
-  return new Alerts(manager, options);
+export async function attachAlerts(manager: Manager, options: AlertsOptions = {}): Promise<Alerts> {
+  return new Alerts(manager, await AlertStore.load(options.store ?? manager.store));
 }

@@ -25,7 +25,6 @@ import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollu
 import { Live } from "./live.ts";
 import { secretsOf } from "../alerts/notifiers.ts";
 import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
-import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
@@ -86,25 +85,25 @@ const SECRET_KEY = /pass|secret|token|key/i;
 
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
-  const live = new Live(manager, manager.history.latest(), {
+  const live = new Live(manager, {
     maxQueueBytes: options.sseQueueBytes,
   });
   const judge = freshnessOf(manager);
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
-    "GET /api/v1/status": () => json(status(manager)),
+    "GET /api/v1/status": async () => json(await status(manager)),
     "GET /api/v1/monitors": () => json(manager.states()),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
-    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
-    "GET /api/v1/rollups": (_req, url) => {
+    "GET /api/v1/targets": async () => json(await targets(manager, live, judge)),
+    "GET /api/v1/results": async (_req, url) => json(await manager.history.results(filter(url))),
+    "GET /api/v1/rollups": async (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
       if (r !== "minute" && r !== "hour") {
         throw new ApiError(400, `resolution must be minute or hour, got "${r}"`);
       }
-      return json(manager.history.rollups(r as Resolution, filter(url)));
+      return json(await manager.history.rollups(r as Resolution, filter(url)));
     },
-    "GET /api/v1/chart": (_req, url) => {
+    "GET /api/v1/chart": async (_req, url) => {
       const check = url.searchParams.get("check");
       if (!check) throw new ApiError(400, "check is required, e.g. check=web/HTTP");
       const to = time(url, "to") ?? Date.now();
@@ -113,7 +112,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       const spec = manager.config.checks.find((c) => c.spec.id === check)?.spec;
       // the dashboard breaks its lines where results are missing for longer than two intervals
       return json({
-        ...manager.history.chart(check, from, to),
+        ...await manager.history.chart(check, from, to),
         intervalMs: spec?.intervalMs ?? null,
       });
     },
@@ -133,18 +132,18 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       return json({ checks: ids, ran }, ran.length ? 202 : 409);
     },
     "POST /api/v1/pause": async (req) => {
-      manager.pause(select(manager, await body(req)), true);
+      await manager.pause(select(manager, await body(req)), true);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/resume": async (req) => {
-      manager.pause(select(manager, await body(req)), false);
+      await manager.pause(select(manager, await body(req)), false);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/reload": async () => {
       const r = await manager.reload();
       return json(r, r.ok ? 200 : 422);
     },
-    "GET /metrics": () =>
+    "GET /metrics": async () =>
       new Response(
         renderMetrics({
           latest: live.latest().filter((r) =>
@@ -153,13 +152,13 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           isCurrent: (r) => judge(r.checkId, r.monitorName, r.startedAt, Date.now()) === "fresh",
           monitors: manager.states(),
           version: VERSION,
-          storeBytes: storeBytes(manager),
+          storeBytes: await manager.store.bytes(),
           storeDiskFull: manager.store.diskFull !== null,
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
           checks: manager.config.checks.map((c) => c.spec),
-          incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
+          incidents: await manager.store.incidents({ open: true, limit: 1000 }),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
@@ -220,7 +219,7 @@ function authorized(req: Request, url: URL, token: string): boolean {
   return diff === 0;
 }
 
-function status(manager: Manager) {
+async function status(manager: Manager) {
   const states = manager.states();
   return {
     manager: { id: manager.managerId, version: VERSION, startedAt },
@@ -231,22 +230,14 @@ function status(manager: Manager) {
       offline: states.filter((s) => s.status === "Offline").length,
     },
     checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
-    storeBytes: storeBytes(manager),
+    storeBytes: await manager.store.bytes(),
     store: { path: manager.store.path, diskFull: manager.store.diskFull },
   };
 }
 
-function storeBytes(manager: Manager): number {
-  const row = manager.store.db.prepare(
-    "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
-  ).get() as { n: number };
-  return Number(row.n);
-}
-
-function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
+async function targets(manager: Manager, live: Live, judge: Judge): Promise<TargetRow[]> {
   const now = Date.now();
-  const series = manager.history.series();
-  const uptime = manager.history.uptime();
+  const [series, uptime] = await Promise.all([manager.history.series(), manager.history.uptime()]);
   const rows: TargetRow[] = [];
   for (const link of manager.links.values()) {
     const name = link.config.name;
