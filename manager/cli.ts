@@ -46,9 +46,7 @@ const options = {
   db: {
     type: "string",
     value: "FILE|URL",
-    help:
-      "result store: an SQLite file (default ./data/netmon.db) or postgres://user@host:port/db " +
-      "(postgres: alone: from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)",
+    help: "result store: an SQLite file (default ./data/netmon.db) or a postgres:// URL",
   },
   ...TOKEN_OPTIONS,
   "log-format": {

@@ -329,6 +329,14 @@ export class SqlStore implements Store {
   }
 
   async latest(): Promise<StoredResult[]> {
+    if (this.#d.engine === "postgres") {
+      // one round trip; each series' newest row still comes from its (series_id, started_at) index
+      return (await this.#d.all(
+        `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
+           (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
+         ORDER BY s.id`,
+      )).map(rowToResult);
+    }
     const out: StoredResult[] = [];
     for (const s of await this.series()) {
       const [row] = await this.#d.all(
@@ -560,6 +568,19 @@ export class SqlStore implements Store {
   async pruneRollups(minuteCutoff: number, hourCutoff: number): Promise<void> {
     const series = await this.series();
     await this.#write(async () => {
+      if (this.#d.engine === "postgres") {
+        // one round trip per table; = ANY walks the primary key per series as the loop below does
+        const ids = pgArray(series.map((s) => s.id));
+        await this.#d.run(
+          "DELETE FROM rollup_minute WHERE series_id = ANY(?::bigint[]) AND start < ?",
+          [ids, minuteCutoff],
+        );
+        await this.#d.run(
+          "DELETE FROM rollup_hour WHERE series_id = ANY(?::bigint[]) AND start < ?",
+          [ids, hourCutoff],
+        );
+        return;
+      }
       // per series, so each delete walks its primary key range
       for (const s of series) {
         await this.#d.run("DELETE FROM rollup_minute WHERE series_id = ? AND start < ?", [
