@@ -2,12 +2,12 @@
  * How fast the manager's store ingests, how big it gets and how fast it
  * answers, on each engine.
  *
- *   ./netmon --deno run -A bench/store_bench.ts [--results 1000000] [--engines sqlite,postgres] [--db PATH|URL]
+ *   ./netmon --deno run -A bench/store_bench.ts [--results 1000000] [--monitors 10] [--batch 200] [--engines sqlite,postgres] [--db PATH|URL]
  *
  * For each engine (SQLite in a temporary file; PostgreSQL on a private
  * server started like the tests' one, `tests/helpers/postgres.ts`, or the
- * store `--db` names): 10 monitors store results at once through the
- * store's `add` (batches of 200, as a busy link delivers them) from 50
+ * store `--db` names): 10 monitors (`--monitors`) store results at once through the
+ * store's `add` (batches of 200, `--batch`, as a busy link delivers them) from 50
  * checks each, spread over the last 7 days (the raw retention, so every
  * result is still kept raw: the largest the store gets for that many
  * results); then rolls them up and times the queries the dashboard and the
@@ -29,14 +29,16 @@ const { values } = parseArgs({
     results: { type: "string" },
     engines: { type: "string" },
     db: { type: "string" },
+    monitors: { type: "string" },
+    batch: { type: "string" },
   },
 });
 const total = Number(values.results ?? 1_000_000);
 const engines = (values.engines ?? "sqlite,postgres").split(",");
 
 const CHECKS = 50;
-const MONITORS = 10;
-const BATCH = 200;
+const MONITORS = Number(values.monitors ?? 10);
+const BATCH = Number(values.batch ?? 200);
 const DAY = 86_400_000;
 const monitors = Array.from({ length: MONITORS }, () => crypto.randomUUID());
 const checks = Array.from({ length: CHECKS }, (_, i) => {

@@ -13,6 +13,7 @@ import { Proc } from "./helpers/proc.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { NETMON, startManager, startMonitor } from "./helpers/netmon.ts";
 import { startPostgres } from "./helpers/postgres.ts";
+import { openStore } from "../manager/store.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,5 +124,42 @@ Deno.test("a manager on PostgreSQL stores a real monitor's results once each, ac
     await sql.end();
     listener.close();
     await accepting;
+  }
+});
+
+Deno.test("--db postgres: alone connects from PGHOST, PGPORT, PGUSER and PGDATABASE, and shows no password", async () => {
+  await using pg = await startPostgres();
+  const url = new URL(await pg.createDatabase("from_env"));
+  const vars = {
+    PGHOST: url.hostname,
+    PGPORT: url.port,
+    PGUSER: url.username,
+    PGDATABASE: url.pathname.slice(1),
+    // trust authentication ignores it; it must still not be shown
+    PGPASSWORD: "not-to-be-shown",
+  };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    const store = await openStore("postgres:");
+    try {
+      assert.equal(store.engine, "postgres");
+      assert.equal(store.path, `postgres://netmon@127.0.0.1:${url.port}/from_env`);
+      await store.setPaused(["web/TCP"], true);
+    } finally {
+      await store.close();
+    }
+    // it was the database PGDATABASE names
+    const direct = await openStore(url.href);
+    assert.deepEqual(await direct.pausedChecks(), ["web/TCP"]);
+    await direct.close();
+    // and a URL's missing parts come from them too
+    const partial = await openStore(`postgres://127.0.0.1:${url.port}`);
+    assert.equal(partial.path, `postgres://netmon@127.0.0.1:${url.port}/from_env`);
+    await partial.close();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
   }
 });
