@@ -168,7 +168,10 @@ export class ManagerProcess implements AsyncDisposable {
     stack.defer(() => output.close());
     const manager = await Manager.start(managerOptions);
     stack.defer(() => manager.stop());
-    if (output instanceof LiveView) output.judge = freshnessOf(manager);
+    if (output instanceof LiveView) {
+      output.judge = freshnessOf(manager);
+      output.latest = () => manager.latest.all();
+    }
     const alerts = await attachAlerts(manager);
     stack.defer(() => alerts.stop());
     let server: HttpServer | undefined;

@@ -17,6 +17,7 @@
  */
 import type { CheckResult } from "../shared/checks.ts";
 import type { LinkState } from "./link.ts";
+import type { StoredResult } from "./store.ts";
 import { type Judge, stateOf } from "./freshness.ts";
 
 /** The sink for everything the manager reports on stdout. */
@@ -218,7 +219,6 @@ export class JsonOutput implements Output {
 export class LiveView implements Output {
   #links: LinkState[] = [];
   #store: StoreStatus | undefined;
-  #latest = new Map<string, { r: CheckResult; monitorName: string }>();
   #events: string[] = [];
   #timer: ReturnType<typeof setInterval>;
   #dirty = true;
@@ -228,16 +228,18 @@ export class LiveView implements Output {
    * the manager runs. A row whose monitor is offline or stale shows unknown.
    */
   judge: Judge | undefined;
+  /**
+   * The newest result of every check from every monitor: the manager's
+   * latest-state index (`latest.ts`), set once the manager runs.
+   */
+  latest: (() => StoredResult[]) | undefined;
 
   constructor() {
     Deno.stdout.writeSync(encoder.encode("\x1b[?1049h\x1b[?25l")); // alternate screen, hide cursor
     this.#timer = setInterval(() => this.#draw(), 500);
   }
-  result(r: CheckResult, monitorName: string): void {
-    const k = `${r.checkId}\0${monitorName}`;
-    // a replayed spool must not put an old result over a newer one
-    if ((this.#latest.get(k)?.r.startedAt ?? -Infinity) > r.startedAt) return;
-    this.#latest.set(k, { r, monitorName });
+  result(_r: CheckResult, _monitorName: string): void {
+    // the rows come from the manager's index, which already has it
     this.#dirty = true;
   }
   status(links: LinkState[], store?: StoreStatus): void {
@@ -281,9 +283,10 @@ export class LiveView implements Output {
     const store = storeLine(this.#store);
     if (store) lines.push(`\x1b[31m●\x1b[0m ${clip(store)}`);
     lines.push("", "Latest results:");
-    const sorted = [...this.#latest.values()].sort((a, b) =>
-      a.r.checkId.localeCompare(b.r.checkId) || a.monitorName.localeCompare(b.monitorName)
-    );
+    const sorted = (this.latest?.() ?? []).map((r) => ({ r, monitorName: r.monitorName })).sort((
+      a,
+      b,
+    ) => a.r.checkId.localeCompare(b.r.checkId) || a.monitorName.localeCompare(b.monitorName));
     const room = Math.max(3, rows - lines.length - 6);
     for (const { r, monitorName } of sorted.slice(0, room)) {
       const f = this.judge?.(r.checkId, monitorName, r.startedAt, now) ?? "fresh";
