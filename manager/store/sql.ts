@@ -290,8 +290,9 @@ export class SqlStore implements Store {
 
   async maxSeq(monitorId: string): Promise<number> {
     const [row] = await this.#d.all(
-      `SELECT max(r.seq) AS m FROM result_rows r JOIN series s ON s.id = r.series_id
-       WHERE s.monitor_id = ?`,
+      // per series, so each max reads that series's range of the (series_id, epoch, seq) index
+      `SELECT max((SELECT max(seq) FROM result_rows WHERE series_id = s.id)) AS m
+       FROM series s WHERE monitor_id = ?`,
       [monitorId],
     );
     return Number(row?.m ?? 0);
