@@ -14,8 +14,8 @@
  */
 import process from "node:process";
 import type { CheckResult, CheckType } from "../shared/checks.ts";
-import { CHECKS } from "../monitor/checks/mod.ts";
-import { PARAM_PARSERS } from "../shared/params/mod.ts";
+import { CHECKS, runCheck } from "../monitor/checks/mod.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import {
   encodeFrame,
@@ -52,10 +52,9 @@ export interface ChecksReport {
 const WARMUP_MS = 400;
 
 async function runChecks(job: ChecksJob): Promise<ChecksReport> {
-  const check = CHECKS[job.type];
   const target = "bench";
-  const params = PARAM_PARSERS[job.type](job.raw, target);
   const timeoutMs = job.timeoutMs ?? 2000;
+  const spec = checkSpec(job.type, job.raw, { target, intervalMs: timeoutMs + 1, timeoutMs });
   const report: ChecksReport = {
     checks: 0,
     failures: 0,
@@ -68,7 +67,11 @@ async function runChecks(job: ChecksJob): Promise<ChecksReport> {
   let counting = false;
   const loop = async (until: number) => {
     while (performance.now() < until) {
-      const o = await check(params, { signal: AbortSignal.timeout(timeoutMs), timeoutMs, target });
+      const o = await runCheck(CHECKS, spec, {
+        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
+        target,
+      });
       if (!counting) continue;
       report.checks++;
       if (!o.up) {

@@ -31,8 +31,15 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { isIP } from "node:net";
-import { CHECK_TYPES, type CheckSpec, type CheckType, ParamError } from "./checks.ts";
-import { PARAM_PARSERS } from "./params/mod.ts";
+import {
+  CHECK_TYPES,
+  type CheckParams,
+  type CheckSpec,
+  type CheckSpecOf,
+  type CheckType,
+  ParamError,
+} from "./checks.ts";
+import { parseParams } from "./params/mod.ts";
 import {
   checkIdOf,
   jsonBytes,
@@ -115,10 +122,11 @@ export interface MonitorTls {
  * @example
  * ```ts
  * import type { AssignedCheck } from "./config.ts";
+ * import { parseTcpParams } from "./params/tcp.ts";
  * const a: AssignedCheck = {
  *   spec: {
  *     id: "x/TCP", target: "x", type: "TCP", intervalMs: 60000, timeoutMs: 10000,
- *     params: { port: 80 },
+ *     params: parseTcpParams({ port: 80 }, "x"),
  *   },
  *   placement: { mode: "all" },
  * };
@@ -504,15 +512,15 @@ function readDefaults(r: Reader, node: Node | null, fallback: number): Defaults 
   return defaults;
 }
 
-function readCheck(
+function readCheck<K extends CheckType>(
   r: Reader,
   target: string,
-  type: CheckType,
+  type: K,
   entry: Entry,
   targetPlacement: Entry | null,
   defaults: Defaults,
   monitors: MonitorConfig[],
-): AssignedCheck {
+): { spec: CheckSpecOf<K>; placement: Placement } {
   const field = `targets.${target}.${type}`;
   const at = entry.keyNode.range?.[0] ?? 0;
   const id = checkIdOf(target, type);
@@ -567,7 +575,7 @@ function readCheck(
       monitors,
     );
 
-  let params;
+  let params: CheckParams[K];
   try {
     const raw = entry.value === null ? {} : toPlain(entry.value);
     if ((type === "HTTP" || type === "HTTPS") && defaults.secretParams.length > 0) {
@@ -577,7 +585,7 @@ function readCheck(
         ...(Array.isArray(own) ? own : own === undefined || own === null ? [] : [own]),
       ];
     }
-    params = PARAM_PARSERS[type](raw, target);
+    params = parseParams(type, raw, target);
   } catch (e) {
     if (!(e instanceof ParamError)) throw e;
     const keyNode = get(e.field)?.keyNode;
@@ -586,7 +594,7 @@ function readCheck(
       : e.message;
     r.fail(keyNode ?? entry.value, `${field}.${e.field}`, reason, at);
   }
-  const spec: CheckSpec = {
+  const spec: CheckSpecOf<K> = {
     id,
     target,
     type,

@@ -346,9 +346,8 @@ function select(manager: Manager, b: Record<string, unknown>): string[] {
 function redactConfig(config: Config): unknown {
   const secrets = (config.alerting?.notifiers ?? []).flatMap(secretsOf);
   for (const { spec } of config.checks) {
-    const headers = spec.params.headers;
-    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
-      for (const v of Object.values(headers)) if (typeof v === "string") secrets.push(v);
+    if (spec.type === "HTTP" || spec.type === "HTTPS") {
+      secrets.push(...Object.values(spec.params.headers));
     }
   }
   const rules = secretRulesOfConfig(config);
