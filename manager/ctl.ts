@@ -11,7 +11,16 @@
  * @module
  */
 import { CHECK_TYPES } from "../shared/checks.ts";
-import { errorText } from "../shared/connection.ts";
+import { errorText } from "../shared/error_text.ts";
+import type {
+  MonitorsResponse,
+  PauseResponse,
+  ReloadResponse,
+  ResultsResponse,
+  RunResponse,
+  StatusResponse,
+  TargetsResponse,
+} from "./http/api_types.ts";
 import {
   type Command,
   HELP_OPTION,
@@ -117,8 +126,8 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     case "status": {
       needs(0);
       const [s, monitors] = await Promise.all([
-        client.get<Status>("/api/v1/status"),
-        client.get<Monitor[]>("/api/v1/monitors"),
+        client.get<StatusResponse>("/api/v1/status"),
+        client.get<MonitorsResponse>("/api/v1/monitors"),
       ]);
       return out({ ...s, monitorStates: monitors }, () =>
         [
@@ -137,12 +146,12 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     }
     case "monitors": {
       needs(0);
-      const monitors = await client.get<Monitor[]>("/api/v1/monitors");
+      const monitors = await client.get<MonitorsResponse>("/api/v1/monitors");
       return out(monitors, () => monitorTable(monitors));
     }
     case "targets": {
       needs(0);
-      const rows = (await client.get<TargetRow[]>("/api/v1/targets")).filter((r) =>
+      const rows = (await client.get<TargetsResponse>("/api/v1/targets")).filter((r) =>
         (!o.target || r.target === o.target) && (!o.type || r.type === o.type.toUpperCase()) &&
         (!o.monitor || r.monitor === o.monitor)
       );
@@ -171,9 +180,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
       if (o.type) q.set("type", o.type.toUpperCase());
       if (o.since) q.set("from", String(Date.now() - duration(o.since)));
       q.set("limit", o.limit ?? "20");
-      const page = await client.get<{ items: Result[]; next: string | null }>(
-        `/api/v1/results?${q}`,
-      );
+      const page = await client.get<ResultsResponse>(`/api/v1/results?${q}`);
       return out(page, () =>
         table(
           ["TIME", "TARGET", "TYPE", "MONITOR", "UP", "LATENCY", "SUMMARY"],
@@ -192,7 +199,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     case "pause":
     case "resume": {
       needs(1);
-      const res = await client.post<{ checks: string[]; ran?: Ran[]; paused?: string[] }>(
+      const res = await client.post<Partial<PauseResponse> & Partial<RunResponse>>(
         `/api/v1/${cmd}`,
         selector(rest[0]!),
         cmd === "run" ? [409] : [],
@@ -202,7 +209,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
         if (!res.ran?.length) {
           throw new CtlError(
             `no online monitor runs ${
-              res.checks.join(", ")
+              res.checks?.join(", ")
             } now (paused, or its monitors are offline)`,
           );
         }
@@ -211,7 +218,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     }
     case "reload": {
       needs(0);
-      const res = await client.post<{ ok: boolean; error?: string }>("/api/v1/reload", {}, [422]);
+      const res = await client.post<ReloadResponse>("/api/v1/reload", {}, [422]);
       if (!res.ok) throw new CtlError(`the configuration was not applied: ${res.error}`);
       return out(res, () => "Configuration reloaded");
     }
@@ -223,48 +230,6 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
           `run 'netmon help ctl'`,
       );
   }
-}
-
-interface Status {
-  manager: { id: string; version: string; startedAt: number };
-  monitors: { total: number; online: number; reconnecting: number; offline: number };
-  checks: { configured: number; paused: string[] };
-  storeBytes: number;
-  store?: { path: string; diskFull: string | null };
-}
-interface Monitor {
-  name: string;
-  address: string;
-  status: string;
-  since: number;
-  lastSeen: number | null;
-  heldBack: number;
-  received: number;
-  lastError: string | null;
-  spool: { pending: number; dropped: number; diskFull: string | null } | null;
-}
-interface TargetRow {
-  target: string;
-  type: string;
-  monitor: string;
-  state: string;
-  paused: boolean;
-  latencyMs: number | null;
-  lastResultAt: number | null;
-  uptime: { h24: number | null; d7: number | null; d30: number | null };
-}
-interface Result {
-  startedAt: number;
-  target: string;
-  type: string;
-  monitorName: string;
-  up: boolean;
-  latencyMs: number | null;
-  summary: string;
-}
-interface Ran {
-  checkId: string;
-  monitor: string;
 }
 
 class Client {
@@ -331,7 +296,7 @@ function selector(arg: string): Record<string, string> {
   return { target: arg };
 }
 
-function monitorTable(monitors: Monitor[]): string {
+function monitorTable(monitors: MonitorsResponse): string {
   return table(
     [
       "MONITOR",

@@ -18,7 +18,7 @@
  */
 import type { CheckOutcome, CheckResult, CheckSpec } from "../shared/checks.ts";
 import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
-import { errorText } from "../shared/connection.ts";
+import { errorText } from "../shared/error_text.ts";
 import { fnv1a32 } from "../shared/hash.ts";
 import { CHECKS, type PartialCheckRegistry, runCheck } from "./checks/mod.ts";
 import { maskOutcome, secretRulesOf } from "../shared/secrets.ts";

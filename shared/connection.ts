@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { errorText } from "./error_text.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
 
 const encoder = new TextEncoder();
@@ -171,11 +172,4 @@ export function formatAddr(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** A short, user-facing description of an error (no stack). */
-export function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const msg = e.message.replace(/\s*\(os error \d+\)$/, "");
-    return msg.charAt(0).toLowerCase() + msg.slice(1);
-  }
-  return String(e);
-}
+export { errorText } from "./error_text.ts";

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { timingSafeEqual } from "../../shared/timing_safe.ts";
 import type { CheckSpec } from "../../shared/checks.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Manager } from "../manager.ts";
@@ -28,7 +29,19 @@ import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
 import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
-import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
+import { freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
+import type {
+  MonitorsResponse,
+  PauseResponse,
+  ReloadResponse,
+  ResultsResponse,
+  RunResponse,
+  StatusResponse,
+  TargetRow,
+  TargetsResponse,
+} from "./api_types.ts";
+
+export type { TargetRow } from "./api_types.ts";
 
 /** Options of {@linkcode createApi}. */
 export interface ApiOptions {
@@ -57,30 +70,6 @@ export class ApiError extends Error {
   }
 }
 
-/** One check on one monitor, as `GET /api/v1/targets` lists it. */
-export interface TargetRow {
-  checkId: string;
-  target: string;
-  type: string;
-  monitor: string;
-  monitorId: string | null;
-  /** Whether the monitor is assigned the check now. */
-  assigned: boolean;
-  paused: boolean;
-  /**
-   * `up`/`down` from the newest result, `pending` before the first, `unknown`
-   * once the monitor is offline or that result is stale (see `freshness.ts`).
-   */
-  state: CheckState;
-  latencyMs: number | null;
-  lastResultAt: number | null;
-  /** When an `up`/`down` state turns `unknown` unless a newer result arrives; null before one. */
-  freshUntil: number | null;
-  summary: string | null;
-  error: string | null;
-  uptime: { h24: number | null; d7: number | null; d30: number | null };
-}
-
 const startedAt = Date.now();
 const SECRET_KEY = /pass|secret|token|key/i;
 
@@ -93,10 +82,11 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
     "GET /api/v1/status": () => json(status(manager)),
-    "GET /api/v1/monitors": () => json(manager.states()),
+    "GET /api/v1/monitors": () => json(manager.states() satisfies MonitorsResponse),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
-    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
+    "GET /api/v1/targets": () => json(targets(manager, live, judge) satisfies TargetsResponse),
+    "GET /api/v1/results": (_req, url) =>
+      json(manager.history.results(filter(url)) satisfies ResultsResponse),
     "GET /api/v1/rollups": (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
       if (r !== "minute" && r !== "hour") {
@@ -120,7 +110,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
     "GET /api/v1/events": () => live.stream({ managerId: manager.managerId, version: VERSION }),
     "POST /api/v1/run": async (req) => {
       const ids = select(manager, await body(req));
-      const ran: { checkId: string; monitor: string }[] = [];
+      const ran: RunResponse["ran"] = [];
       await Promise.all(
         [...manager.links.values()].flatMap((link) =>
           manager.assignedTo(link.config.name)
@@ -130,18 +120,18 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
             })
         ),
       );
-      return json({ checks: ids, ran }, ran.length ? 202 : 409);
+      return json({ checks: ids, ran } satisfies RunResponse, ran.length ? 202 : 409);
     },
     "POST /api/v1/pause": async (req) => {
       manager.pause(select(manager, await body(req)), true);
-      return json({ paused: [...manager.paused] });
+      return json({ paused: [...manager.paused] } satisfies PauseResponse);
     },
     "POST /api/v1/resume": async (req) => {
       manager.pause(select(manager, await body(req)), false);
-      return json({ paused: [...manager.paused] });
+      return json({ paused: [...manager.paused] } satisfies PauseResponse);
     },
     "POST /api/v1/reload": async () => {
-      const r = await manager.reload();
+      const r: ReloadResponse = await manager.reload();
       return json(r, r.ok ? 200 : 422);
     },
     "GET /metrics": () =>
@@ -213,14 +203,10 @@ function authorized(req: Request, url: URL, token: string): boolean {
   const given = header.startsWith("Bearer ")
     ? header.slice(7)
     : url.searchParams.get("access_token") ?? "";
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(token);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i]!;
-  return diff === 0;
+  return timingSafeEqual(given, token);
 }
 
-function status(manager: Manager) {
+function status(manager: Manager): StatusResponse {
   const states = manager.states();
   return {
     manager: { id: manager.managerId, version: VERSION, startedAt },
