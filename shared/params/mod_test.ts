@@ -147,3 +147,34 @@ Deno.test("paramsOf() gives the params of the type asked for, and refuses anothe
   assert.equal(paramsOf(spec, "UDP").port, 9);
   assert.throws(() => paramsOf(spec, "TCP"), (e) => e instanceof ParamError && e.field === "type");
 });
+
+Deno.test("validateCheck() accepts or throws InvalidCheckError for 5000 mutated params", () => {
+  let seed = 13;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const values: unknown[] = [null, 0, -1, 1.5, 65536, "", "x", "(", true, [], [1], ["a"], {}, {
+    a: 1,
+  }];
+  let accepted = 0;
+  for (let i = 0; i < 5000; i++) {
+    const type = CHECK_TYPES[rand(CHECK_TYPES.length)]!;
+    const samples = SAMPLES[type];
+    const params: Record<string, unknown> = {
+      ...PARAM_PARSERS[type](samples[rand(samples.length)]!, "t"),
+    };
+    const keys = Object.keys(params);
+    const key = rand(4) === 0 ? `extra${i}` : keys[rand(keys.length)]!;
+    if (rand(5) === 0) delete params[key];
+    else params[key] = values[rand(values.length)];
+    try {
+      validateCheck({ ...AT, type, params: JSON.parse(JSON.stringify(params)) });
+      accepted++;
+    } catch (e) {
+      assert.ok(e instanceof InvalidCheckError, `${type} ${JSON.stringify(params)}: ${e}`);
+    }
+  }
+  // some mutations keep a valid value (an optional key dropped, "x" for a text field)
+  assert.ok(accepted > 0 && accepted < 5000, `${accepted} accepted`);
+});
