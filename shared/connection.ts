@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { errorText } from "./error_text.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
+import { errorText } from "./error_text.ts";
 
 const encoder = new TextEncoder();
 
