@@ -19,8 +19,8 @@ import type {
   ResultsResponse,
   RunResponse,
   StatusResponse,
-  TargetsResponse,
 } from "./http/api_types.ts";
+import type { TargetRow } from "./http/api.ts";
 import {
   type Command,
   HELP_OPTION,
@@ -151,7 +151,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     }
     case "targets": {
       needs(0);
-      const rows = (await client.get<TargetsResponse>("/api/v1/targets")).filter((r) =>
+      const rows = (await client.get<TargetRow[]>("/api/v1/targets")).filter((r) =>
         (!o.target || r.target === o.target) && (!o.type || r.type === o.type.toUpperCase()) &&
         (!o.monitor || r.monitor === o.monitor)
       );

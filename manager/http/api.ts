@@ -21,6 +21,7 @@ import { timingSafeEqual } from "../../shared/timing_safe.ts";
 import type { CheckSpec } from "../../shared/checks.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Manager } from "../manager.ts";
+import type { ReloadResponse, RunResponse, StatusResponse } from "./api_types.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
@@ -29,19 +30,7 @@ import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
 import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
-import { freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
-import type {
-  MonitorsResponse,
-  PauseResponse,
-  ReloadResponse,
-  ResultsResponse,
-  RunResponse,
-  StatusResponse,
-  TargetRow,
-  TargetsResponse,
-} from "./api_types.ts";
-
-export type { TargetRow } from "./api_types.ts";
+import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
 
 /** Options of {@linkcode createApi}. */
 export interface ApiOptions {
@@ -70,6 +59,30 @@ export class ApiError extends Error {
   }
 }
 
+/** One check on one monitor, as `GET /api/v1/targets` lists it. */
+export interface TargetRow {
+  checkId: string;
+  target: string;
+  type: string;
+  monitor: string;
+  monitorId: string | null;
+  /** Whether the monitor is assigned the check now. */
+  assigned: boolean;
+  paused: boolean;
+  /**
+   * `up`/`down` from the newest result, `pending` before the first, `unknown`
+   * once the monitor is offline or that result is stale (see `freshness.ts`).
+   */
+  state: CheckState;
+  latencyMs: number | null;
+  lastResultAt: number | null;
+  /** When an `up`/`down` state turns `unknown` unless a newer result arrives; null before one. */
+  freshUntil: number | null;
+  summary: string | null;
+  error: string | null;
+  uptime: { h24: number | null; d7: number | null; d30: number | null };
+}
+
 const startedAt = Date.now();
 const SECRET_KEY = /pass|secret|token|key/i;
 
@@ -82,11 +95,10 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
     "GET /api/v1/status": () => json(status(manager)),
-    "GET /api/v1/monitors": () => json(manager.states() satisfies MonitorsResponse),
+    "GET /api/v1/monitors": () => json(manager.states()),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live, judge) satisfies TargetsResponse),
-    "GET /api/v1/results": (_req, url) =>
-      json(manager.history.results(filter(url)) satisfies ResultsResponse),
+    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
+    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
     "GET /api/v1/rollups": (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
       if (r !== "minute" && r !== "hour") {
@@ -124,11 +136,11 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
     },
     "POST /api/v1/pause": async (req) => {
       manager.pause(select(manager, await body(req)), true);
-      return json({ paused: [...manager.paused] } satisfies PauseResponse);
+      return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/resume": async (req) => {
       manager.pause(select(manager, await body(req)), false);
-      return json({ paused: [...manager.paused] } satisfies PauseResponse);
+      return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/reload": async () => {
       const r: ReloadResponse = await manager.reload();

@@ -1,7 +1,8 @@
 /**
  * What the manager's API answers, declared once: `api.ts` builds its
- * answers as these types and `ctl.ts` reads them as these types, so the
- * two cannot drift apart. `docs/openapi.yaml` describes the same shapes.
+ * answers as these types (or as the types named here, such as `LinkState`
+ * and `TargetRow` in `api.ts`) and `ctl.ts` reads them as these types, so
+ * the two cannot drift apart. `docs/openapi.yaml` describes the same shapes.
  *
  * @example
  * ```ts
@@ -13,7 +14,6 @@
  *
  * @module
  */
-import type { CheckState } from "../freshness.ts";
 import type { LinkState } from "../link.ts";
 import type { Page } from "../rollups.ts";
 import type { StoredResult } from "../store.ts";
@@ -29,33 +29,6 @@ export interface StatusResponse {
 
 /** `GET /api/v1/monitors`: every monitor and its link. */
 export type MonitorsResponse = LinkState[];
-
-/** One check on one monitor, as `GET /api/v1/targets` lists it. */
-export interface TargetRow {
-  checkId: string;
-  target: string;
-  type: string;
-  monitor: string;
-  monitorId: string | null;
-  /** Whether the monitor is assigned the check now. */
-  assigned: boolean;
-  paused: boolean;
-  /**
-   * `up`/`down` from the newest result, `pending` before the first, `unknown`
-   * once the monitor is offline or that result is stale (see `freshness.ts`).
-   */
-  state: CheckState;
-  latencyMs: number | null;
-  lastResultAt: number | null;
-  /** When an `up`/`down` state turns `unknown` unless a newer result arrives; null before one. */
-  freshUntil: number | null;
-  summary: string | null;
-  error: string | null;
-  uptime: { h24: number | null; d7: number | null; d30: number | null };
-}
-
-/** `GET /api/v1/targets`. */
-export type TargetsResponse = TargetRow[];
 
 /** `GET /api/v1/results`: stored results, newest first, and the cursor of the next page. */
 export type ResultsResponse = Page<StoredResult>;
