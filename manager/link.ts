@@ -38,6 +38,7 @@ import {
 } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
+import { type RejectReason, ResultGuard } from "./result_guard.ts";
 
 const log = logger("link");
 
@@ -65,6 +66,8 @@ export interface LinkState {
   received: number;
   /** The monitor's own report of its spool, or null until it sends one. */
   spool: SpoolReport | null;
+  /** Results acknowledged but not stored, by why (see `result_guard.ts`). */
+  rejected?: Readonly<Record<RejectReason, number>>;
 }
 
 /** What a link needs from the manager. */
@@ -125,6 +128,7 @@ export class MonitorLink {
   #wasOnline = false;
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
+  readonly #guard: ResultGuard;
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
     this.config = config;
@@ -142,11 +146,12 @@ export class MonitorLink {
       received: 0,
       spool: null,
     };
+    this.#guard = new ResultGuard({ name: config.name, address: config.address });
   }
 
   /** A copy of the link's current state. */
   get state(): LinkState {
-    return { ...this.#state };
+    return { ...this.#state, rejected: this.#guard.rejected };
   }
 
   /** Whether the monitor is connected and authenticated. */
@@ -164,6 +169,7 @@ export class MonitorLink {
     const fc = this.#fc;
     if (!fc || fc.closed || !this.online) return;
     const checks = this.#deps.assignment(this);
+    this.#guard.assigned(checks);
     const rev = ++this.#rev;
     const parts = splitBySize(checks, ASSIGN_PART_BYTES);
     for (let i = 0; i < parts.length; i++) {
@@ -372,6 +378,9 @@ export class MonitorLink {
   /** Stores and acknowledges a results frame; false when the store's disk is full (nothing acknowledged). */
   #onResults(fc: FramedConn, results: CheckResult[]): boolean {
     if (results.length === 0) return true;
+    // rejected results are acknowledged with the frame, so that the monitor forgets them
+    const [from, to] = [results[0]!.seq, results[results.length - 1]!.seq];
+    results = this.#guard.admit(results);
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
       if (r.monitorId === monitorId || this.#foreign.has(r.monitorId)) continue;
@@ -395,7 +404,7 @@ export class MonitorLink {
       throw e;
     }
     this.#state.received += fresh.length;
-    fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
+    fc.send({ t: "ack", from, to });
     if (fresh.length > 0) this.#deps.onResults(this, fresh);
     return true;
   }
