@@ -24,6 +24,7 @@
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
+import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import {
@@ -85,6 +86,10 @@ export interface LinkDeps {
   onStatus: (link: MonitorLink, previous: LinkStatus) => void;
   /** Called when an assignment was sent, with the targets in it. */
   onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
+  /** Time for timeouts, heartbeats, backoff and timestamps (default: the real clock). */
+  clock?: Clock;
+  /** Randomness of the backoff's jitter, from 0 to 1 (default `Math.random`). */
+  random?: () => number;
 }
 
 /**
@@ -94,9 +99,10 @@ export interface LinkDeps {
  * the backoff cap, under the 2 s in which a returning monitor must be online.
  */
 const CONNECT_TIMEOUT_MS = 1000;
-/** Retry delays grow from BASE to CAP, each randomised to 50–100 %. */
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 600;
+/** Retry delays grow from BASE to CAP, each randomised to 50–100 % (see {@linkcode backoff}). */
+export const BACKOFF_BASE_MS = 100;
+/** The longest wait between two connect attempts (after a failure, not a refusal). */
+export const BACKOFF_CAP_MS = 600;
 /** Retry delay after the monitor refused us (another manager, wrong token). */
 const REFUSED_RETRY_MS = 5000;
 /** How often a results frame the store had no room for is tried again. */
@@ -129,10 +135,12 @@ export class MonitorLink {
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
   readonly #guard: ResultGuard;
+  readonly #clock: Clock;
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
     this.config = config;
     this.#deps = deps;
+    this.#clock = deps.clock ?? realClock;
     this.#state = {
       name: config.name,
       address: config.address,
@@ -140,13 +148,13 @@ export class MonitorLink {
       monitorId: null,
       remoteName: null,
       lastError: null,
-      since: Date.now(),
+      since: this.#clock.wallNow(),
       lastSeen: null,
       heldBack: 0,
       received: 0,
       spool: null,
     };
-    this.#guard = new ResultGuard({ name: config.name, address: config.address });
+    this.#guard = new ResultGuard({ ...config, clock: this.#clock });
   }
 
   /** A copy of the link's current state. */
@@ -203,7 +211,7 @@ export class MonitorLink {
     // a new reason while still down is news too (e.g. refused for a new cause)
     if (previous === status && previousError === error) return;
     this.#state.status = status;
-    this.#state.since = Date.now();
+    this.#state.since = this.#clock.wallNow();
     this.#deps.onStatus(this, previous);
   }
 
@@ -223,14 +231,14 @@ export class MonitorLink {
         if (this.#wasOnline) failures = 0;
         this.#wasOnline = false;
         failures++;
-        retryMs = refused ? REFUSED_RETRY_MS : backoff(failures);
+        retryMs = refused ? REFUSED_RETRY_MS : backoff(failures, this.#deps.random);
       }
       if (this.#stopped) break;
       if (this.#yielded) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, retryMs);
+        const t = this.#clock.setTimeout(resolve, retryMs);
         this.#wake = () => {
-          clearTimeout(t);
+          this.#clock.clearTimeout(t);
           resolve();
         };
       });
@@ -241,7 +249,12 @@ export class MonitorLink {
   /** One connection, from dial to close. Throws why it ended. */
   async #session(): Promise<void> {
     const { host, port, tls } = this.config;
-    const signal = AbortSignal.timeout(CONNECT_TIMEOUT_MS);
+    const abort = new AbortController();
+    const connectTimer = this.#clock.setTimeout(
+      () => abort.abort(new DOMException("connect timed out", "TimeoutError")),
+      CONNECT_TIMEOUT_MS,
+    );
+    const signal = abort.signal;
     let conn: Transport;
     try {
       if (tls) {
@@ -259,8 +272,10 @@ export class MonitorLink {
       }
       if (e instanceof TlsVerifyError) throw new RefusedError(e.message, "tls");
       throw e;
+    } finally {
+      this.#clock.clearTimeout(connectTimer);
     }
-    const fc = new FramedConn(conn, this.config.address);
+    const fc = new FramedConn(conn, this.config.address, { clock: this.#clock });
     this.#fc = fc;
     if (this.#stopped) {
       fc.close("manager stopping");
@@ -268,12 +283,12 @@ export class MonitorLink {
     }
     const messages = fc.messages();
     const next = async (want: string): Promise<Message> => {
-      const timer = setTimeout(
+      const timer = this.#clock.setTimeout(
         () => fc.close(`no ${want} from the monitor within ${HANDSHAKE_MS} ms`),
         HANDSHAKE_MS,
       );
       const r = await messages.next();
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       if (r.done) {
         if (want === "hello" && tls && !tls.clientCert && !fc.peerByeCode) {
           // a monitor that demands a client certificate ends the TLS handshake this way
@@ -324,7 +339,7 @@ export class MonitorLink {
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
       remoteName: hello.name,
-      lastSeen: Date.now(),
+      lastSeen: this.#clock.wallNow(),
       heldBack: 0,
     });
     this.#wasOnline = true;
@@ -342,7 +357,7 @@ export class MonitorLink {
       await this.assign();
       this.#held = [];
       for await (const msg of messages) {
-        this.#state.lastSeen = Date.now();
+        this.#state.lastSeen = this.#clock.wallNow();
         if (msg.t === "results") {
           if (this.#held.length > 0 || !this.#onResults(fc, msg.results)) {
             await this.#hold(fc, msg.results);
@@ -422,14 +437,14 @@ export class MonitorLink {
     if (held.length === 1) {
       (async () => {
         while (held.length > 0 && !fc.closed) {
-          await new Promise((r) => setTimeout(r, STORE_RETRY_MS));
+          await new Promise<void>((r) => this.#clock.setTimeout(() => r(), STORE_RETRY_MS));
           while (held.length > 0 && !fc.closed && this.#onResults(fc, held[0]!)) held.shift();
         }
         held.length = 0;
       })().catch((e) => fc.close(`storing results failed: ${errorText(e)}`));
     }
     while (held.length > HELD_FRAMES_MAX && !fc.closed) {
-      await new Promise((r) => setTimeout(r, STORE_RETRY_MS / 10));
+      await new Promise<void>((r) => this.#clock.setTimeout(() => r(), STORE_RETRY_MS / 10));
     }
   }
 
@@ -499,7 +514,18 @@ function splitBySize<T>(items: T[], bytes: number): T[][] {
   return parts;
 }
 
-function backoff(failures: number): number {
+/**
+ * The wait before reconnect attempt `failures` + 1: growing from
+ * {@linkcode BACKOFF_BASE_MS} to {@linkcode BACKOFF_CAP_MS}, each randomised
+ * to 50–100 % so that links cut together do not all redial at once.
+ *
+ * @example
+ * ```ts
+ * import { BACKOFF_CAP_MS, backoff } from "./link.ts";
+ * console.assert(backoff(20, () => 1) === BACKOFF_CAP_MS && backoff(1, () => 0) === 100);
+ * ```
+ */
+export function backoff(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures, 10));
-  return ceiling * (0.5 + Math.random() * 0.5);
+  return ceiling * (0.5 + random() * 0.5);
 }

@@ -78,7 +78,13 @@ export class FakeMonitor implements AsyncDisposable {
     const fc = new FramedConn(conn, "manager");
     const session = new FakeSession(fc, this.#options.monitorId);
     this.#sessions.push(session);
-    await monitorHandshake(fc, session.inbox, this.#options);
+    await monitorHandshake({
+      send: (msg) => fc.send(msg),
+      next: async () => {
+        const r = await session.inbox.next();
+        return r.done ? undefined : r.value;
+      },
+    }, this.#options);
     await session.assigned();
     return session;
   }
@@ -89,17 +95,25 @@ export class FakeMonitor implements AsyncDisposable {
   }
 }
 
+/** Either end of a connection as {@linkcode monitorHandshake} speaks over it. */
+export interface MessagePeer {
+  send(msg: Message): Promise<unknown>;
+  /** The next message, or undefined once the connection has closed. */
+  next(): Promise<Message | undefined>;
+}
+
 /**
  * The monitor's side of the handshake: hello, the manager's auth checked
  * against the token, welcome. Throws if the manager cannot prove the token.
+ * Over a `FramedConn` (as {@linkcode FakeMonitor}) or a bare socket (tests
+ * that write bytes themselves).
  */
 export async function monitorHandshake(
-  fc: FramedConn,
-  inbox: AsyncIterator<Message>,
+  peer: MessagePeer,
   options: Required<FakeMonitorOptions>,
 ): Promise<void> {
   const nonce = makeNonce();
-  await fc.send({
+  await peer.send({
     t: "hello",
     v: PROTOCOL_VERSION,
     monitorId: options.monitorId,
@@ -108,14 +122,12 @@ export async function monitorHandshake(
     nonce,
     epoch: options.epoch,
   });
-  const first = await inbox.next();
-  if (first.done) throw new Error(`no auth from the manager: ${fc.closed?.reason}`);
-  const auth = first.value;
-  if (auth.t !== "auth") throw new Error(`expected auth, got ${auth.t}`);
+  const auth = await peer.next();
+  if (auth?.t !== "auth") throw new Error(`expected auth, got ${auth?.t ?? "a closed connection"}`);
   if (!macEqual(auth.mac, await handshakeMac(options.token, "manager", nonce, auth.nonce))) {
     throw new Error("the manager could not prove the token");
   }
-  await fc.send({
+  await peer.send({
     t: "welcome",
     mac: await handshakeMac(options.token, "monitor", nonce, auth.nonce),
     lastSeq: 0,
