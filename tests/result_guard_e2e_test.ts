@@ -68,6 +68,8 @@ Deno.test("an authenticated monitor's unassigned, misdated and series-bomb resul
   assert.ok(await session.send(real.slice(1)), "a real result after the bomb is acknowledged");
 
   const metrics = await (await fetch(`${api}metrics`)).text();
+  const monitors: { name: string; rejected?: Record<string, number> }[] =
+    await (await fetch(`${api}api/v1/monitors`)).json();
   const rejected = (reason: string) =>
     Number(
       metrics.match(
@@ -102,6 +104,11 @@ Deno.test("an authenticated monitor's unassigned, misdated and series-bomb resul
   }
   assert.equal(rejected("unknown_check"), unknown);
   assert.equal(rejected("implausible_time"), 1);
+  assert.deepEqual(monitors.find((m) => m.name === "fake")?.rejected, {
+    unknown_check: unknown,
+    implausible_time: 1,
+    too_many_series: foreign - admittedForeign,
+  });
   assert.equal(rejected("too_many_series"), foreign - admittedForeign);
   // logged once per reason (the test lasts less than the minute between lines), naming the monitor
   for (const why of [/not assigned to this monitor/, /7 days/, /more series than/]) {
