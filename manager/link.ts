@@ -88,8 +88,6 @@ export interface LinkDeps {
   onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
   /** Time for timeouts, heartbeats, backoff and timestamps (default: the real clock). */
   clock?: Clock;
-  /** Randomness of the backoff's jitter, from 0 to 1 (default `Math.random`). */
-  random?: () => number;
 }
 
 /**
@@ -154,7 +152,11 @@ export class MonitorLink {
       received: 0,
       spool: null,
     };
-    this.#guard = new ResultGuard({ ...config, clock: this.#clock });
+    this.#guard = new ResultGuard({
+      name: config.name,
+      address: config.address,
+      clock: this.#clock,
+    });
   }
 
   /** A copy of the link's current state. */
@@ -231,7 +233,7 @@ export class MonitorLink {
         if (this.#wasOnline) failures = 0;
         this.#wasOnline = false;
         failures++;
-        retryMs = refused ? REFUSED_RETRY_MS : backoff(failures, this.#deps.random);
+        retryMs = refused ? REFUSED_RETRY_MS : backoff(failures);
       }
       if (this.#stopped) break;
       if (this.#yielded) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
