@@ -133,6 +133,7 @@ export class MonitorLink {
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
   readonly #guard: ResultGuard;
+  #admitted = new WeakMap<CheckResult[], CheckResult[]>();
   readonly #clock: Clock;
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
@@ -397,7 +398,10 @@ export class MonitorLink {
     if (results.length === 0) return true;
     // rejected results are acknowledged with the frame, so that the monitor forgets them
     const [from, to] = [results[0]!.seq, results[results.length - 1]!.seq];
-    results = this.#guard.admit(results);
+    // a frame held for a full disk comes back here: judge (and count) it once
+    let admitted = this.#admitted.get(results);
+    if (!admitted) this.#admitted.set(results, admitted = this.#guard.admit(results));
+    results = admitted;
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
       if (r.monitorId === monitorId || this.#foreign.has(r.monitorId)) continue;
