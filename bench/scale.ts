@@ -18,7 +18,7 @@ import { handshakeMac, makeNonce, PROTOCOL_VERSION } from "../shared/protocol.ts
 import { tempDir } from "../tests/helpers/proc.ts";
 import { freeTcpPort, waitForTcp } from "../tests/helpers/ports.ts";
 import { cpuSeconds, peakRssBytes } from "./procstat.ts";
-import type { MonitorReport, MonitorsReport } from "./worker.ts";
+import { fakeTargetsYaml, type MonitorReport, type MonitorsReport } from "./worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WORKER = `${ROOT}bench/worker.ts`;
@@ -162,8 +162,8 @@ export async function measureIngest(
       "monitors:",
       ...ports.map((p, i) => `  - { address: "127.0.0.1:${p}", name: m${i} }`),
       "targets:",
-      "  bench:",
-      `    TCP: { host: 127.0.0.1, port: ${options.tcpPort}, frequency: 60 }`,
+      // the checks the fake monitors report: the manager stores only assigned ones
+      ...fakeTargetsYaml(options.tcpPort),
       "",
     ].join("\n"),
   );

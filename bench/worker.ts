@@ -170,13 +170,34 @@ export interface MonitorsReport {
   seconds: number;
 }
 
+/** The targets whose results the `monitors` mode sends: t0 … t999, each with a TCP check. */
+export const FAKE_TARGETS = 1000;
+
+/**
+ * The `targets:` entries of a tasks.yaml that assign each fake monitor of
+ * the `monitors` mode every check it reports, since the manager stores only
+ * results of checks assigned to the monitor (see `manager/result_guard.ts`).
+ *
+ * @example
+ * ```ts
+ * import { fakeTargetsYaml } from "./worker.ts";
+ * const yaml = ["targets:", ...fakeTargetsYaml(9)].join("\n");
+ * ```
+ */
+export function fakeTargetsYaml(tcpPort: number): string[] {
+  return Array.from(
+    { length: FAKE_TARGETS },
+    (_, i) => `  t${i}: { TCP: { host: 127.0.0.1, port: ${tcpPort}, frequency: 60 } }`,
+  );
+}
+
 function fakeResults(monitorId: string, n: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const now = Date.now();
   for (let seq = 1; seq <= n; seq += MAX_RESULTS_PER_FRAME) {
     const results: CheckResult[] = [];
     for (let s = seq; s < Math.min(n + 1, seq + MAX_RESULTS_PER_FRAME); s++) {
-      const target = `t${s % 1000}`;
+      const target = `t${s % FAKE_TARGETS}`;
       results.push({
         seq: s,
         taskId: crypto.randomUUID(),

@@ -192,6 +192,15 @@ export function renderMetrics(input: MetricsInput): string {
       "counter",
     );
     addSpoolMetrics(add, s);
+    for (const [reason, n] of Object.entries(s.rejected ?? {})) {
+      add(
+        "netmon_results_rejected_total",
+        labelText({ monitor: s.name, reason }),
+        n,
+        "Results from the monitor acknowledged but not stored, by reason (see result_guard.ts)",
+        "counter",
+      );
+    }
     if (s.lastSeen !== null) {
       add(
         "netmon_monitor_last_seen_timestamp_seconds",
