@@ -400,7 +400,10 @@ async function runManager(args: string[]): Promise<number> {
     output.close();
     throw e;
   }
-  if (output instanceof LiveView) output.judge = freshnessOf(manager);
+  if (output instanceof LiveView) {
+    output.judge = freshnessOf(manager);
+    output.linkStates = () => manager.states();
+  }
   let server: HttpServer | undefined;
   if (http) {
     try {
@@ -418,10 +421,13 @@ async function runManager(args: string[]): Promise<number> {
     if (Deno.stdin.isTerminal()) {
       const api = server.api;
       // the netmon ctl commands, typed here, answered in-process
-      startPrompt(Deno.stdin.readable, (req) => {
+      const transport = (req: Request) => {
         if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
         return api.handle(req);
-      }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+      };
+      (output instanceof LiveView
+        ? output.prompt(Deno.stdin, transport)
+        : startPrompt(Deno.stdin.readable, transport, console.log))
         .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
       if (!live) {
         console.error(
