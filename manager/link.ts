@@ -51,8 +51,12 @@ export interface LinkState {
   status: LinkStatus;
   /** The monitor's own ID, once it has said hello. */
   monitorId: string | null;
-  /** The monitor's host name as it reports it. */
-  remoteName: string | null;
+  /**
+   * The name the monitor gives itself in its hello (its `--name`, else its
+   * host name), or null before one. A detail only: {@linkcode name}, the
+   * configuration's, is the monitor's name everywhere.
+   */
+  reportedName: string | null;
   /** Why the last connection or attempt failed. */
   lastError: string | null;
   /** Wall-clock time of the last status change (epoch ms). */
@@ -134,7 +138,7 @@ export class MonitorLink {
       address: config.address,
       status: "Offline",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: null,
       since: Date.now(),
       lastSeen: null,
@@ -317,7 +321,7 @@ export class MonitorLink {
     this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
-      remoteName: hello.name,
+      reportedName: hello.name,
       lastSeen: Date.now(),
       heldBack: 0,
     });

@@ -76,11 +76,27 @@ function forHowLong(since: number): string {
   return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
 
+/**
+ * Whether the monitor calls itself something else than the configuration
+ * does: the configuration's name is its name everywhere, this one only a detail.
+ *
+ * @example
+ * ```ts
+ * import { calledOtherwise } from "./output.ts";
+ * console.assert(calledOtherwise({ name: "nyc-1", reportedName: "vm" }));
+ * console.assert(!calledOtherwise({ name: "nyc-1", reportedName: null }));
+ * ```
+ */
+export function calledOtherwise(s: Pick<LinkState, "name" | "reportedName">): boolean {
+  return s.reportedName !== null && s.reportedName !== s.name;
+}
+
 /** One monitor's status line: `ADDRESS: Status (details)`. */
 export function statusLine(s: LinkState): string {
   const head = `${s.address}: ${s.status}`;
   const parts: string[] = [];
   if (s.name !== s.address) parts.push(`name ${s.name}`);
+  if (calledOtherwise(s)) parts.push(`calls itself ${s.reportedName}`);
   if (s.status === "Online") {
     if (s.monitorId) parts.push(`ID ${s.monitorId}`);
     parts.push(`last seen ${ago(s.lastSeen)}`, `${s.heldBack} held back`);
@@ -348,8 +364,8 @@ export function liveMonitorLine(s: LinkState, now: number, width: number): strin
   }
   if (s.status === "Online") parts.push({ text: `${s.heldBack} held back`, keep: 6 });
   if (s.spool && s.spool.dropped > 0) parts.push({ text: `${s.spool.dropped} dropped`, keep: 5 });
-  if (s.remoteName !== null && s.remoteName !== s.name) {
-    parts.push({ text: `calls itself ${printable(s.remoteName)}`, keep: 3 });
+  if (calledOtherwise(s)) {
+    parts.push({ text: `calls itself ${printable(s.reportedName ?? "")}`, keep: 3 });
   }
   if (s.monitorId) parts.push({ text: `ID ${s.monitorId}`, keep: 1 });
   // why it is not online goes last, whole or cut: it is often long, and part of it still says something

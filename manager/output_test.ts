@@ -18,7 +18,7 @@ function link(over: Partial<LinkState> = {}): LinkState {
     address: "127.0.0.1:54322",
     status: "Online",
     monitorId: "d5ad31c2-bb72-4a96-97e2-821ccf5628d8",
-    remoteName: "vm",
+    reportedName: "vm",
     lastError: null,
     since: NOW - 60_000,
     lastSeen: NOW - 1_000,
