@@ -79,7 +79,8 @@ Options:
                     (default ./data/monitor-PORT)
   --token TOKEN     shared secret with the manager (or NETMON_TOKEN, or --token-file)
   --token-file F    read the shared secret from file F
-  --name NAME       name shown by the manager (default: this host's name)
+  --name NAME       what this monitor calls itself, a detail beside the name tasks.yaml gives it
+                    (default: this host's name)
   --tls-cert FILE   serve the monitor port over TLS with this PEM certificate
   --tls-key FILE    ... and this PEM private key
   --tls-client-ca F require the manager to present a client certificate signed by this CA
