@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { UsageError } from "../shared/cli.ts";
 import { CtlError, ctlText, type Transport } from "./ctl.ts";
 
 /**
@@ -37,7 +38,9 @@ export async function answer(line: string, transport: Transport): Promise<string
     // the URL only names the API; the transport answers in-process
     return await ctlText([...words, "--url", "http://manager"], transport);
   } catch (e) {
-    return e instanceof CtlError ? e.message : `error: ${e instanceof Error ? e.message : e}`;
+    return e instanceof CtlError || e instanceof UsageError
+      ? e.message
+      : `error: ${e instanceof Error ? e.message : e}`;
   }
 }
 
