@@ -252,13 +252,18 @@ async function manage(
       hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
     },
   };
+  const output = managerOptions.output;
+  // what is written to the terminal under the live view would be drawn over: show it there
+  const intoView = output instanceof LiveView && Deno.stderr.isTerminal();
+  const say = intoView ? (line: string) => output.event(line) : console.error;
+  if (intoView) setupLogging({ level: logLevel(values, "warning"), write: say });
   await using proc = await ManagerProcess.start(managerOptions, {
     address: http,
     token: httpToken,
     hosts: httpHosts,
   });
   if (proc.server) {
-    console.error(`netmon: API and dashboard on ${proc.server.url}/`);
+    say(`netmon: API and dashboard on ${proc.server.url}/`);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
     }

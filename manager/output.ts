@@ -639,6 +639,8 @@ export class LiveView implements Output {
     this.event(`Distributing tasks for server: ${target} to ${monitorName}`);
   }
   event(text: string): void {
+    // once the terminal is back to normal, what is said (stopping, a last warning) goes to stderr
+    if (this.#closed) return void console.error(text);
     this.#events.push(`${formatTimestamp(Date.now())} ${printable(text)}`);
     if (this.#events.length > 200) this.#events.shift();
     this.#want(Date.now() + 100);

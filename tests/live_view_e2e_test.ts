@@ -206,9 +206,14 @@ Deno.test("the live view's last seen stays within a second of the truth, redrawn
     `netmon-live-s-${monitor.port}`,
     80,
     24,
-    `${NETMON} manage ${config} --db ${tmp.path}/m.db --http 127.0.0.1:${http}`,
+    `${NETMON} manage ${config} --db ${tmp.path}/m.db --http 127.0.0.1:${http} --log-level info`,
   );
-  await term.until(/nyc-1 [\d.:]+: Online · last seen/);
+  const first = await term.until(/nyc-1 [\d.:]+: Online · last seen/);
+  // what the manager says on stderr shows among the events, not under the view that draws over it
+  assert.match(first, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d netmon: API and dashboard on http:/m);
+  assert.match(first, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[INF\] netmon·link: Connected to/m);
+  assert.match(first.split("\n")[0]!, /^netmon manager — /);
+  assertFits(first, 80);
   assert.ok(await waitForHttpOk(`http://127.0.0.1:${http}/api/v1/status`));
   const recording = `${tmp.path}/pane.out`;
   await tmux("pipe-pane", "-t", term.name, "-o", `cat >> ${recording}`);
