@@ -456,7 +456,8 @@ export function liveScreen(
     `netmon manager — ${formatTimestamp(now)} · ${online} of ${m.links.length} monitors online · ` +
       `${down} down, ${count("up")} up${unknown ? `, ${unknown} unknown` : ""}`,
   );
-  lines.push("", "Real-time status of monitoring services:");
+  lines.push("");
+  line("Real-time status of monitoring services:");
   // many monitors must not push the results (or an answer) off the screen
   const monitorRoom = Math.max(2, Math.floor(body / 3));
   const shownLinks = m.links.length > monitorRoom ? m.links.slice(0, monitorRoom - 1) : m.links;
@@ -482,19 +483,18 @@ export function liveScreen(
     a.top = Math.max(0, Math.min(a.top, text.length - answerRows));
     lines.push(...text.slice(a.top, a.top + answerRows));
     const keys = "Esc: back to the results";
-    line(
+    const end = Math.min(text.length, a.top + answerRows);
+    // colours go on after fitting: fit() counts the characters of a colour code as columns
+    lines.push(
       text.length > answerRows
         ? color(
           "7",
           fit(
-            ` lines ${a.top + 1}–${
-              Math.min(text.length, a.top + answerRows)
-            } of ${text.length} · ` +
-              `↑/↓ PgUp/PgDn scroll · ${keys} `,
+            ` lines ${a.top + 1}–${end} of ${text.length} · ↑/↓ PgUp/PgDn scroll · ${keys} `,
             cols,
           ),
         )
-        : color("90", keys),
+        : color("90", fit(keys, cols)),
     );
   } else {
     const sorted = judged.sort((a, b) =>

@@ -64,7 +64,7 @@ function model(over: Partial<LiveModel> = {}): LiveModel {
   };
 }
 
-for (const [cols, rows] of [[80, 24], [160, 45], [40, 10]] as const) {
+for (const [cols, rows] of [[80, 24], [160, 45], [40, 10], [20, 6]] as const) {
   Deno.test(`liveScreen() fills ${cols}×${rows} exactly, no row wider, the prompt on the last`, () => {
     for (const answer of [null, { command: "results", text: "row\n".repeat(100), top: 0 }]) {
       const s = liveScreen(model({ answer }), { cols, rows, now: NOW });
