@@ -53,8 +53,12 @@ export interface LinkState {
   status: LinkStatus;
   /** The monitor's own ID, once it has said hello. */
   monitorId: string | null;
-  /** The monitor's host name as it reports it. */
-  remoteName: string | null;
+  /**
+   * The name the monitor gives itself in its hello (its `--name`, else its
+   * host name), or null before one. A detail only: {@linkcode name}, the
+   * configuration's, is the monitor's name everywhere.
+   */
+  reportedName: string | null;
   /** Why the last connection or attempt failed. */
   lastError: string | null;
   /** Wall-clock time of the last status change (epoch ms). */
@@ -145,7 +149,7 @@ export class MonitorLink {
       address: config.address,
       status: "Offline",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: null,
       since: this.#clock.wallNow(),
       lastSeen: null,
@@ -341,7 +345,7 @@ export class MonitorLink {
     this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
-      remoteName: hello.name,
+      reportedName: hello.name,
       lastSeen: this.#clock.wallNow(),
       heldBack: 0,
     });

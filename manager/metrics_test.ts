@@ -49,7 +49,7 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
       address: "127.0.0.1:1",
       status: "Reconnecting",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: "refused",
       since: 0,
       lastSeen: null,

@@ -58,7 +58,9 @@ function renderMonitors() {
           "div",
           { class: "meta" },
           m.status === "Online"
-            ? `${m.remoteName ?? ""} · ${m.received} results`
+            ? `${
+              m.reportedName && m.reportedName !== m.name ? `calls itself ${m.reportedName} · ` : ""
+            }${m.received} results`
             : m.lastError ?? m.address,
         ),
         el("div", { class: "meta" }, `since ${fmtTime(m.since)}`),
