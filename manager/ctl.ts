@@ -21,6 +21,7 @@ Commands:
   monitors                 every monitor and its link status
   targets                  every check on every monitor: state, latency, uptime
   results                  stored results, newest first
+  incidents                open and past incidents and what each monitor saw
   run TARGET[/TYPE]        run the check(s) now on the monitors that have them
   pause TARGET[/TYPE]      stop assigning the check(s) until resumed
   resume TARGET[/TYPE]     assign them again
@@ -32,6 +33,8 @@ Options:
   --json           print the API's JSON instead of a table
   results filters: --check ID, --target T, --type TYPE, --monitor NAME,
                    --since DURATION (e.g. 30m, 2h, 7d), --limit N (default 20), --cursor C
+  incidents filters: --state open|closed|all (default all), --target T, --check ID,
+                     --limit N (default 20), --before NEXT
   -h, --help       show this help
 
 Exit status: 0 done, 1 the manager refused or is unreachable, 2 wrong usage.`;
@@ -84,6 +87,8 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
         since: { type: "string" },
         limit: { type: "string" },
         cursor: { type: "string" },
+        state: { type: "string" },
+        before: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -182,6 +187,13 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
             r.summary,
           ]),
         ) + (page.next ? `\n(more: --cursor ${page.next})` : ""));
+    }
+    case "incidents": {
+      needs(0);
+      const q = new URLSearchParams({ limit: o.limit ?? "20" });
+      for (const k of ["state", "target", "check", "before"] as const) if (o[k]) q.set(k, o[k]);
+      const page = await client.get<IncidentPage>(`/api/v1/incidents?${q}`);
+      return out(page, () => incidentTable(page));
     }
     case "run":
     case "pause":
@@ -378,4 +390,35 @@ function duration(s: string): number {
   const m = s.match(/^(\d+)(s|m|h|d)$/);
   if (!m) throw new CtlError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`, 2);
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+// `ctl incidents`: the answer of /api/v1/incidents and its table
+interface IncidentPage {
+  incidents: {
+    checkId: string;
+    condition: string;
+    openedAt: number;
+    closedAt: number | null;
+    silenced: boolean;
+    monitors: { name: string; up: boolean | null; error?: string }[];
+  }[];
+  next: string | null;
+}
+
+function incidentTable(page: IncidentPage): string {
+  if (page.incidents.length === 0) return "No incidents";
+  return table(
+    ["OPENED", "CLOSED", "CHECK", "CONDITION", "MONITORS"],
+    page.incidents.map((i) => [
+      time(i.openedAt),
+      i.closedAt === null ? "open" : time(i.closedAt),
+      i.checkId,
+      i.condition + (i.silenced ? " (silenced)" : ""),
+      i.monitors.map((m) =>
+        `${m.name} ${m.up === null ? "unknown" : m.up ? "up" : "DOWN"}${
+          m.error ? ` (${m.error})` : ""
+        }`
+      ).join("; "),
+    ]),
+  ) + (page.next ? `\n(more: --before ${page.next})` : "");
 }
