@@ -17,6 +17,7 @@
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { errorText } from "../../shared/connection.ts";
+import { isDiskFull } from "../store.ts";
 
 /**
  * What {@linkcode health} needs of the result store.
@@ -31,7 +32,6 @@ export interface HealthStore {
   readonly path: string;
   readonly diskFull: string | null;
   readonly db: DatabaseSync;
-  write<T>(write: () => T): T;
 }
 
 /**
@@ -62,9 +62,16 @@ export async function health(store: HealthStore): Promise<Health> {
     return { ok: false, reason: `disk full at ${store.diskFull}: results cannot be stored` };
   }
   try {
-    store.write(() => writeHealthProbe(store.db, Date.now()));
+    // not through the store's write(): a failed probe must not mark results as unstorable
+    writeHealthProbe(store.db, Date.now());
   } catch (e) {
-    return { ok: false, reason: `the store at ${store.path} refuses writes: ${errorText(e)}` };
+    if (store.db.isTransaction) store.db.exec("ROLLBACK");
+    return {
+      ok: false,
+      reason: isDiskFull(e)
+        ? `disk full at ${store.path}`
+        : `the store at ${store.path} refuses writes: ${errorText(e)}`,
+    };
   }
   if (store.path !== ":memory:" && store.path !== "") {
     const probe = `${dirname(store.path)}/.netmon-healthz-${Deno.pid}`;
