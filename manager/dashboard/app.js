@@ -374,9 +374,10 @@ function resultItem(r, withCheck) {
   return el(
     "li",
     { class: r.up ? "up" : "down", "data-task-id": r.taskId },
+    // the overview names the check and says up or why not; a check's page adds the summary
     `${fmtTime(r.startedAt)} · ${withCheck ? `${r.checkId} · ` : ""}${r.monitorName} · ${
       r.up ? fmtMs(r.latencyMs) : r.error ?? "down"
-    } · ${r.summary}`,
+    }${withCheck ? "" : ` · ${r.summary}`}`,
   );
 }
 
