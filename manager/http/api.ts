@@ -213,7 +213,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
 
   /** Each monitor's state of a check, for the status page and badges. */
   const publicSource = () => {
-    const rows = targets(manager, live, judge);
+    const rows = targets(manager, live, judge, false);
     return {
       states: (checkId: string) => rows.filter((r) => r.checkId === checkId).map((r) => r.state),
       uptime: (checkId: string, since: number) => checkUptime(manager.store.db, checkId, since),
@@ -318,10 +318,11 @@ function storeBytes(manager: Manager): number {
   return Number(row.n);
 }
 
-function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
+/** Every check on every monitor; without `withUptime` (badges, status page) uptime is left null. */
+function targets(manager: Manager, live: Live, judge: Judge, withUptime = true): TargetRow[] {
   const now = Date.now();
   const series = manager.history.series();
-  const uptime = manager.history.uptime();
+  const uptime = withUptime ? manager.history.uptime() : new Map();
   const rows: TargetRow[] = [];
   for (const link of manager.links.values()) {
     const name = link.config.name;
