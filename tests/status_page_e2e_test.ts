@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { Manager } from "../manager/manager.ts";
 import { startHttp } from "../manager/http/server.ts";
+import { attachAlerts } from "../manager/alerts/mod.ts";
+import { listIncidents } from "../manager/alerts/store.ts";
 import { startNginx } from "./fixtures/nginx.ts";
 import { smallDisk } from "./helpers/full_disk.ts";
 import { loadOpenApi } from "./helpers/openapi.ts";
@@ -42,9 +44,14 @@ status_page:
   groups:
     - name: Website
       targets: [web]
+    - name: Backend
+      targets: broken
+alerts: {down_after: 1}
 targets:
   web:
     TCP: {host: 127.0.0.1, port: ${nginx.port}, frequency: 0.5}
+  broken:
+    TCP: {host: 127.0.0.1, port: ${freeTcpPort()}, frequency: 0.5}
   secret-db:
     TCP: {host: 127.0.0.1, port: ${freeTcpPort()}, frequency: 0.5}
 `,
@@ -57,11 +64,20 @@ targets:
     statusEveryMs: 60_000,
     watch: false,
   });
+  const alerts = attachAlerts(manager);
   const http = await startHttp(manager, { hostname: "127.0.0.1", port: 0, token: TOKEN });
   try {
     const stored = new Set<string>();
     manager.onResult((r) => void stored.add(r.checkId));
-    await waitUntil(() => stored.has("web/TCP") && stored.has("secret-db/TCP"), "both checked");
+    await waitUntil(
+      () => ["web/TCP", "broken/TCP", "secret-db/TCP"].every((c) => stored.has(c)),
+      "every check has a result",
+    );
+    const open = () => listIncidents(manager.store.db, { open: true }).map((i) => i.checkId);
+    await waitUntil(
+      () => open().includes("broken/TCP") && open().includes("secret-db/TCP"),
+      "both closed ports have an open incident",
+    );
     manager.history.rollup();
 
     const page = await fetch(`${http.url}/status`);
@@ -72,8 +88,14 @@ targets:
     assert.match(html, /<h1>Acme &#60;b&#62;status&#60;\/b&#62;<\/h1>/, "the title, escaped");
     assert.match(html, /<h2>Website<\/h2>/);
     assert.match(html, /data-target="web" data-state="up"/);
-    assert.match(html, /All systems operational/);
-    assert.equal(html.match(/class="bar /g)?.length, 90, "90 daily bars");
+    assert.match(html, /data-target="broken" data-state="down"/);
+    assert.match(html, /Some systems are down/);
+    // the listed target's open incident, not the unlisted one's
+    assert.match(
+      html,
+      /<li data-check="broken\/TCP"><span class="state down">down<\/span> <b>broken\/TCP<\/b> since/,
+    );
+    assert.equal(html.match(/class="bar /g)?.length, 2 * 90, "90 daily bars per target");
     assert.match(html, /class="bar up" title="\d{4}-\d\d-\d\d: 100\.00% up"><\/i><\/div>/);
     assert.doesNotMatch(
       html,
@@ -141,6 +163,7 @@ targets:
     assert.match(await icon.text(), /^<svg/);
   } finally {
     await http.close();
+    await alerts.stop();
     await manager.stop();
   }
 });
