@@ -135,9 +135,10 @@ function renderSummary(list) {
   if (n.paused) parts.push(el("span", { class: "count count-paused" }, `${n.paused} paused`));
   const box = $("#counts");
   box.replaceChildren();
+  // a narrow screen breaks the line before a separator, never after one
   parts.forEach((p, i) => {
-    if (i) box.append(" · ");
-    box.append(p);
+    if (i) box.append(" ", el("span", { class: "sep" }, "· ", p));
+    else box.append(p);
   });
   const all = [...state.monitors.values()];
   const online = all.filter((m) => m.status === "Online").length;
