@@ -38,8 +38,8 @@ const options = {
   },
   token: { type: "string", value: "T", help: "bearer token (default NETMON_HTTP_TOKEN)" },
   json: { type: "boolean", help: "print the API's JSON instead of a table" },
-  check: { type: "string", value: "ID", help: "results: only this check" },
-  target: { type: "string", value: "T", help: "results, targets: only this target" },
+  check: { type: "string", value: "ID", help: "results, incidents: only this check" },
+  target: { type: "string", value: "T", help: "results, targets, incidents: only this target" },
   type: { type: "string", value: "TYPE", help: "results, targets: only this check type" },
   monitor: { type: "string", value: "NAME", help: "results, targets: only this monitor" },
   since: {
@@ -47,15 +47,17 @@ const options = {
     value: "DURATION",
     help: "results: only newer ones (e.g. 30m, 2h, 7d)",
   },
-  limit: { type: "string", value: "N", help: "results: at most N (default 20)" },
+  limit: { type: "string", value: "N", help: "results, incidents: at most N (default 20)" },
   cursor: { type: "string", value: "C", help: "results: the page after this cursor" },
+  state: { type: "string", value: "S", help: "incidents: open, closed or all (default all)" },
+  before: { type: "string", value: "NEXT", help: "incidents: the page after this one" },
   ...HELP_OPTION,
 } as const;
 
 /** `netmon ctl COMMAND [options]`. */
 export const ctlCommand = {
   name: "ctl",
-  summary: "ask a running manager: status, monitors, targets, results,\n" +
+  summary: "ask a running manager: status, monitors, targets, results, incidents,\n" +
     "run, pause, resume, reload ('netmon help ctl')",
   usage: "COMMAND [options]",
   commands: [
@@ -63,6 +65,7 @@ export const ctlCommand = {
     ["monitors", "every monitor and its link status"],
     ["targets", "every check on every monitor: state, latency, uptime"],
     ["results", "stored results, newest first"],
+    ["incidents", "open and past incidents and what each monitor saw"],
     ["run TARGET[/TYPE]", "run the check(s) now on the monitors that have them"],
     ["pause TARGET[/TYPE]", "stop assigning the check(s) until resumed"],
     ["resume TARGET[/TYPE]", "assign them again"],
@@ -194,6 +197,13 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
             r.summary,
           ]),
         ) + (page.next ? `\n(more: --cursor ${page.next})` : ""));
+    }
+    case "incidents": {
+      needs(0);
+      const q = new URLSearchParams({ limit: o.limit ?? "20" });
+      for (const k of ["state", "target", "check", "before"] as const) if (o[k]) q.set(k, o[k]);
+      const page = await client.get<IncidentPage>(`/api/v1/incidents?${q}`);
+      return out(page, () => incidentTable(page));
     }
     case "run":
     case "pause":
@@ -353,4 +363,35 @@ function duration(s: string): number {
   const m = s.match(/^(\d+)(s|m|h|d)$/);
   if (!m) throw new UsageError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`);
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+// `ctl incidents`: the answer of /api/v1/incidents and its table
+interface IncidentPage {
+  incidents: {
+    checkId: string;
+    condition: string;
+    openedAt: number;
+    closedAt: number | null;
+    silenced: boolean;
+    monitors: { name: string; up: boolean | null; error?: string }[];
+  }[];
+  next: string | null;
+}
+
+function incidentTable(page: IncidentPage): string {
+  if (page.incidents.length === 0) return "No incidents";
+  return table(
+    ["OPENED", "CLOSED", "CHECK", "CONDITION", "MONITORS"],
+    page.incidents.map((i) => [
+      time(i.openedAt),
+      i.closedAt === null ? "open" : time(i.closedAt),
+      i.checkId,
+      i.condition + (i.silenced ? " (silenced)" : ""),
+      i.monitors.map((m) =>
+        `${m.name} ${m.up === null ? "unknown" : m.up ? "up" : "DOWN"}${
+          m.error ? ` (${m.error})` : ""
+        }`
+      ).join("; "),
+    ]),
+  ) + (page.next ? `\n(more: --before ${page.next})` : "");
 }

@@ -40,6 +40,7 @@ import {
   ParamError,
 } from "./checks.ts";
 import { parseParams } from "./params/mod.ts";
+import { readStatusPage, type StatusPageConfig } from "./config_status_page.ts";
 import {
   checkIdOf,
   jsonBytes,
@@ -157,6 +158,8 @@ export interface Config {
   targets: string[];
   /** Set when the file has `alerts:`, `notifiers:`, `maintenance:` or a target's `alert:`. */
   alerting?: AlertingConfig;
+  /** The public status page (`status_page:`, see `config_status_page.ts`). */
+  statusPage?: StatusPageConfig;
 }
 
 /**
@@ -199,7 +202,15 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["monitors", "defaults", "targets", "alerts", "notifiers", "maintenance"];
+const TOP_KEYS = [
+  "monitors",
+  "defaults",
+  "targets",
+  "alerts",
+  "notifiers",
+  "maintenance",
+  "status_page",
+];
 const MONITOR_KEYS = [
   "address",
   "ip",
@@ -742,7 +753,15 @@ export function parseConfig(
   if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
   const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
     Object.keys(alerting.targets).length > 0;
-  return { monitors, checks, targets, ...(alerted ? { alerting } : {}) };
+  const statusEntry = topEntry("status_page");
+  const statusPage = statusEntry ? readStatusPage(r, statusEntry, targets) : undefined;
+  return {
+    monitors,
+    checks,
+    targets,
+    ...(alerted ? { alerting } : {}),
+    ...(statusPage ? { statusPage } : {}),
+  };
 }
 
 /** With `errors`, a check's mistake is kept there and the next check is read (`netmon check`). */
