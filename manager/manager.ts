@@ -27,7 +27,7 @@ import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
-import type { Output } from "./output.ts";
+import { calledOtherwise, type Output } from "./output.ts";
 import { openStore, type Store, StoreFullError } from "./store.ts";
 import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
@@ -276,7 +276,9 @@ export class Manager {
     const out = this.#opts.output;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.name}${
+          calledOtherwise(s) ? `, calls itself ${s.reportedName}` : ""
+        })`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {
