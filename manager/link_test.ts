@@ -19,7 +19,7 @@ import { monitorHandshake } from "../tests/helpers/fake_monitor.ts";
 import { freeTcpPort } from "../tests/helpers/ports.ts";
 import { checkSpec } from "../shared/params/mod.ts";
 import { backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MonitorLink } from "./link.ts";
-import { ResultStore } from "./store.ts";
+import { SqliteStore } from "./store/sqlite.ts";
 
 /** FramedConn looks at liveness this often: a verdict comes at most this late. */
 const TICK_MS = 200;
@@ -45,7 +45,7 @@ async function until(cond: () => boolean, what: string) {
 
 /** A link on a fake clock, dialling `port`. */
 function makeLink(port: number, clock: FakeClock, stored: CheckResult[] = []) {
-  const store = ResultStore.open(":memory:");
+  const store = SqliteStore.open(":memory:");
   const link = new MonitorLink(
     { name: "m", host: "127.0.0.1", port, address: `127.0.0.1:${port}`, labels: [] },
     {
@@ -54,7 +54,11 @@ function makeLink(port: number, clock: FakeClock, stored: CheckResult[] = []) {
       store,
       clock,
       assignment: () => [SPEC],
-      onResults: (_, results) => stored.push(...results),
+      ingest: async (_, results, epoch) => {
+        const fresh = await store.add(results, "m", epoch);
+        stored.push(...fresh);
+        return fresh;
+      },
       onStatus: () => {},
     },
   );
@@ -62,7 +66,7 @@ function makeLink(port: number, clock: FakeClock, stored: CheckResult[] = []) {
     link,
     async [Symbol.asyncDispose]() {
       await link.stop();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import type { CheckResult } from "../shared/checks.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { smallDisk } from "../tests/helpers/full_disk.ts";
 import { StoreFullError, StoreOpenError } from "./store.ts";
-import { SqliteStore } from "./store/sqlite.ts";
+import { SQLITE_SCHEMA_VERSION, SqliteStore } from "./store/sqlite.ts";
 import { openStore, storeKind } from "./store/open.ts";
 import { DatabaseSync } from "node:sqlite";
 
@@ -127,7 +127,7 @@ Deno.test("a store file made before schema versions opens, migrates to the curre
   assert.equal(hadVersion.n, 0, "the fixture predates schema versions");
   const store = await openStore(path);
   try {
-    assert.equal(store.schemaVersion, 1);
+    assert.equal(store.schemaVersion, SQLITE_SCHEMA_VERSION);
     assert.equal(await store.count(), 7);
     assert.deepEqual(await store.pausedChecks(), ["db/TCP"]);
     assert.deepEqual((await store.incidents({ open: true })).map((i) => i.id), ["inc-1"]);
@@ -149,7 +149,7 @@ Deno.test("a store file made before schema versions opens, migrates to the curre
     await store.close();
   }
   const again = await openStore(path);
-  assert.equal(again.schemaVersion, 1, "a second open has nothing to migrate");
+  assert.equal(again.schemaVersion, SQLITE_SCHEMA_VERSION, "a second open has nothing to migrate");
   await again.close();
 });
 
@@ -164,7 +164,7 @@ Deno.test("a store of a newer schema is refused with both versions named", async
     openStore(path),
     (e: Error) =>
       e instanceof StoreOpenError &&
-      /schema version 99, newer than this netmon's 1/.test(e.message),
+      /schema version 99, newer than this netmon.s 2/.test(e.message),
   );
 });
 

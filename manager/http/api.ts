@@ -133,26 +133,26 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         intervalMs: spec?.intervalMs ?? null,
       });
     },
-    "GET /api/v1/incidents": (_req, url) =>
+    "GET /api/v1/incidents": async (_req, url) =>
       json(
-        incidentsAnswer(
-          manager.store.db,
+        await incidentsAnswer(
+          manager.store,
           url.searchParams,
           manager.config.alerting?.maintenance ?? [],
         ),
       ),
-    "GET /api/v1/heartbeats": (_req, url) => {
+    "GET /api/v1/heartbeats": async (_req, url) => {
       const n = Number(url.searchParams.get("limit") ?? 30);
       if (!Number.isInteger(n) || n < 1 || n > 200) {
         throw new ApiError(400, "limit must be a whole number from 1 to 200");
       }
-      return json(heartbeats(manager.store.db, manager.config.checks.map((c) => c.spec.id), n));
+      return json(await heartbeats(manager.store, manager.config.checks.map((c) => c.spec.id), n));
     },
     "GET /healthz": async () => {
       const h = await health(manager.store);
       return json(h, h.ok ? 200 : 503);
     },
-    "GET /status": () => {
+    "GET /status": async () => {
       const page = manager.config.statusPage;
       if (!page) {
         throw new ApiError(
@@ -160,7 +160,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           "no status page is configured: add status_page: with groups of targets to tasks.yaml",
         );
       }
-      return new Response(renderStatusPage(page, publicSource(), Date.now()), {
+      return new Response(await renderStatusPage(page, await publicSource(), Date.now()), {
         headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
       });
     },
@@ -213,17 +213,17 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
   };
 
   /** Each monitor's state of a check, for the status page and badges. */
-  const publicSource = () => {
-    const rows = targets(manager, live, judge, false);
+  const publicSource = async () => {
+    const rows = await targets(manager, live, judge, false);
     return {
       states: (checkId: string) => rows.filter((r) => r.checkId === checkId).map((r) => r.state),
-      uptime: (checkId: string, since: number) => checkUptime(manager.store.db, checkId, since),
-      db: manager.store.db,
+      uptime: (checkId: string, since: number) => checkUptime(manager.store, checkId, since),
+      store: manager.store,
       checks: manager.config.checks.map((c) => c.spec),
     };
   };
 
-  const badge = (req: Request, url: URL): Response => {
+  const badge = async (req: Request, url: URL): Promise<Response> => {
     const checkId = badgeCheckId(url.pathname);
     const spec = manager.config.checks.find((c) => c.spec.id === checkId)?.spec;
     const open = !options.token || authorized(req, url, options.token);
@@ -234,7 +234,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           `targets listed under status_page: in tasks.yaml`,
       );
     }
-    return badgeResponse(req, spec.id, publicSource(), Date.now());
+    return await badgeResponse(req, spec.id, await publicSource(), Date.now());
   };
 
   return {
@@ -252,7 +252,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           });
         }
         const safe = req.method === "GET" || req.method === "HEAD";
-        if (safe && url.pathname.startsWith("/badge/")) return badge(req, url);
+        if (safe && url.pathname.startsWith("/badge/")) return await badge(req, url);
         const route = routes[`${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`];
         if (route) return await route(req, url);
         if (!protectedPath && (req.method === "GET" || req.method === "HEAD")) {

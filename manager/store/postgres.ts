@@ -112,6 +112,8 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX IF NOT EXISTS alert_notifications_created ON alert_notifications (created_at);
   `,
+  // 2: the row `/healthz` writes to prove the store takes writes
+  "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
 ];
 
 /**

@@ -28,9 +28,12 @@ import type { CheckResult } from "../../shared/checks.ts";
 import type { Incident } from "../alerts/engine.ts";
 import {
   type AlertQuery,
+  type Beat,
   type Chart,
   type HistoryFilter,
   HistoryQueryError,
+  type IncidentFilter,
+  type IncidentRow,
   isDiskFull,
   type NewNotification,
   type NotificationStatus,
@@ -506,6 +509,107 @@ export class SqlStore implements Store {
       out.set(s.id, u);
     }
     return out;
+  }
+
+  async heartbeats(checkIds: readonly string[], limit: number): Promise<Record<string, Beat[]>> {
+    const out: Record<string, Beat[]> = {};
+    const series = await this.series();
+    for (const checkId of checkIds) {
+      const beats: Beat[] = [];
+      // one indexed read per series, so the cost does not grow with history
+      for (const s of series.filter((x) => x.checkId === checkId)) {
+        for (
+          const r of await this.#d.all(
+            `SELECT started_at, up, latency_ms FROM result_rows WHERE series_id = ?
+             ORDER BY started_at DESC LIMIT ?`,
+            [s.id, limit],
+          )
+        ) {
+          beats.push([
+            Number(r.started_at),
+            Number(r.up) === 1 ? 1 : 0,
+            numOrNull(r.latency_ms),
+            s.monitorName,
+          ]);
+        }
+      }
+      out[checkId] = beats.sort((a, b) => a[0] - b[0]).slice(-limit);
+    }
+    return out;
+  }
+
+  async checkUptime(checkId: string, since: number): Promise<number | null> {
+    const [row] = await this.#d.all(
+      `SELECT sum(h.count) AS n, sum(h.failures) AS f FROM rollup_hour h
+       JOIN series s ON s.id = h.series_id WHERE s.check_id = ? AND h.start >= ?`,
+      [checkId, Math.floor(since / HOUR) * HOUR],
+    );
+    const n = Number(row?.n ?? 0);
+    return n > 0 ? 100 * (1 - Number(row?.f ?? 0) / n) : null;
+  }
+
+  async dailyUptime(
+    checkIds: readonly string[],
+    since: number,
+  ): Promise<Map<string, Map<number, { count: number; failures: number }>>> {
+    const out = new Map<string, Map<number, { count: number; failures: number }>>();
+    for (const id of checkIds) out.set(id, new Map());
+    if (checkIds.length === 0) return out;
+    const rows = await this.#d.all(
+      `SELECT s.check_id AS c, h.start / ${DAY} AS day, sum(h.count) AS n, sum(h.failures) AS f
+       FROM rollup_hour h JOIN series s ON s.id = h.series_id
+       WHERE s.check_id IN (${checkIds.map(() => "?").join(", ")}) AND h.start >= ?
+       GROUP BY s.check_id, h.start / ${DAY}`,
+      [...checkIds, since],
+    );
+    for (const r of rows) {
+      out.get(String(r.c))?.set(Number(r.day), { count: Number(r.n), failures: Number(r.f) });
+    }
+    return out;
+  }
+
+  async selectIncidents(f: IncidentFilter): Promise<IncidentRow[]> {
+    const order = `i.${this.#d.orderId}`;
+    const where: string[] = [];
+    const args: SqlValue[] = [];
+    if (f.state === "open") where.push("i.resolved_at IS NULL");
+    if (f.state === "closed") where.push("i.resolved_at IS NOT NULL");
+    if (f.target) where.push("i.target = ?"), args.push(f.target);
+    if (f.checkId) where.push("i.check_id = ?"), args.push(f.checkId);
+    if (f.before) {
+      where.push(`(i.opened_at, ${order}) < (?, ?)`);
+      args.push(f.before.openedAt, f.before.rowid);
+    }
+    const rows = await this.#d.all(
+      `SELECT ${order} AS row_id, i.*,
+         (SELECT count(*) FROM alert_notifications n
+          WHERE n.incident_id = i.id AND n.event = 'opened' AND n.status = 'silenced') AS silenced
+       FROM alert_incidents i ${where.length ? "WHERE " + where.join(" AND ") : ""}
+       ORDER BY i.opened_at DESC, ${order} DESC LIMIT ?`,
+      [...args, f.limit],
+    );
+    return rows.map((row) => ({
+      rowid: Number(row.row_id),
+      id: String(row.id),
+      checkId: String(row.check_id),
+      target: String(row.target),
+      type: String(row.type),
+      condition: String(row.condition),
+      openedAt: Number(row.opened_at),
+      resolvedAt: numOrNull(row.resolved_at),
+      detail: String(row.detail),
+      notified: Number(row.notified) === 1,
+      vantage: JSON.parse(String(row.vantage)),
+      silencedNotifications: Number(row.silenced),
+    }));
+  }
+
+  async healthProbe(now: number): Promise<void> {
+    await this.#d.run(
+      `INSERT INTO health_probe (id, at) VALUES (1, ?)
+       ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+      [now],
+    );
   }
 
   async rollup(maxResults: number, budgetMs: number, rawCutoff: number): Promise<number> {

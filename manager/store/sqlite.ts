@@ -130,6 +130,12 @@ const MIGRATIONS: ((db: DatabaseSync) => void)[] = [
       CREATE INDEX IF NOT EXISTS alert_notifications_created ON alert_notifications (created_at);
     `);
   },
+  // 2: the row `/healthz` writes to prove the store takes writes
+  (db) => {
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)",
+    );
+  },
 ];
 
 /**

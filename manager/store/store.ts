@@ -355,6 +355,61 @@ export interface AlertQuery {
   target?: string;
 }
 
+/**
+ * One result in a heartbeat strip: `[startedAt ms, up 1|0, latency ms or null, monitor name]`.
+ *
+ * @example
+ * ```ts
+ * import type { Beat } from "./store.ts";
+ * const b: Beat = [Date.now(), 1, 12.5, "edge-a"];
+ * ```
+ */
+export type Beat = [number, 0 | 1, number | null, string];
+
+/**
+ * Which incidents {@linkcode Store.selectIncidents} returns.
+ *
+ * @example
+ * ```ts
+ * import type { IncidentFilter } from "./store.ts";
+ * const f: IncidentFilter = { state: "open", limit: 50 };
+ * ```
+ */
+export interface IncidentFilter {
+  state?: "open" | "closed" | "all";
+  target?: string;
+  checkId?: string;
+  limit: number;
+  /** Only incidents before this position: (openedAt, rowid) of the last one seen. */
+  before?: { openedAt: number; rowid: number };
+}
+
+/**
+ * An incident row for the incidents API and the status page.
+ *
+ * @example
+ * ```ts
+ * import type { IncidentRow } from "./store.ts";
+ * const open = (r: IncidentRow) => r.resolvedAt === null;
+ * ```
+ */
+export interface IncidentRow {
+  /** Insertion order, for paging. */
+  rowid: number;
+  id: string;
+  checkId: string;
+  target: string;
+  type: string;
+  condition: string;
+  openedAt: number;
+  resolvedAt: number | null;
+  detail: string;
+  notified: boolean;
+  vantage: VantageView[];
+  /** Notifications of its opening silenced by maintenance. */
+  silencedNotifications: number;
+}
+
 /** Re-exported for the alert code's types. */
 export type { Condition, VantageView };
 
@@ -424,6 +479,19 @@ export interface Store {
   /** Uptime of every series over 24 h, 7 d and 30 d from the hour rollups, by series ID. */
   uptime(now?: number): Promise<Map<number, Uptime>>;
 
+  /** The newest `limit` results of each check in `checkIds` (every monitor), oldest first. */
+  heartbeats(checkIds: readonly string[], limit: number): Promise<Record<string, Beat[]>>;
+  /** Percent of a check's results (every monitor) up since `since`, from the hour rollups; null without any. */
+  checkUptime(checkId: string, since: number): Promise<number | null>;
+  /**
+   * Result and failure counts per UTC day (days since the epoch) of each of
+   * `checkIds` (every monitor together), from the hour rollups, since `since`.
+   */
+  dailyUptime(
+    checkIds: readonly string[],
+    since: number,
+  ): Promise<Map<string, Map<number, { count: number; failures: number }>>>;
+
   // rollups and retention (scheduled by `rollups.ts`)
 
   /**
@@ -453,6 +521,8 @@ export interface Store {
   incidents(q?: AlertQuery): Promise<StoredIncident[]>;
   /** Notifications, newest first. */
   notifications(q?: AlertQuery): Promise<StoredNotification[]>;
+  /** Incidents matching `f`, newest first (by opening, then insertion), with their silenced openings. */
+  selectIncidents(f: IncidentFilter): Promise<IncidentRow[]>;
   /** Records a newly opened incident. */
   incidentOpened(i: Incident): Promise<void>;
   /** Records that an incident resolved. */
@@ -466,6 +536,13 @@ export interface Store {
     id: string,
     u: { status: NotificationStatus; attempts: number; error: string | null; finishedAt?: number },
   ): Promise<void>;
+
+  /**
+   * Writes a one-row probe, outside {@linkcode diskFull}'s bookkeeping (a
+   * failed probe must not mark results as unstorable), for `/healthz`.
+   * Throws what the engine threw.
+   */
+  healthProbe(now: number): Promise<void>;
 
   /** Closes the store (waits for writes under way). */
   close(): Promise<void>;
