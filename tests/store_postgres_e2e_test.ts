@@ -163,3 +163,32 @@ Deno.test("--db postgres: alone connects from PGHOST, PGPORT, PGUSER and PGDATAB
     }
   }
 });
+
+Deno.test("PostgreSQL down for 5 s under a running manager: it stays up, the monitor holds its results, all are stored once when the server is back", async () => {
+  await using tmp = await tempDir();
+  await using pg = await startPostgres();
+  await using mon = await startMonitor({ dataDir: `${tmp.path}/mon`, extra: ["--name", "m"] });
+  const config = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `monitors:\n  - { address: "127.0.0.1:${mon.port}", name: m }\ntargets:\n` +
+      `  down:\n    TCP: { host: 127.0.0.1, port: ${freeTcpPort()}, frequency: 0.2 }\n`,
+  );
+  const manager = startManager(config, { db: pg.url });
+  const api = (await manager.waitFor(/API and dashboard on http:\/\/\S+\//, 30_000))
+    .match(/(http:\/\/\S+)\//)![1]!;
+  const count = async () => (await (await fetch(`${api}/api/v1/results?limit=10000`)).json()).items;
+  await until("results are stored", async () => (await count()).length >= 10);
+  await pg.restart(5_000);
+  const status = await fetch(`${api}/api/v1/status`);
+  assert.equal(status.status, 200, "the manager answered through the outage");
+  await status.body?.cancel();
+  // the monitor went on numbering its results meanwhile; every one of them arrives
+  await until("results made during the outage are stored", async () => {
+    const seqs = (await count()).map((r: { seq: number }) => r.seq).sort((a: number, b: number) =>
+      a - b
+    );
+    return seqs.length >= 60 && seqs.every((s: number, i: number) => s === i + 1);
+  }, 60_000);
+  assert.equal((await manager.stop()).code, 0, manager.lines.slice(-20).join("\n"));
+});
