@@ -171,6 +171,7 @@ export class ManagerProcess implements AsyncDisposable {
     if (output instanceof LiveView) {
       output.judge = freshnessOf(manager);
       output.linkStates = () => manager.states();
+      output.latest = () => manager.latest.all();
     }
     const alerts = await attachAlerts(manager);
     stack.defer(() => alerts.stop());
