@@ -23,6 +23,7 @@ import type { Output } from "./output.ts";
 import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
+import { RemoteWriteSink } from "./remote_write.ts";
 
 const log = logger("manager");
 
@@ -75,6 +76,8 @@ export class Manager {
   readonly store: ResultStore;
   /** Rollups, retention and history queries over {@linkcode store}. */
   readonly history: History;
+  /** Sends every stored result's metrics to the `remote_write:` endpoints. */
+  readonly remoteWrite: RemoteWriteSink;
   #opts: ManagerOptions;
   #config: Config;
   #links = new Map<string, MonitorLink>();
@@ -100,6 +103,7 @@ export class Manager {
     this.#paused = new Set(store.pausedChecks());
     this.history = new History(store, opts.retention);
     this.history.start();
+    this.remoteWrite = new RemoteWriteSink(config.remoteWrite ?? []);
     this.#spreadTimer = setTimeout(() => {
       this.#spreadSettled = true;
       this.#redistribute();
@@ -184,6 +188,11 @@ export class Manager {
           out.result(r, l.config.name);
           for (const cb of this.#resultListeners) cb(r, l.config.name);
         }
+        const specs = new Map(this.#config.checks.map((c) => [c.spec.id, c.spec]));
+        this.remoteWrite.write(
+          results.map((r) => ({ ...r, monitorName: l.config.name })),
+          (id) => specs.get(id),
+        );
       },
       onStatus: (l, previous) => this.#onStatus(l, previous),
       onAssigned: (l, checks) => {
@@ -319,6 +328,7 @@ export class Manager {
     }
     const before = new Map(this.#config.monitors.map((m) => [m.name, m]));
     this.#config = next;
+    void this.remoteWrite.update(next.remoteWrite ?? []);
     for (const m of next.monitors) {
       const old = before.get(m.name);
       if (old && old.address === m.address) continue;
@@ -373,6 +383,7 @@ export class Manager {
     clearTimeout(this.#reloadTimer);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     this.history.stop();
+    await this.remoteWrite.stop();
     this.#unsubscribeDiskFull();
     this.#opts.output.flush();
     this.store.close();

@@ -50,6 +50,7 @@ import {
   readCheckAlert,
   readMaintenance,
 } from "./config_alerts.ts";
+import { readRemoteWrite, type RemoteWriteConfig } from "./config_remote_write.ts";
 
 /**
  * Where a check runs: on every monitor, on one monitor the manager picks at
@@ -149,6 +150,8 @@ export interface Config {
   targets: string[];
   /** Set when the file has `alerts:`, `notifiers:`, `maintenance:` or a target's `alert:`. */
   alerting?: AlertingConfig;
+  /** Set when the file has `remote_write:` (see `config_remote_write.ts`). */
+  remoteWrite?: RemoteWriteConfig[];
 }
 
 /**
@@ -191,7 +194,15 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["monitors", "defaults", "targets", "alerts", "notifiers", "maintenance"];
+const TOP_KEYS = [
+  "monitors",
+  "defaults",
+  "targets",
+  "alerts",
+  "notifiers",
+  "maintenance",
+  "remote_write",
+];
 const MONITOR_KEYS = [
   "address",
   "ip",
@@ -734,7 +745,15 @@ export function parseConfig(
   if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
   const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
     Object.keys(alerting.targets).length > 0;
-  return { monitors, checks, targets, ...(alerted ? { alerting } : {}) };
+  const remoteWriteEntry = topEntry("remote_write");
+  const remoteWrite = remoteWriteEntry ? readRemoteWrite(r, remoteWriteEntry) : undefined;
+  return {
+    monitors,
+    checks,
+    targets,
+    ...(alerted ? { alerting } : {}),
+    ...(remoteWrite ? { remoteWrite } : {}),
+  };
 }
 
 /** With `errors`, a check's mistake is kept there and the next check is read (`netmon check`). */

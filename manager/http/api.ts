@@ -160,6 +160,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           sseClients: live.clients,
           checks: manager.config.checks.map((c) => c.spec),
           incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
+          remoteWrite: manager.remoteWrite.stats(),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
