@@ -17,6 +17,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "./shared/config.ts";
+import { ClusterError } from "./manager/cluster.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
 import { Monitor } from "./monitor/monitor.ts";
@@ -127,6 +128,9 @@ Options:
                       web page cannot reach the API by rebinding its own name
   --keep-raw-days N   days raw results are kept (default 7)
   --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
+  --cluster URL       share the monitors with the other managers registered in the
+                      PostgreSQL at URL (postgres://user@host:port/db): each monitor is
+                      served by one live manager, alerts are evaluated by one
   -h, --help          show this help`,
 };
 
@@ -333,6 +337,7 @@ async function runManager(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       db: { type: "string" },
+      cluster: { type: "string" },
       token: { type: "string" },
       "token-file": { type: "string" },
       "log-format": { type: "string" },
@@ -395,6 +400,7 @@ async function runManager(args: string[]): Promise<number> {
         minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
         hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
       },
+      ...(values.cluster ? { cluster: { url: values.cluster } } : {}),
     });
   } catch (e) {
     output.close();
@@ -415,6 +421,7 @@ async function runManager(args: string[]): Promise<number> {
       );
     }
     console.error(`netmon: API and dashboard on ${server.url}/`);
+    manager.advertise(server.url);
     if (Deno.stdin.isTerminal()) {
       const api = server.api;
       // the netmon ctl commands, typed here, answered in-process
@@ -505,6 +512,10 @@ export async function main(args: string[]): Promise<number> {
       return 1;
     }
     if (e instanceof Deno.errors.PermissionDenied) {
+      console.error(`netmon: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof ClusterError) {
       console.error(`netmon: ${e.message}`);
       return 1;
     }

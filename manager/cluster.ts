@@ -33,13 +33,20 @@ import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
 import { errorText } from "../shared/connection.ts";
 import { fnv1a32, mix32 } from "../shared/hash.ts";
 import { logger } from "../shared/log.ts";
+import type { CheckResult } from "../shared/checks.ts";
+import type { LinkState } from "./link.ts";
 
 const log = logger("cluster");
+const encoder = new TextEncoder();
 
 /** The advisory lock key of the leader lease ("netm"); classid 0 and objid this in `pg_locks`. */
 const LEASE_KEY = 0x6e65746d;
 /** Serialises the managers' first `CREATE TABLE` (two at once can collide in the catalog). */
 const SCHEMA_KEY = 0x6e65746e;
+/** The channel on which managers share the results they stored. */
+const RESULTS_CHANNEL = "netmon_results";
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
+const MAX_NOTIFY_BYTES = 7900;
 /** Rows of managers dead this long are deleted, so the table does not grow with restarts. */
 const FORGET_AFTER_S = 24 * 3600;
 
@@ -83,6 +90,23 @@ export interface ManagerInfo {
   heartbeatAt: number;
   /** Whether this is the manager asking. */
   self: boolean;
+}
+
+/**
+ * A monitor's link as the manager serving it last reported it.
+ *
+ * @example
+ * ```ts
+ * import type { ReportedMonitor } from "./cluster.ts";
+ * declare const state: import("./link.ts").LinkState;
+ * const r: ReportedMonitor = { managerId: "a1", state, reportedAt: 0 };
+ * ```
+ */
+export interface ReportedMonitor {
+  managerId: string;
+  state: LinkState;
+  /** Unix ms by the database's clock. */
+  reportedAt: number;
 }
 
 /** Options of {@linkcode Cluster.join}. */
@@ -137,7 +161,7 @@ export function rendezvousOwner(monitorName: string, managerIds: readonly string
 /** This manager's membership of the cluster. See the module doc. */
 export class Cluster implements AsyncDisposable {
   readonly id: string;
-  readonly address: string;
+  #address: string;
   readonly #url: string;
   readonly #sql: postgres.Sql;
   /** The lease's own connection: the advisory lock belongs to its session. */
@@ -153,12 +177,16 @@ export class Cluster implements AsyncDisposable {
   #ticking: Promise<void> | null = null;
   #left = false;
   #failing = false;
+  #reported = new Map<string, ReportedMonitor>();
+  #ownStates: () => LinkState[] = () => [];
+  #beatListeners = new Set<() => void>();
+  #sharedListeners = new Set<(results: CheckResult[], monitorName: string) => void>();
   #changeListeners = new Set<(members: ManagerInfo[]) => void>();
   #leaderListeners = new Set<(leader: boolean) => void>();
 
   private constructor(url: string, options: ClusterOptions) {
     this.id = options.id ?? crypto.randomUUID();
-    this.address = options.address ?? "";
+    this.#address = options.address ?? "";
     this.#url = url;
     this.#heartbeatMs = options.heartbeatMs ?? 2_000;
     this.#deadAfterMs = options.deadAfterMs ?? 10_000;
@@ -205,6 +233,12 @@ export class Cluster implements AsyncDisposable {
           started_at timestamptz NOT NULL DEFAULT now(),
           heartbeat_at timestamptz NOT NULL
         )`;
+        await tx`CREATE TABLE IF NOT EXISTS netmon_cluster_monitors (
+          name text PRIMARY KEY,
+          manager_id text NOT NULL,
+          state jsonb NOT NULL,
+          reported_at timestamptz NOT NULL
+        )`;
       });
     } catch (e) {
       await c.#close();
@@ -214,9 +248,20 @@ export class Cluster implements AsyncDisposable {
         { cause: e },
       );
     }
+    await c.#sql.listen(RESULTS_CHANNEL, (payload) => c.#onShared(payload));
     await c.tick();
     c.#schedule();
     return c;
+  }
+
+  /** Where this manager's API listens, as the others see it. */
+  get address(): string {
+    return this.#address;
+  }
+
+  /** Changes {@linkcode address} (e.g. once the API has its port); written at the next heartbeat. */
+  set address(address: string) {
+    this.#address = address;
   }
 
   /** The live managers (this one among them while its heartbeat holds), by ID. */
@@ -234,6 +279,78 @@ export class Cluster implements AsyncDisposable {
     return this.owner(monitorName) === this.id;
   }
 
+  /**
+   * Sets what this manager reports at every heartbeat: the links it serves,
+   * so every manager can show the whole fleet ({@linkcode reported}).
+   */
+  reportLinks(states: () => LinkState[]): void {
+    this.#ownStates = states;
+  }
+
+  /** Each monitor's link as the manager serving it last reported it, by monitor name. */
+  reported(): ReadonlyMap<string, ReportedMonitor> {
+    return this.#reported;
+  }
+
+  /**
+   * Tells the other managers about results this one stored (PostgreSQL
+   * `NOTIFY`), for their live views and the leader's alert evaluation. A
+   * result too large for one notification goes without its details; one
+   * still too large is not shared (it is in the store all the same).
+   */
+  async shareResults(results: readonly CheckResult[], monitorName: string): Promise<void> {
+    const head =
+      encoder.encode(JSON.stringify({ from: this.id, monitor: monitorName, results: [] }))
+        .length;
+    let batch: string[] = [];
+    let size = head;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const payload = `{"from":${JSON.stringify(this.id)},"monitor":${
+        JSON.stringify(monitorName)
+      },"results":[${batch.join(",")}]}`;
+      batch = [];
+      size = head;
+      await this.#sql.notify(RESULTS_CHANNEL, payload);
+    };
+    const bytes = (t: string) => encoder.encode(t).length;
+    for (const r of results) {
+      let text = JSON.stringify(r);
+      if (head + bytes(text) > MAX_NOTIFY_BYTES) text = JSON.stringify({ ...r, details: {} });
+      const n = bytes(text);
+      if (head + n > MAX_NOTIFY_BYTES) {
+        log.debug("Result {seq} of {monitor} too large to share", {
+          seq: r.seq,
+          monitor: monitorName,
+        });
+        continue;
+      }
+      if (size + n + 1 > MAX_NOTIFY_BYTES) await flush();
+      batch.push(text);
+      size += n + 1;
+    }
+    await flush();
+  }
+
+  /**
+   * Calls `cb` with the results other managers share. Returns a function
+   * that unsubscribes.
+   */
+  onSharedResults(cb: (results: CheckResult[], monitorName: string) => void): () => void {
+    this.#sharedListeners.add(cb);
+    return () => this.#sharedListeners.delete(cb);
+  }
+
+  #onShared(payload: string) {
+    try {
+      const msg: { from: string; monitor: string; results: CheckResult[] } = JSON.parse(payload);
+      if (msg.from === this.id || this.#left) return;
+      for (const cb of this.#sharedListeners) cb(msg.results, msg.monitor);
+    } catch (e) {
+      log.warn("A shared result could not be read: {e}", { e: errorText(e) });
+    }
+  }
+
   /** Whether this manager holds the leader lease (alert evaluation and notifications). */
   get leader(): boolean {
     return this.#leader;
@@ -243,6 +360,12 @@ export class Cluster implements AsyncDisposable {
   onChange(cb: (members: ManagerInfo[]) => void): () => void {
     this.#changeListeners.add(cb);
     return () => this.#changeListeners.delete(cb);
+  }
+
+  /** Calls `cb` after every heartbeat, failed or not. Returns a function that unsubscribes. */
+  onHeartbeat(cb: () => void): () => void {
+    this.#beatListeners.add(cb);
+    return () => this.#beatListeners.delete(cb);
   }
 
   /** Calls `cb` when this manager gains or loses the lease. Returns a function that unsubscribes. */
@@ -267,10 +390,29 @@ export class Cluster implements AsyncDisposable {
     try {
       const rows = await this.#sql.begin(async (tx) => {
         await tx`INSERT INTO netmon_cluster_managers (id, address, heartbeat_at)
-          VALUES (${this.id}, ${this.address}, now())
+          VALUES (${this.id}, ${this.#address}, now())
           ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), address = EXCLUDED.address`;
         await tx`DELETE FROM netmon_cluster_managers
           WHERE heartbeat_at < now() - make_interval(secs => ${FORGET_AFTER_S})`;
+        const own = this.#ownStates();
+        if (own.length) {
+          const rows = own.map((st) => ({ name: st.name, state: JSON.stringify(st) }));
+          await tx`INSERT INTO netmon_cluster_monitors (name, manager_id, state, reported_at)
+            SELECT r.name, ${this.id}, r.state::jsonb, now()
+            FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(name text, state text)
+            ON CONFLICT (name) DO UPDATE SET manager_id = EXCLUDED.manager_id,
+              state = EXCLUDED.state, reported_at = EXCLUDED.reported_at`;
+        }
+        const reported = await tx<
+          { name: string; manager_id: string; state: LinkState; at: number }[]
+        >`SELECT name, manager_id, state,
+            (extract(epoch FROM reported_at) * 1000)::float8 AS at
+          FROM netmon_cluster_monitors`;
+        this.#reported = new Map(
+          reported.map((
+            r,
+          ) => [r.name, { managerId: r.manager_id, state: r.state, reportedAt: r.at }]),
+        );
         return await tx<{ id: string; address: string; at: number }[]>`
           SELECT id, address, (extract(epoch FROM heartbeat_at) * 1000)::float8 AS at
           FROM netmon_cluster_managers
@@ -303,6 +445,7 @@ export class Cluster implements AsyncDisposable {
       }
     }
     await this.#tryLease();
+    if (!this.#left) { for (const cb of this.#beatListeners) cb(); }
   }
 
   async #tryLease() {

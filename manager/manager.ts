@@ -24,6 +24,7 @@ import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
 import { RemoteWriteSink } from "./remote_write.ts";
+import { Cluster, type ClusterOptions } from "./cluster.ts";
 
 const log = logger("manager");
 
@@ -40,6 +41,27 @@ export interface ManagerOptions {
   watch?: boolean;
   /** How long raw results and rollups are kept (default 7 days and 400 days). */
   retention?: Partial<Retention>;
+  /**
+   * Share the monitors with the other managers registered in this
+   * PostgreSQL (see `cluster.ts`): this one links only to the monitors it
+   * owns, and evaluates alerts only while it holds the lease.
+   */
+  cluster?: ClusterOptions & { url: string };
+}
+
+/**
+ * A monitor's link state, with the manager serving it when several share
+ * the monitors (absent for a manager on its own).
+ *
+ * @example
+ * ```ts
+ * import type { MonitorState } from "./manager.ts";
+ * declare const s: MonitorState;
+ * console.log(s.servedBy?.address ?? "this manager");
+ * ```
+ */
+export interface MonitorState extends LinkState {
+  servedBy?: { managerId: string; address: string; self: boolean };
 }
 
 /** Reads and parses the configuration file. Throws {@linkcode ConfigError}. */
@@ -72,7 +94,7 @@ const SPREAD_SETTLE_MS = 1500;
 
 /** A running manager. */
 export class Manager {
-  readonly managerId = crypto.randomUUID();
+  readonly managerId: string;
   readonly store: ResultStore;
   /** Rollups, retention and history queries over {@linkcode store}. */
   readonly history: History;
@@ -95,9 +117,18 @@ export class Manager {
   #unsubscribeDiskFull: () => void;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
+  #leaderListeners = new Set<(leader: boolean) => void>();
+  readonly #cluster: Cluster | null;
 
-  private constructor(opts: ManagerOptions, config: Config, store: ResultStore) {
+  private constructor(
+    opts: ManagerOptions,
+    config: Config,
+    store: ResultStore,
+    cluster: Cluster | null,
+  ) {
     this.#opts = opts;
+    this.#cluster = cluster;
+    this.managerId = cluster?.id ?? crypto.randomUUID();
     this.#config = config;
     this.store = store;
     this.#paused = new Set(store.pausedChecks());
@@ -109,7 +140,8 @@ export class Manager {
       this.#redistribute();
     }, SPREAD_SETTLE_MS);
     this.#unsubscribeDiskFull = store.onDiskFull((full) => this.#onDiskFull(full));
-    for (const m of config.monitors) this.#addLink(m);
+    for (const m of config.monitors) if (this.#serves(m.name)) this.#addLink(m);
+    if (cluster) this.#joinCluster(cluster);
     this.#statusTimer = setInterval(() => this.#printStatus(), opts.statusEveryMs ?? 10_000);
     this.#printStatus();
     if (opts.watch ?? true) this.#watch();
@@ -118,8 +150,66 @@ export class Manager {
   /** Loads the configuration (throws {@linkcode ConfigError}), opens the store and dials every monitor. */
   static async start(opts: ManagerOptions): Promise<Manager> {
     const config = await loadConfig(opts.configPath);
-    const store = ResultStore.open(opts.dbPath);
-    return new Manager(opts, config, store);
+    const cluster = opts.cluster ? await Cluster.join(opts.cluster.url, opts.cluster) : null;
+    let store: ResultStore;
+    try {
+      store = ResultStore.open(opts.dbPath);
+    } catch (e) {
+      await cluster?.leave();
+      throw e;
+    }
+    return new Manager(opts, config, store, cluster);
+  }
+
+  /** Whether this manager runs the link to the monitor named `name`. */
+  #serves(name: string): boolean {
+    return this.#cluster?.owns(name) ?? true;
+  }
+
+  #joinCluster(cluster: Cluster) {
+    cluster.reportLinks(() => [...this.#links.values()].map((l) => l.state));
+    cluster.onHeartbeat(() => this.#followCluster());
+    cluster.onSharedResults((results, monitorName) => {
+      for (const r of results) for (const cb of this.#resultListeners) cb(r, monitorName);
+    });
+    cluster.onLeadership((leader) => {
+      for (const cb of this.#leaderListeners) cb(leader);
+    });
+  }
+
+  /** Takes the links to the monitors this manager now owns, drops the others, resends spreads. */
+  async #followCluster() {
+    if (this.#stopping) return;
+    const drop = [...this.#links.keys()].filter((name) => !this.#serves(name));
+    for (const m of this.#config.monitors) {
+      if (this.#serves(m.name) && !this.#links.has(m.name)) this.#addLink(m);
+    }
+    await Promise.all(drop.map((name) => this.#removeLink(name)));
+    this.#redistribute();
+  }
+
+  /**
+   * Whether this manager evaluates alerts and sends notifications: always
+   * on its own, only while it holds the lease in a cluster.
+   */
+  get leads(): boolean {
+    return this.#cluster?.leader ?? true;
+  }
+
+  /** Calls `cb` when this manager gains or loses the lease. Returns a function that unsubscribes. */
+  onLeadership(cb: (leader: boolean) => void): () => void {
+    this.#leaderListeners.add(cb);
+    return () => this.#leaderListeners.delete(cb);
+  }
+
+  /** Tells the other managers of the cluster where this one's API is (e.g. `http://10.0.0.5:8080`). */
+  advertise(address: string): void {
+    if (this.#cluster) this.#cluster.address = address;
+  }
+
+  /** The managers sharing the monitors (empty for a manager on its own). */
+  clusterMembers(): { id: string; address: string; self: boolean }[] {
+    return this.#cluster?.members() ?? [];
   }
 
   /** The configuration in force. */
@@ -127,9 +217,48 @@ export class Manager {
     return this.#config;
   }
 
-  /** Every link's current state, in configuration order. */
-  states(): LinkState[] {
-    return [...this.#links.values()].map((l) => l.state);
+  /**
+   * Every monitor's link state, in configuration order. In a cluster, the
+   * monitors other managers serve come as their manager last reported them.
+   */
+  states(): MonitorState[] {
+    const cluster = this.#cluster;
+    if (!cluster) return [...this.#links.values()].map((l) => l.state);
+    const members = new Map(cluster.members().map((m) => [m.id, m]));
+    const reported = cluster.reported();
+    return this.#config.monitors.map((m): MonitorState => {
+      const owner = cluster.owner(m.name);
+      const member = owner === null ? undefined : members.get(owner);
+      const servedBy = member
+        ? { managerId: member.id, address: member.address, self: member.self }
+        : undefined;
+      const link = this.#links.get(m.name);
+      if (link) return { ...link.state, ...(servedBy ? { servedBy } : {}) };
+      const r = reported.get(m.name);
+      if (r && r.managerId === owner) return { ...r.state, ...(servedBy ? { servedBy } : {}) };
+      return {
+        name: m.name,
+        address: m.address,
+        status: "Reconnecting",
+        monitorId: null,
+        remoteName: null,
+        lastError: owner === null
+          ? "no manager of the cluster is live"
+          : `served by manager ${owner}, which has not reported it yet`,
+        since: Date.now(),
+        lastSeen: null,
+        heldBack: 0,
+        received: 0,
+        spool: null,
+        ...(servedBy ? { servedBy } : {}),
+      };
+    });
+  }
+
+  /** Whether the link to the monitor named `name` is Online, whichever manager serves it. */
+  isOnline(name: string): boolean {
+    if (!this.#cluster) return this.#links.get(name)?.online ?? false;
+    return this.states().some((s) => s.name === name && s.status === "Online");
   }
 
   #printStatus() {
@@ -188,6 +317,9 @@ export class Manager {
           out.result(r, l.config.name);
           for (const cb of this.#resultListeners) cb(r, l.config.name);
         }
+        this.#cluster?.shareResults(results, l.config.name).catch((e) =>
+          log.warn("Results not shared with the cluster: {e}", { e: errorText(e) })
+        );
         const specs = new Map(this.#config.checks.map((c) => [c.spec.id, c.spec]));
         this.remoteWrite.write(
           results.map((r) => ({ ...r, monitorName: l.config.name })),
@@ -274,11 +406,12 @@ export class Manager {
 
   /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
   assignedTo(name: string): CheckSpec[] {
-    const links = [...this.#links.values()];
+    // in a cluster a spread check goes to one monitor of the whole fleet
+    const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => l.state);
     return assignedChecks(name, {
       config: this.#config,
-      monitors: links.map((l) => l.config.name),
-      online: links.filter((l) => l.online).map((l) => l.config.name),
+      monitors: states.map((s) => s.name),
+      online: states.filter((s) => s.status === "Online").map((s) => s.name),
       starting: !this.#spreadSettled,
       paused: this.#paused,
     });
@@ -333,7 +466,7 @@ export class Manager {
       const old = before.get(m.name);
       if (old && old.address === m.address) continue;
       if (old) await this.#removeLink(m.name);
-      this.#addLink(m);
+      if (this.#serves(m.name)) this.#addLink(m);
     }
     for (const name of before.keys()) {
       if (!next.monitors.some((m) => m.name === name)) await this.#removeLink(name);
@@ -382,6 +515,7 @@ export class Manager {
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
+    await this.#cluster?.leave();
     this.history.stop();
     await this.remoteWrite.stop();
     this.#unsubscribeDiskFull();
