@@ -131,6 +131,9 @@ Options:
   --cluster URL       share the monitors with the other managers registered in the
                       PostgreSQL at URL (postgres://user@host:port/db): each monitor is
                       served by one live manager, alerts are evaluated by one
+  --cluster-id ID     this manager's name in the cluster (default a random one); a
+                      manager restarted with its ID takes its monitors back at once.
+                      Never give two running managers the same ID
   -h, --help          show this help`,
 };
 
@@ -338,6 +341,7 @@ async function runManager(args: string[]): Promise<number> {
     options: {
       db: { type: "string" },
       cluster: { type: "string" },
+      "cluster-id": { type: "string" },
       token: { type: "string" },
       "token-file": { type: "string" },
       "log-format": { type: "string" },
@@ -400,7 +404,14 @@ async function runManager(args: string[]): Promise<number> {
         minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
         hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
       },
-      ...(values.cluster ? { cluster: { url: values.cluster } } : {}),
+      ...(values.cluster
+        ? {
+          cluster: {
+            url: values.cluster,
+            ...(values["cluster-id"] ? { id: values["cluster-id"] } : {}),
+          },
+        }
+        : {}),
     });
   } catch (e) {
     output.close();

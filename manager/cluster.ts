@@ -396,10 +396,11 @@ export class Cluster implements AsyncDisposable {
           WHERE heartbeat_at < now() - make_interval(secs => ${FORGET_AFTER_S})`;
         const own = this.#ownStates();
         if (own.length) {
-          const rows = own.map((st) => ({ name: st.name, state: JSON.stringify(st) }));
+          const rows = JSON.stringify(own.map((st) => ({ name: st.name, state: st })));
+          // a text parameter: one typed json would be encoded a second time
           await tx`INSERT INTO netmon_cluster_monitors (name, manager_id, state, reported_at)
             SELECT r.name, ${this.id}, r.state::jsonb, now()
-            FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(name text, state text)
+            FROM json_to_recordset(${rows}::text::json) AS r(name text, state json)
             ON CONFLICT (name) DO UPDATE SET manager_id = EXCLUDED.manager_id,
               state = EXCLUDED.state, reported_at = EXCLUDED.reported_at`;
         }

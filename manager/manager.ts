@@ -257,8 +257,11 @@ export class Manager {
 
   /** Whether the link to the monitor named `name` is Online, whichever manager serves it. */
   isOnline(name: string): boolean {
-    if (!this.#cluster) return this.#links.get(name)?.online ?? false;
-    return this.states().some((s) => s.name === name && s.status === "Online");
+    const link = this.#links.get(name);
+    if (link || !this.#cluster) return link?.online ?? false;
+    const r = this.#cluster.reported().get(name);
+    return r !== undefined && r.managerId === this.#cluster.owner(name) &&
+      r.state.status === "Online";
   }
 
   #printStatus() {

@@ -249,21 +249,23 @@ function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
   const series = manager.history.series();
   const uptime = manager.history.uptime();
   const rows: TargetRow[] = [];
-  for (const link of manager.links.values()) {
-    const name = link.config.name;
+  // in a cluster, the monitors other managers serve too (their latest results are shared)
+  for (const st of manager.states()) {
+    const name = st.name;
     const assigned = new Set(manager.assignedTo(name).map((c) => c.id));
     for (const { spec } of manager.config.checks) {
       const s = series.find((x) => x.checkId === spec.id && x.monitorName === name);
       const paused = manager.paused.has(spec.id);
       // a paused check is no one's assignment, yet still listed where it would run
       if (!assigned.has(spec.id) && !s && !(paused && wouldRun(manager, name, spec))) continue;
-      const last = s ? live.latestOf(spec.id, s.monitorId) : undefined;
+      const monitorId = s?.monitorId ?? st.monitorId;
+      const last = monitorId ? live.latestOf(spec.id, monitorId) : undefined;
       rows.push({
         checkId: spec.id,
         target: spec.target,
         type: spec.type,
         monitor: name,
-        monitorId: s?.monitorId ?? link.state.monitorId,
+        monitorId,
         assigned: assigned.has(spec.id),
         paused,
         state: stateOf(judge(spec.id, name, last?.startedAt ?? null, now), last?.up),
