@@ -168,7 +168,11 @@ export class Manager {
 
   #joinCluster(cluster: Cluster) {
     cluster.reportLinks(() => [...this.#links.values()].map((l) => l.state));
-    cluster.onHeartbeat(() => this.#followCluster());
+    cluster.onHeartbeat(() => {
+      this.#followCluster().catch((e) =>
+        log.error("Following the cluster failed: {e}", { e: errorText(e) })
+      );
+    });
     cluster.onSharedResults((results, monitorName) => {
       for (const r of results) for (const cb of this.#resultListeners) cb(r, monitorName);
     });
