@@ -8,7 +8,9 @@
  * down and are sent oldest first once it is back; past the bound the oldest
  * are dropped and counted. 5xx, 429 and network errors are retried with
  * exponential backoff; any other 4xx means the endpoint refuses that data
- * for good (bad labels, samples out of order), so it is logged and dropped.
+ * for good (bad labels, a sample older than its series' newest): the batch
+ * is halved until the refused samples are alone, and those are logged and
+ * dropped.
  * The results themselves stay in the store either way.
  *
  * @example
@@ -249,23 +251,49 @@ export class RemoteWriter {
       const batch = this.#queue.slice(this.#head, this.#head + n);
       this.#head += n;
       this.#inFlight = n;
-      // the batch is retried until it is sent or refused for good
-      while (!signal.aborted) {
-        const outcome = await this.#send(batch, signal);
+      // retried until sent; a refused batch is halved until the samples refused are alone,
+      // so that one sample out of order costs only itself (Prometheus refuses the whole request)
+      const parts = [batch];
+      let refused = 0;
+      let reason = "";
+      while (parts.length && !signal.aborted) {
+        const part = parts[0]!;
+        const outcome = await this.#send(part, signal);
         if (outcome === "retry") {
           await sleep(backoff, signal);
           backoff = Math.min(backoff * 2, this.#opts.maxBackoffMs);
           continue;
         }
         backoff = this.#opts.minBackoffMs;
-        break;
+        parts.shift();
+        this.#inFlight -= outcome === "sent" || part.length === 1 ? part.length : 0;
+        if (outcome === "sent") continue;
+        reason ||= outcome.refused;
+        if (part.length > 1) {
+          const mid = Math.ceil(part.length / 2);
+          parts.unshift(part.slice(0, mid), part.slice(mid));
+        } else {
+          refused++;
+          this.#stats.rejected++;
+        }
+      }
+      if (refused > 0) {
+        log.warn("Remote-write to {url} refused {refused} of {n} samples, dropped: {reason}", {
+          url: this.#stats.url,
+          refused,
+          n,
+          reason,
+        });
       }
       this.#inFlight = 0;
     }
   }
 
-  /** One try: "done" when the batch is sent or refused for good, "retry" otherwise. */
-  async #send(batch: TimedSample[], signal: AbortSignal): Promise<"done" | "retry"> {
+  /** One try: "sent", "retry", or refused for good with the endpoint's answer. */
+  async #send(
+    batch: TimedSample[],
+    signal: AbortSignal,
+  ): Promise<"sent" | "retry" | { refused: string }> {
     const url = this.#stats.url;
     let res: Response;
     try {
@@ -289,7 +317,7 @@ export class RemoteWriter {
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
       });
     } catch (e) {
-      if (signal.aborted) return "done";
+      if (signal.aborted) return "retry";
       return this.#failed(`${errorText(e)}; retrying`);
     }
     const body = await res.text().catch(() => "");
@@ -297,20 +325,13 @@ export class RemoteWriter {
       this.#stats.sent += batch.length;
       if (this.#failing) log.info("Remote-write to {url} works again", { url });
       this.#failing = false;
-      return "done";
+      return "sent";
     }
     if (res.status === 429 || res.status >= 500) {
       return this.#failed(`HTTP ${res.status} ${body.slice(0, 200).trim()}; retrying`);
     }
     this.#stats.failedRequests++;
-    this.#stats.rejected += batch.length;
-    log.warn("Remote-write to {url} refused {n} samples, dropped: HTTP {status} {body}", {
-      url,
-      n: batch.length,
-      status: res.status,
-      body: body.slice(0, 200).trim(),
-    });
-    return "done";
+    return { refused: `HTTP ${res.status} ${body.slice(0, 200).trim()}` };
   }
 
   #failed(reason: string): "retry" {

@@ -88,15 +88,32 @@ Deno.test("RemoteWriter sends remote-write 1.0 headers and retries 5xx and 429 u
   });
 });
 
-Deno.test("RemoteWriter drops a batch refused with a 4xx and goes on with the next", async () => {
-  await using ep = endpoint([400]);
-  const w = new RemoteWriter({ url: ep.url, headers: {} }, { batchWaitMs: 10, batchSize: 1 });
-  w.enqueue([sample(1000), sample(2000)]);
-  await until("both batches handled", () => w.stats.sent + w.stats.rejected === 2);
+Deno.test("RemoteWriter halves a batch refused with a 4xx and drops only the refused sample", async () => {
+  // refuses every request holding t=13, as Prometheus refuses a request with one sample out of order
+  const accepted: number[] = [];
+  let requests = 0;
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      requests++;
+      const times = decode(new Uint8Array(await req.arrayBuffer())).timeseries
+        .flatMap((s) => s.samples.map((x) => x.timestamp));
+      if (times.includes(13)) return new Response("out of order sample", { status: 400 });
+      accepted.push(...times);
+      return new Response(null, { status: 204 });
+    },
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/api/v1/write`;
+  const w = new RemoteWriter({ url, headers: {} }, { batchWaitMs: 10 });
+  w.enqueue([10, 11, 12, 13, 14, 15, 16, 17].map((t) => sample(t)));
+  await until("the batch handled", () => w.stats.sent + w.stats.rejected === 8);
   await w.stop();
+  assert.deepEqual(accepted.sort((a, b) => a - b), [10, 11, 12, 14, 15, 16, 17]);
   assert.equal(w.stats.rejected, 1);
-  assert.equal(w.stats.sent, 1);
-  assert.equal(ep.bodies[1]!.body.timeseries[0]!.samples[0]!.timestamp, 2000);
+  assert.equal(w.stats.queued, 0);
+  // 8 → 4+4 → (2+2) → (1+1): seven requests instead of eight single ones
+  assert.equal(requests, 7);
+  assert.equal(w.stats.failedRequests, 4);
 });
 
 Deno.test("RemoteWriter drops the oldest samples past its bound and sends the newest once the endpoint is up", async () => {
