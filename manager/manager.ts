@@ -211,6 +211,11 @@ export class Manager {
     if (this.#cluster) this.#cluster.address = address;
   }
 
+  /** Whether this manager shares the monitors with others (`--cluster`). */
+  get clustered(): boolean {
+    return this.#cluster !== null;
+  }
+
   /** The managers sharing the monitors (empty for a manager on its own). */
   clusterMembers(): { id: string; address: string; self: boolean }[] {
     return this.#cluster?.members() ?? [];

@@ -53,6 +53,8 @@ export interface MetricsInput {
   incidents?: { target: string; type: string; condition: string; openedAt: number }[];
   /** Each `remote_write:` endpoint's counters. */
   remoteWrite?: RemoteWriteStats[];
+  /** With several managers (`--cluster`): how many are live, and whether this one leads. */
+  cluster?: { managers: number; leader: boolean };
 }
 
 /**
@@ -224,6 +226,20 @@ export function renderMetrics(input: MetricsInput): string {
       add(`netmon_remote_write_${name}_total`, l, value, help, "counter");
     }
     add("netmon_remote_write_queue_samples", l, w.queued, "Samples waiting for the endpoint");
+  }
+  if (input.cluster) {
+    add(
+      "netmon_cluster_managers",
+      "",
+      input.cluster.managers,
+      "Live managers in the cluster, this one included while its heartbeat holds",
+    );
+    add(
+      "netmon_cluster_leader",
+      "",
+      input.cluster.leader ? 1 : 0,
+      "Whether this manager holds the lease: it evaluates alerts and sends notifications",
+    );
   }
   add("netmon_build_info", labelText({ version: input.version }), 1, "netmon's version");
 

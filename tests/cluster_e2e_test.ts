@@ -142,9 +142,10 @@ targets:
       // results of the monitors mgr-b serves reach mgr-a's /metrics too
       await within("mgr-a's /metrics has every monitor's results", 30_000, async () => {
         const text = await (await fetch(`${aUrl}/metrics`)).text();
-        return names.every((n) =>
-          text.includes(`probe_success{target="closed",check_type="TCP",monitor="${n}"`)
-        );
+        return text.includes("netmon_cluster_leader 1") &&
+          text.includes("netmon_cluster_managers 2") && names.every((n) =>
+            text.includes(`probe_success{target="closed",check_type="TCP",monitor="${n}"`)
+          );
       });
 
       // every monitor sees the closed port: one incident, notified once by the leader
@@ -175,7 +176,10 @@ targets:
       // no result lost: across both stores, each monitor's sequence numbers run without a gap
       const stores = [storedSeqs(`${tmp.path}/mgr-a.db`), storedSeqs(`${tmp.path}/mgr-b.db`)];
       for (const n of names) {
-        const seqs = [...new Set(stores.flatMap((s) => s.get(n) ?? []))].sort((x, y) => x - y);
+        const all = stores.flatMap((s) => s.get(n) ?? []);
+        const seqs = [...new Set(all)].sort((x, y) => x - y);
+        // stored by the killed manager but not acknowledged before it died: stored again
+        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} in both stores`);
         assert.ok(seqs.length >= 3, `${n}: ${seqs.length} results`);
         assert.equal(seqs.at(-1)! - seqs[0]! + 1, seqs.length, `${n} has a gap: ${seqs}`);
       }

@@ -161,6 +161,9 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           checks: manager.config.checks.map((c) => c.spec),
           incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
           remoteWrite: manager.remoteWrite.stats(),
+          ...(manager.clustered
+            ? { cluster: { managers: manager.clusterMembers().length, leader: manager.leads } }
+            : {}),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
