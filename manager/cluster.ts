@@ -240,6 +240,7 @@ export class Cluster implements AsyncDisposable {
           reported_at timestamptz NOT NULL
         )`;
       });
+      await c.#sql.listen(RESULTS_CHANNEL, (payload) => c.#onShared(payload));
     } catch (e) {
       await c.#close();
       throw new ClusterError(
@@ -248,7 +249,6 @@ export class Cluster implements AsyncDisposable {
         { cause: e },
       );
     }
-    await c.#sql.listen(RESULTS_CHANNEL, (payload) => c.#onShared(payload));
     await c.tick();
     c.#schedule();
     return c;
