@@ -179,3 +179,48 @@ Deno.test("Cluster gives up its monitors and the lease when it cannot reach the 
     if (pgUp) await pg[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("Cluster.shareResults() reaches the other managers in notifications under PostgreSQL's limit", async () => {
+  await using pg = await startPostgres();
+  await using a = await Cluster.join(pg.url, { id: "a", ...FAST });
+  await using b = await Cluster.join(pg.url, { id: "b", ...FAST });
+  const got: { monitor: string; seq: number; details: number }[] = [];
+  let notifications = 0;
+  b.onSharedResults((results, monitor) => {
+    notifications++;
+    for (const r of results) {
+      got.push({ monitor, seq: r.seq, details: JSON.stringify(r.details ?? {}).length });
+    }
+  });
+  const ownSeen: number[] = [];
+  a.onSharedResults((results) => ownSeen.push(...results.map((r) => r.seq)));
+  const result = (seq: number, detailBytes: number) => ({
+    seq,
+    taskId: "t",
+    monitorId: "m",
+    checkId: "web/TCP",
+    target: "web",
+    type: "TCP" as const,
+    startedAt: 1_700_000_000_000 + seq,
+    durationMs: 1,
+    up: true,
+    latencyMs: 1,
+    summary: "ok",
+    metrics: { probe_success: 1 },
+    details: { note: "é".repeat(detailBytes / 2) },
+  });
+  // 40 results of about 1 KB, then one whose details alone pass the 8000-byte limit
+  await a.shareResults(
+    [...Array.from({ length: 40 }, (_, i) => result(i + 1, 1000)), result(41, 9000)],
+    "edge-1",
+  );
+  await until("all 41 results", () => got.length === 41);
+  assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 41 }, (_, i) => i + 1));
+  assert.ok(got.every((g) => g.monitor === "edge-1"));
+  assert.ok(notifications > 1 && notifications < 41, `${notifications} notifications`);
+  // the oversized one came without its details
+  assert.equal(got.at(-1)!.details, 2);
+  assert.ok(got[0]!.details > 500);
+  // a manager does not hear its own
+  assert.deepEqual(ownSeen, []);
+});
