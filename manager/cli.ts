@@ -178,7 +178,10 @@ export class ManagerProcess implements AsyncDisposable {
     stack.defer(() => output.close());
     const manager = await Manager.start(managerOptions);
     stack.defer(() => manager.stop());
-    if (output instanceof LiveView) output.judge = freshnessOf(manager);
+    if (output instanceof LiveView) {
+      output.judge = freshnessOf(manager);
+      output.linkStates = () => manager.states();
+    }
     const alerts = attachAlerts(manager);
     stack.defer(() => alerts.stop());
     let server: HttpServer | undefined;
@@ -271,13 +274,18 @@ async function manage(
       }
       : {}),
   };
+  const output = managerOptions.output;
+  // what is written to the terminal under the live view would be drawn over: show it there
+  const intoView = output instanceof LiveView && Deno.stderr.isTerminal();
+  const say = intoView ? (line: string) => output.event(line) : console.error;
+  if (intoView) setupLogging({ level: logLevel(values, "warning"), write: say });
   await using proc = await ManagerProcess.start(managerOptions, {
     address: http,
     token: httpToken,
     hosts: httpHosts,
   });
   if (proc.server) {
-    console.error(`netmon: API and dashboard on ${proc.server.url}/`);
+    say(`netmon: API and dashboard on ${proc.server.url}/`);
     proc.manager.advertise(proc.server.url);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
@@ -298,10 +306,14 @@ function startTerminalPrompt(
   output: Output,
 ): void {
   const api = server.api;
-  startPrompt(Deno.stdin.readable, (req) => {
+  const transport = (req: Request) => {
     if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
     return api.handle(req);
-  }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+  };
+  // the live view draws the line being typed and the answers itself
+  (output instanceof LiveView
+    ? output.prompt(Deno.stdin, transport)
+    : startPrompt(Deno.stdin.readable, transport, console.log))
     .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
   if (!live) {
     console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");

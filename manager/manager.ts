@@ -19,7 +19,7 @@ import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
-import type { Output } from "./output.ts";
+import { calledOtherwise, type Output } from "./output.ts";
 import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
@@ -250,7 +250,7 @@ export class Manager {
         address: m.address,
         status: "Reconnecting",
         monitorId: null,
-        remoteName: null,
+        reportedName: null,
         lastError: owner === null
           ? "no manager of the cluster is live"
           : `served by manager ${owner}, which has not reported it yet`,
@@ -377,7 +377,9 @@ export class Manager {
     const out = this.#opts.output;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.name}${
+          calledOtherwise(s) ? `, calls itself ${s.reportedName}` : ""
+        })`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {
