@@ -47,6 +47,12 @@ const SCHEMA_KEY = 0x6e65746e;
 const RESULTS_CHANNEL = "netmon_results";
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
 const MAX_NOTIFY_BYTES = 7900;
+/**
+ * Delay before the client reconnects, in seconds. Short: queries come only
+ * every heartbeat, which paces the retries; and the client leaves this
+ * timer running after `end()`, so closing waits it out.
+ */
+const RECONNECT_S = 0.1;
 /** Rows of managers dead this long are deleted, so the table does not grow with restarts. */
 const FORGET_AFTER_S = 24 * 3600;
 
@@ -180,6 +186,7 @@ export class Cluster implements AsyncDisposable {
   #reported = new Map<string, ReportedMonitor>();
   #ownStates: () => LinkState[] = () => [];
   #beatListeners = new Set<() => void>();
+  #unlisten: (() => Promise<void>) | null = null;
   #sharedListeners = new Set<(results: CheckResult[], monitorName: string) => void>();
   #changeListeners = new Set<(members: ManagerInfo[]) => void>();
   #leaderListeners = new Set<(leader: boolean) => void>();
@@ -199,6 +206,7 @@ export class Cluster implements AsyncDisposable {
       max_lifetime: null,
       // a dead peer is noticed by TCP keepalive within a minute at worst
       keep_alive: 5,
+      backoff: () => RECONNECT_S,
     };
     this.#sql = postgres(url, { ...common, max: 2 });
     this.#leaseSql = postgres(url, {
@@ -240,7 +248,7 @@ export class Cluster implements AsyncDisposable {
           reported_at timestamptz NOT NULL
         )`;
       });
-      await c.#sql.listen(RESULTS_CHANNEL, (payload) => c.#onShared(payload));
+      await c.#listen();
     } catch (e) {
       await c.#close();
       throw new ClusterError(
@@ -341,6 +349,12 @@ export class Cluster implements AsyncDisposable {
     return () => this.#sharedListeners.delete(cb);
   }
 
+  async #listen() {
+    await this.#unlisten?.();
+    const meta = await this.#sql.listen(RESULTS_CHANNEL, (payload) => this.#onShared(payload));
+    this.#unlisten = meta.unlisten;
+  }
+
   #onShared(payload: string) {
     try {
       const msg: { from: string; monitor: string; results: CheckResult[] } = JSON.parse(payload);
@@ -421,7 +435,13 @@ export class Cluster implements AsyncDisposable {
           ORDER BY id`;
       });
       this.#lastBeat = this.#clock.now();
-      if (this.#failing) log.info("Cluster heartbeat works again");
+      if (this.#failing) {
+        log.info("Cluster heartbeat works again");
+        // the client re-listens once after a lost connection; an outage may outlast that
+        await this.#listen().catch((e) =>
+          log.warn("Shared results not received: {e}", { e: errorText(e) })
+        );
+      }
       this.#failing = false;
       this.#setMembers(
         rows.map((r) => ({
@@ -499,6 +519,7 @@ export class Cluster implements AsyncDisposable {
 
   async #close() {
     await Promise.all([this.#sql.end({ timeout: 1 }), this.#leaseSql.end({ timeout: 1 })]);
+    await new Promise((resolve) => setTimeout(resolve, RECONNECT_S * 1000 + 50));
   }
 
   /**
