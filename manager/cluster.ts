@@ -15,6 +15,10 @@
  * - The lease is a session lock held on a connection of its own: when the
  *   leader dies, or its connection does, PostgreSQL releases it and the next
  *   manager to try (every heartbeat) takes it.
+ * - So that every manager shows the whole fleet, each reports its links'
+ *   state at every heartbeat (table `netmon_cluster_monitors`) and shares
+ *   the results it stored ({@linkcode Cluster.shareResults}, `NOTIFY
+ *   netmon_results`); the leader's alert evaluation reads them too.
  *
  * @example
  * ```ts ignore
