@@ -28,6 +28,7 @@ import {
   UsageError,
 } from "./shared/cli.ts";
 import { ConfigError } from "./shared/config.ts";
+import { ClusterError } from "./manager/cluster.ts";
 import { VERSION } from "./shared/version.ts";
 import { monitorCommand } from "./monitor/cli.ts";
 import { demoCommand, manageCommand, ServeError } from "./manager/cli.ts";
@@ -95,7 +96,10 @@ export async function main(args: string[]): Promise<number> {
       console.error(`netmon: ${e.message}`);
       return e.exitCode;
     }
-    if (e instanceof ConfigError || e instanceof Deno.errors.PermissionDenied) {
+    if (
+      e instanceof ConfigError || e instanceof ClusterError ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
       console.error(`netmon: ${e.message}`);
       return 1;
     }

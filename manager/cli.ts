@@ -90,6 +90,20 @@ const options = {
     value: "N",
     help: "days per-minute and per-hour rollups are kept (default 400)",
   },
+  cluster: {
+    type: "string",
+    value: "URL",
+    help: "share the monitors with the other managers registered in the\n" +
+      "PostgreSQL at URL (postgres://user@host:port/db): each monitor is\n" +
+      "served by one live manager, alerts are evaluated by one",
+  },
+  "cluster-id": {
+    type: "string",
+    value: "ID",
+    help: "this manager's name in the cluster (default a random one); a\n" +
+      "manager restarted with its ID takes its monitors back at once.\n" +
+      "Never give two running managers the same ID",
+  },
   ...HELP_OPTION,
 } as const;
 
@@ -254,6 +268,14 @@ async function manage(
       minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
       hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
     },
+    ...(values.cluster
+      ? {
+        cluster: {
+          url: values.cluster,
+          ...(values["cluster-id"] ? { id: values["cluster-id"] } : {}),
+        },
+      }
+      : {}),
   };
   const output = managerOptions.output;
   // what is written to the terminal under the live view would be drawn over: show it there
@@ -267,6 +289,7 @@ async function manage(
   });
   if (proc.server) {
     say(`netmon: API and dashboard on ${proc.server.url}/`);
+    proc.manager.advertise(proc.server.url);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
     }

@@ -58,6 +58,7 @@ import {
   readCheckAlert,
   readMaintenance,
 } from "./config_alerts.ts";
+import { readRemoteWrite, type RemoteWriteConfig } from "./config_remote_write.ts";
 
 /**
  * Where a check runs: on every monitor, on one monitor the manager picks at
@@ -158,6 +159,8 @@ export interface Config {
   targets: string[];
   /** Set when the file has `alerts:`, `notifiers:`, `maintenance:` or a target's `alert:`. */
   alerting?: AlertingConfig;
+  /** Set when the file has `remote_write:` (see `config_remote_write.ts`). */
+  remoteWrite?: RemoteWriteConfig[];
   /** The public status page (`status_page:`, see `config_status_page.ts`). */
   statusPage?: StatusPageConfig;
 }
@@ -209,6 +212,7 @@ const TOP_KEYS = [
   "alerts",
   "notifiers",
   "maintenance",
+  "remote_write",
   "status_page",
 ];
 const MONITOR_KEYS = [
@@ -753,6 +757,8 @@ export function parseConfig(
   if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
   const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
     Object.keys(alerting.targets).length > 0;
+  const remoteWriteEntry = topEntry("remote_write");
+  const remoteWrite = remoteWriteEntry ? readRemoteWrite(r, remoteWriteEntry) : undefined;
   const statusEntry = topEntry("status_page");
   const statusPage = statusEntry ? readStatusPage(r, statusEntry, targets) : undefined;
   return {
@@ -760,6 +766,7 @@ export function parseConfig(
     checks,
     targets,
     ...(alerted ? { alerting } : {}),
+    ...(remoteWrite ? { remoteWrite } : {}),
     ...(statusPage ? { statusPage } : {}),
   };
 }

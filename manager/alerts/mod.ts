@@ -108,13 +108,21 @@ export class Alerts {
     );
     // a monitor offline long enough is news without any result or status change
     this.#sweepTimer = setInterval(() => this.#guard(() => this.#sweep()), 1000);
+    // in a cluster the lease moves: a new leader starts from the incidents the store holds
+    this.#unsubscribe.push(manager.onLeadership((leader) => {
+      if (!leader) return;
+      const open = this.store.openIncidents();
+      this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
+      this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
+    }));
   }
 
   /** Opens and resolves monitor-offline incidents. */
   #sweep() {
-    if (this.#stop.signal.aborted) return;
+    // in a cluster only the manager holding the lease evaluates and notifies
+    if (this.#stop.signal.aborted || !this.#manager.leads) return;
     const config = this.#manager.config;
-    const links = [...this.#manager.links.values()].map((l) => ({ ...l.state, online: l.online }));
+    const links = this.#manager.states().map((s) => ({ ...s, online: s.status === "Online" }));
     const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
     const now = Date.now();
     for (const e of this.#offline.sweep(links, afterMs, now)) this.#handleOffline(e, config, now);
@@ -146,7 +154,7 @@ export class Alerts {
   }
 
   #onResult(r: CheckResult, monitor: string) {
-    if (this.#stop.signal.aborted) return;
+    if (this.#stop.signal.aborted || !this.#manager.leads) return;
     const config = this.#manager.config;
     const now = Date.now();
     const events: AlertEvent[] = [];
@@ -154,7 +162,7 @@ export class Alerts {
       this.#config = config;
       events.push(...this.#engine.prune(config, now));
     }
-    const online = (name: string) => this.#manager.links.get(name)?.online ?? false;
+    const online = (name: string) => this.#manager.isOnline(name);
     events.push(...this.#engine.observe(r, monitor, config, now, online));
     for (const e of events) this.#handle(e, config, now);
     this.#announceLate(r.checkId, config, now);

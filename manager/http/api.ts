@@ -207,6 +207,10 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           sseClients: live.clients,
           checks: manager.config.checks.map((c) => c.spec),
           incidents: await manager.store.incidents({ open: true, limit: 1000 }),
+          remoteWrite: manager.remoteWrite.stats(),
+          ...(manager.clustered
+            ? { cluster: { managers: manager.clusterMembers().length, leader: manager.leads } }
+            : {}),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
@@ -321,21 +325,24 @@ async function targets(
     withUptime ? manager.history.uptime() : new Map(),
   ]);
   const rows: TargetRow[] = [];
-  for (const link of manager.links.values()) {
-    const name = link.config.name;
+  // in a cluster, the monitors other managers serve too (their latest results are shared)
+  const labels = new Map(manager.config.monitors.map((m) => [m.name, m.labels]));
+  for (const st of manager.states()) {
+    const name = st.name;
     const assigned = new Set(manager.assignedTo(name).map((c) => c.id));
     for (const { spec } of manager.config.checks) {
       const s = series.find((x) => x.checkId === spec.id && x.monitorName === name);
       const paused = manager.paused.has(spec.id);
       // a paused check is no one's assignment, yet still listed where it would run
       if (!assigned.has(spec.id) && !s && !(paused && wouldRun(manager, name, spec))) continue;
-      const last = s ? live.latestOf(spec.id, s.monitorId) : undefined;
+      const monitorId = s?.monitorId ?? st.monitorId;
+      const last = monitorId ? live.latestOf(spec.id, monitorId) : undefined;
       rows.push({
         checkId: spec.id,
         target: spec.target,
         type: spec.type,
         monitor: name,
-        monitorId: s?.monitorId ?? link.state.monitorId,
+        monitorId,
         assigned: assigned.has(spec.id),
         paused,
         state: stateOf(judge(spec.id, name, last?.startedAt ?? null, now), last?.up),
@@ -345,7 +352,7 @@ async function targets(
         summary: last?.summary ?? null,
         error: last?.error ?? null,
         certDaysLeft: last?.metrics.netmon_ssl_cert_days_left ?? null,
-        monitorLabels: link.config.labels,
+        monitorLabels: labels.get(name) ?? [],
         uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },
       });
     }
