@@ -26,16 +26,8 @@ import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
-import {
-  ASSIGN_PART_BYTES,
-  HANDSHAKE_MS,
-  handshakeMac,
-  macEqual,
-  makeNonce,
-  type Message,
-  PROTOCOL_VERSION,
-  type SpoolReport,
-} from "../shared/protocol.ts";
+import { handshake, HandshakeError, type MonitorFields } from "../shared/handshake.ts";
+import { ASSIGN_PART_BYTES, type SpoolReport } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
 
@@ -261,44 +253,30 @@ export class MonitorLink {
       return;
     }
     const messages = fc.messages();
-    const next = async (want: string): Promise<Message> => {
-      const timer = setTimeout(
-        () => fc.close(`no ${want} from the monitor within ${HANDSHAKE_MS} ms`),
-        HANDSHAKE_MS,
-      );
-      const r = await messages.next();
-      clearTimeout(timer);
-      if (r.done) {
-        if (want === "hello" && tls && !tls.clientCert && !fc.peerByeCode) {
-          // a monitor that demands a client certificate ends the TLS handshake this way
-          throw new Error(
-            `the monitor closed the TLS connection before its hello (${fc.closed?.reason}); ` +
-              `if it requires a client certificate, set client_cert and client_key for it in tasks.yaml`,
-          );
-        }
-        throw closedError(fc);
+    let hello: MonitorFields;
+    try {
+      const done = await handshake(fc, messages, {
+        side: "dialer",
+        token: this.#deps.token,
+        fields: { role: "manager", managerId: this.#deps.managerId, takeover: !this.#yielded },
+      });
+      if (done.peer.role !== "monitor") throw new Error("unreachable: the peer is a monitor");
+      hello = done.peer;
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      if (e.code === "closed" && tls && !tls.clientCert) {
+        // a monitor that demands a client certificate ends the TLS handshake this way
+        throw new Error(
+          `the monitor closed the TLS connection before its hello (${e.message}); ` +
+            `if it requires a client certificate, set client_cert and client_key for it in tasks.yaml`,
+        );
       }
-      return r.value;
-    };
-    const hello = await next("hello");
-    if (hello.t !== "hello") throw await this.#fail(fc, `expected hello, got ${hello.t}`);
-    if (hello.v !== PROTOCOL_VERSION) {
-      throw await this.#fail(fc, `protocol version ${hello.v} is not ${PROTOCOL_VERSION}`);
-    }
-    const nonce = makeNonce();
-    await fc.send({
-      t: "auth",
-      v: PROTOCOL_VERSION,
-      managerId: this.#deps.managerId,
-      nonce,
-      mac: await handshakeMac(this.#deps.token, "manager", hello.nonce, nonce),
-      takeover: !this.#yielded,
-    });
-    const welcome = await next("welcome");
-    if (welcome.t !== "welcome") throw await this.#fail(fc, `expected welcome, got ${welcome.t}`);
-    const proof = await handshakeMac(this.#deps.token, "monitor", hello.nonce, nonce);
-    if (!macEqual(proof, welcome.mac)) {
-      throw await this.#fail(fc, "the monitor could not prove the shared token", "auth");
+      if (e.code === "closed" || e.code === "shutdown") throw new Error(e.message);
+      // a version mismatch is logged once per attempt and retried slowly: never a crash loop
+      if (e.code === "protocol") {
+        log.error("{address}: {reason}", { address: this.config.address, reason: e.message });
+      }
+      throw new RefusedError(e.message, e.code);
     }
     const twin = claimsOf(this.#deps.store, hello.monitorId).find((l) =>
       l !== this && l.online && l.#epoch === hello.epoch
@@ -327,7 +305,7 @@ export class MonitorLink {
       address: this.config.address,
       id: hello.monitorId,
       epoch: hello.epoch,
-      seq: welcome.lastSeq,
+      seq: hello.lastSeq,
     });
     const claims = claimsOf(this.#deps.store, hello.monitorId);
     claims.push(this);

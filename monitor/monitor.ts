@@ -23,21 +23,16 @@
  */
 import { formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
 import { listenTlsClientAuth } from "../shared/tls.ts";
+import { handshake, HandshakeError } from "../shared/handshake.ts";
 import {
-  HANDSHAKE_MS,
-  handshakeMac,
-  macEqual,
-  makeNonce,
   MAX_RESULTS_PER_FRAME,
   type Message,
-  PROTOCOL_VERSION,
   REPLAY_FRAMES_IN_FLIGHT,
   REPLAY_RESULTS_PER_S,
   RESULT_FRAME_BYTES,
 } from "../shared/protocol.ts";
 import type { CheckSpec } from "../shared/checks.ts";
 import { logger } from "../shared/log.ts";
-import { VERSION } from "../shared/version.ts";
 import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
 import { Spool } from "./spool.ts";
 import { loadAssignment, loadOrCreateIdentity, prepareDataDir, saveAssignment } from "./state.ts";
@@ -135,8 +130,6 @@ const AUTH_PENALTY_CAP_MS = 10_000;
 interface Session {
   fc: FramedConn;
   managerId: string;
-  /** Set once `welcome` is queued: no result may go out before it. */
-  welcomed: boolean;
   /** Results numbered up to this before the session began are its backlog, sent behind live ones. */
   backlogTo: number;
   /** Highest backlog sequence number sent on this session. */
@@ -284,86 +277,93 @@ export class Monitor {
       );
     }
     const fc = new FramedConn(conn, peer);
-    const nonce = makeNonce();
-    await fc.send({
-      t: "hello",
-      v: PROTOCOL_VERSION,
+    const messages = fc.messages();
+    const token = this.#opts.token ?? "";
+    let old: Session | undefined;
+    let session: Session | undefined;
+    try {
+      await handshake(fc, messages, {
+        side: "listener",
+        token,
+        fields: this.#fields(),
+        accept: (manager) => {
+          if (manager.role !== "manager") return undefined;
+          old = this.#session;
+          if (old && !old.fc.closed && !manager.takeover) {
+            return { reason: `another manager is connected (from ${old.fc.peer})`, code: "busy" };
+          }
+          session = this.#newSession(fc, manager.managerId);
+          authenticated();
+          return undefined;
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      if (e.proved && e.code !== "busy") {
+        // this address got our proof and did not prove the token back: a wrong token, or
+        // someone collecting proofs to test guesses offline; either way, slow it down
+        const recent = this.#recentFailures(ip);
+        recent.push(performance.now());
+        this.#authFailures.set(ip, recent);
+        log.warn(
+          "Authentication failed for manager at {peer}: wrong or missing token ({n} in the last minute)",
+          { peer: fc.peer, n: recent.length },
+        );
+      } else if (e.code === "closed") {
+        // a peer that just closes is a port scanner or a TCP health check: not worth a warning
+        const level = fc.closed?.local ? "warn" : "debug";
+        log[level]("Connection from {peer} closed before authenticating: {reason}", {
+          peer: fc.peer,
+          reason: e.message,
+        });
+      } else if (e.code !== "busy") {
+        log.warn("Closed connection from {peer}: {reason}", { peer: fc.peer, reason: e.message });
+      }
+      return;
+    }
+    if (!session) return;
+    if (old && !old.fc.closed) {
+      log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
+      await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
+    }
+    await this.#serve(session, messages);
+  }
+
+  /** This monitor's fields for a hello. */
+  #fields() {
+    return {
+      role: "monitor" as const,
       monitorId: this.id,
       name: this.#opts.name ?? Deno.hostname(),
-      version: VERSION,
-      nonce,
       epoch: this.spool.epoch,
-    });
-    const messages = fc.messages();
-    const handshake = setTimeout(
-      () => fc.close(`no authentication from ${fc.peer} within ${HANDSHAKE_MS} ms`),
-      HANDSHAKE_MS,
-    );
-    const first = await messages.next();
-    clearTimeout(handshake);
-    if (first.done) {
-      // a peer that just closes is a port scanner or a TCP health check: not worth a warning
-      const level = fc.closed?.local ? "warn" : "debug";
-      log[level]("Connection from {peer} closed before authenticating: {reason}", {
-        peer: fc.peer,
-        reason: fc.closed?.reason,
-      });
-      return;
-    }
-    const auth = first.value;
-    if (auth.t !== "auth") {
-      log.warn("Closed connection from {peer}: expected auth, got {t}", {
-        peer: fc.peer,
-        t: auth.t,
-      });
-      await fc.goodbye("expected an auth message", "protocol");
-      return;
-    }
-    const token = this.#opts.token ?? "";
-    const expected = await handshakeMac(token, "manager", nonce, auth.nonce);
-    if (!macEqual(expected, auth.mac)) {
-      const recent = this.#recentFailures(ip);
-      recent.push(performance.now());
-      this.#authFailures.set(ip, recent);
-      log.warn(
-        "Authentication failed for manager at {peer}: wrong or missing token ({n} in the last minute)",
-        {
-          peer: fc.peer,
-          n: recent.length,
-        },
-      );
-      await fc.goodbye("authentication failed: wrong or missing token", "auth");
-      return;
-    }
-    const old = this.#session;
-    if (old && !old.fc.closed && !auth.takeover) {
-      await fc.goodbye(`another manager is connected (from ${old.fc.peer})`, "busy");
-      return;
-    }
+      lastSeq: this.spool.lastSeq,
+    };
+  }
+
+  /**
+   * Makes `fc` the session: from here the welcome is on its way (a listening
+   * monitor's handshake sends it next), so everything numbered so far is
+   * backlog and results may follow.
+   */
+  #newSession(fc: FramedConn, managerId: string): Session {
     const session: Session = {
       fc,
-      managerId: auth.managerId,
-      welcomed: false,
-      backlogTo: 0,
+      managerId,
+      backlogTo: this.spool.lastSeq,
       replayCursor: 0,
-      liveCursor: 0,
+      liveCursor: this.spool.lastSeq,
       inFlight: [],
       replayTokens: REPLAY_BURST,
       replayRefilledAt: performance.now(),
       stats: "",
     };
     this.#session = session;
-    authenticated();
-    if (old && !old.fc.closed) {
-      log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
-      await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
-    }
-    const mac = await handshakeMac(token, "monitor", nonce, auth.nonce);
-    // everything numbered so far is backlog; the welcome is queued before anything else
-    session.backlogTo = session.liveCursor = this.spool.lastSeq;
-    const sent = fc.send({ t: "welcome", mac, lastSeq: this.spool.lastSeq });
-    session.welcomed = true;
-    await sent;
+    return session;
+  }
+
+  /** Serves an authenticated session until it ends. */
+  async #serve(session: Session, messages: AsyncGenerator<Message>) {
+    const fc = session.fc;
     log.info("Manager connected from {peer}; {pending} results to replay", {
       peer: fc.peer,
       pending: this.spool.pending,
@@ -455,7 +455,7 @@ export class Monitor {
   /** Sends the spool's report if it changed since the session last heard it. */
   #sendStats() {
     const s = this.#session;
-    if (!s || !s.welcomed || s.fc.closed) return;
+    if (!s || s.fc.closed) return;
     const report = this.spool.report();
     const json = JSON.stringify(report);
     if (json === s.stats) return;
@@ -474,7 +474,7 @@ export class Monitor {
     try {
       for (;;) {
         const s = this.#session;
-        if (!s || !s.welcomed || s.fc.closed) break;
+        if (!s || s.fc.closed) break;
         // flow control: a manager that falls behind slows its monitors down (they keep
         // spooling) instead of drowning in unread data
         if (s.inFlight.length >= MAX_FRAMES_IN_FLIGHT) break;

@@ -11,7 +11,11 @@
  *
  * @module
  */
+import { FrameAuthError, FrameOpener, FrameSealer } from "./frame_auth.ts";
+import { logger } from "./log.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
+
+const log = logger("link");
 
 const encoder = new TextEncoder();
 
@@ -35,7 +39,12 @@ export interface Transport {
 /** A heartbeat tick later than this means this process itself was stalled. */
 const STALL_MS = 1000;
 
-/** One framed, heartbeated protocol connection. */
+/**
+ * One framed, heartbeated protocol connection. Until {@linkcode authenticate}
+ * its frames are plain JSON and it sends no heartbeats (a plain heartbeat
+ * still in flight when the peer switched to sealed frames would be refused);
+ * from then on every frame is sealed and verified (`shared/frame_auth.ts`).
+ */
 export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
   readonly peer: string;
@@ -47,6 +56,8 @@ export class FramedConn {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
+  #sealer: FrameSealer | undefined;
+  #opener: FrameOpener | undefined;
 
   /** Wraps `conn`, whose peer is shown as `peer`; heartbeats start at once. */
   constructor(conn: Transport, peer: string) {
@@ -82,9 +93,23 @@ export class FramedConn {
     this.#lastTick = now;
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
-    } else if (now - this.#lastSent >= HEARTBEAT_MS) {
+    } else if (this.#sealer && now - this.#lastSent >= HEARTBEAT_MS) {
       this.send({ t: "hb" });
     }
+  }
+
+  /**
+   * Seals every frame sent from now on with `sendKey` and verifies every
+   * frame received from now on with `receiveKey`. Called by the handshake.
+   */
+  authenticate(sendKey: Uint8Array, receiveKey: Uint8Array): void {
+    this.#sealer = new FrameSealer(sendKey);
+    this.#opener = new FrameOpener(receiveKey);
+  }
+
+  /** Whether frames are sealed and verified. */
+  get authenticated(): boolean {
+    return this.#sealer !== undefined;
   }
 
   /**
@@ -103,7 +128,9 @@ export class FramedConn {
     if (this.#closed) return false;
     this.#lastSent = performance.now();
     try {
-      await this.#writer.write(encoder.encode(json + "\n"));
+      // sealed here, synchronously, so that frame counters follow the order of the writes
+      const line = this.#sealer ? this.#sealer.seal(json) : json;
+      await this.#writer.write(encoder.encode(line + "\n"));
       return true;
     } catch (e) {
       this.close(`write to ${this.peer} failed: ${errorText(e)}`);
@@ -121,7 +148,7 @@ export class FramedConn {
         this.#lastReceived = performance.now();
       };
       for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
-        const msg = parseMessage(frame);
+        const msg = parseMessage(this.#open(frame));
         if (msg.t === "hb") continue;
         if (msg.t === "bye") {
           this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
@@ -132,8 +159,25 @@ export class FramedConn {
       }
       this.close("peer closed the connection", false);
     } catch (e) {
+      if (e instanceof FrameAuthError) {
+        log.warn("Closed the connection with {peer}: {reason}", {
+          peer: this.peer,
+          reason: e.message,
+        });
+      }
       this.close(errorText(e));
     }
+  }
+
+  /** The JSON of a received frame, verified once frames are sealed. */
+  #open(frame: string): string {
+    const opener = this.#opener;
+    if (!opener) return frame;
+    // a refusal may come unsealed in place of the first sealed frame (the peer could not key)
+    if (opener.count === 0n && frame.startsWith("{") && parseMessage(frame).t === "bye") {
+      return frame;
+    }
+    return opener.open(frame);
   }
 
   /** The `bye` code the peer sent, if it closed with one. */
