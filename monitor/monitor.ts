@@ -34,6 +34,7 @@ import {
 import type { CheckSpec } from "../shared/checks.ts";
 import { logger } from "../shared/log.ts";
 import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
+import { PREAUTH_DEADLINE_MS, PreauthSlots, type PreauthTicket } from "./preauth.ts";
 import { Spool } from "./spool.ts";
 import { loadAssignment, loadOrCreateIdentity, prepareDataDir, saveAssignment } from "./state.ts";
 
@@ -119,8 +120,6 @@ const REPLAY_MIN_FRAME = 100;
 /** The spool report goes to the manager at most this often, when it changed. */
 const STATS_EVERY_MS = 1000;
 
-/** Unauthenticated connections one address may hold open at once. */
-const MAX_PENDING_PER_ADDRESS = 8;
 /** Failed handshakes from one address within this window slow its next ones down. */
 const AUTH_FAILURE_WINDOW_MS = 60_000;
 /** The delay before answering an address grows by this much per recent failure, up to the cap. */
@@ -164,7 +163,7 @@ export class Monitor {
   #stopping = false;
   #acceptLoop: Promise<void>;
 
-  #pendingByAddress = new Map<string, number>();
+  #preauth = new PreauthSlots();
   #authFailures = new Map<string, number[]>();
 
   private constructor(opts: MonitorOptions, id: string, listener: Acceptor, spool: Spool) {
@@ -230,28 +229,17 @@ export class Monitor {
   }
 
   async #handle(conn: Transport, ip: string, port: number) {
-    const pending = this.#pendingByAddress.get(ip) ?? 0;
-    if (pending >= MAX_PENDING_PER_ADDRESS) {
-      log.warn("Refused a connection from {ip}: {n} unauthenticated connections already open", {
-        ip,
-        n: pending,
-      });
-      conn.close();
-      return;
-    }
-    this.#pendingByAddress.set(ip, pending + 1);
-    let counted = true;
-    const authenticated = () => {
-      if (!counted) return;
-      counted = false;
-      const n = (this.#pendingByAddress.get(ip) ?? 1) - 1;
-      if (n > 0) this.#pendingByAddress.set(ip, n);
-      else this.#pendingByAddress.delete(ip);
-    };
+    let evicted = false;
+    const ticket = this.#preauth.admit(ip, () => {
+      evicted = true;
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    });
     try {
-      await this.#greet(conn, formatAddr(ip, port), ip, authenticated);
+      await this.#greet(conn, formatAddr(ip, port), ip, ticket, () => evicted);
     } finally {
-      authenticated();
+      ticket.release();
     }
   }
 
@@ -265,10 +253,16 @@ export class Monitor {
   }
 
   /**
-   * Handshake; on success `authenticated` is called and the connection becomes
-   * the session, served until it ends.
+   * Handshake within the pre-auth deadline; on success the pre-auth slot is
+   * released and the connection becomes the session, served until it ends.
    */
-  async #greet(conn: Transport, peer: string, ip: string, authenticated: () => void) {
+  async #greet(
+    conn: Transport,
+    peer: string,
+    ip: string,
+    ticket: PreauthTicket,
+    evicted: () => boolean,
+  ) {
     const failures = this.#recentFailures(ip).length;
     if (failures > 0) {
       // slow down whoever is guessing tokens: each recent failure adds to the wait before hello
@@ -276,7 +270,9 @@ export class Monitor {
         setTimeout(r, Math.min(AUTH_PENALTY_CAP_MS, failures * AUTH_PENALTY_STEP_MS))
       );
     }
+    if (evicted()) return;
     const fc = new FramedConn(conn, peer);
+    ticket.onEvict((reason) => fc.close(reason), () => fc.bytesReceived === 0);
     const messages = fc.messages();
     const token = this.#opts.token ?? "";
     let old: Session | undefined;
@@ -284,6 +280,7 @@ export class Monitor {
     try {
       await handshake(fc, messages, {
         side: "listener",
+        timeoutMs: PREAUTH_DEADLINE_MS,
         token,
         fields: this.#fields(),
         accept: (manager) => {
@@ -293,7 +290,7 @@ export class Monitor {
             return { reason: `another manager is connected (from ${old.fc.peer})`, code: "busy" };
           }
           session = this.#newSession(fc, manager.managerId);
-          authenticated();
+          ticket.release();
           return undefined;
         },
       });

@@ -56,6 +56,7 @@ export class FramedConn {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
+  #bytesReceived = 0;
   #sealer: FrameSealer | undefined;
   #opener: FrameOpener | undefined;
 
@@ -70,6 +71,11 @@ export class FramedConn {
   /** Set once the connection has ended. */
   get closed(): CloseInfo | undefined {
     return this.#closed;
+  }
+
+  /** Bytes received from the peer so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
   }
 
   /** Milliseconds since any byte arrived from the peer (a frame still arriving counts). */
@@ -144,8 +150,9 @@ export class FramedConn {
    */
   async *messages(): AsyncGenerator<Message> {
     try {
-      const alive = () => {
+      const alive = (n: number) => {
         this.#lastReceived = performance.now();
+        this.#bytesReceived += n;
       };
       for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
         const msg = parseMessage(this.#open(frame));
