@@ -19,11 +19,12 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "./shared/config.ts";
 import { logger, setupLogging } from "./shared/log.ts";
 import { VERSION } from "./shared/version.ts";
-import { Monitor } from "./monitor/monitor.ts";
+import { Monitor, MonitorConnectError } from "./monitor/monitor.ts";
 import { loadOrCreateToken, prepareDataDir } from "./monitor/state.ts";
 import { isLoopback } from "./shared/net.ts";
 import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
-import { loadConfig, Manager } from "./manager/manager.ts";
+import { loadConfig, Manager, type ManagerOptions } from "./manager/manager.ts";
+import { MonitorListenerError } from "./manager/monitor_listener.ts";
 import { checkConfig } from "./manager/check_config.ts";
 import {
   DEFAULT_HTTP_ADDRESS,
@@ -87,6 +88,13 @@ Options:
                     Without a token, a monitor listening beyond loopback makes one
                     in DIR/token (mode 0600) and says how to give it to the manager.
   --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
+  --connect H:P     dial the manager's --listen-monitors address instead of
+                    listening (repeatable: a standby manager is dialed while
+                    none is connected); reconnects with jittered backoff
+  --tls-ca FILE     with --connect: TLS, verifying the manager against this CA
+  --tls-fingerprint F  with --connect: TLS, pinning the manager's SHA-256
+                    certificate fingerprint (--tls-cert/--tls-key then give
+                    an optional client certificate)
   --log-level L     debug, info, warning or error (default info)
   -h, --help        show this help`,
   demo: `Usage: netmon demo [tasks.yaml] [--for SECONDS] [manage options]
@@ -127,6 +135,11 @@ Options:
                       web page cannot reach the API by rebinding its own name
   --keep-raw-days N   days raw results are kept (default 7)
   --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
+  --listen-monitors ADDR  accept monitors started with --connect on ADDR (HOST:PORT);
+                      beyond loopback only with a token. A monitors: entry with a
+                      name and no address is such a monitor, known by its --name
+  --tls-cert FILE     serve --listen-monitors over TLS with this PEM certificate
+  --tls-key FILE      ... and this PEM private key
   -h, --help          show this help`,
 };
 
@@ -276,11 +289,15 @@ async function runMonitor(args: string[]): Promise<number> {
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "tls-client-ca": { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-fingerprint": { type: "string" },
+      connect: { type: "string", multiple: true },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return help("monitor");
+  if (values.connect?.length) return await runDialingMonitor(values);
   setupLogging({ level: logLevel(values, "info") });
   const port = intOption(values, "port", 54322, 65535);
   const hostname = values.listen ?? "127.0.0.1";
@@ -326,6 +343,81 @@ async function runMonitor(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `netmon monitor --connect H:P`: dials the manager, listens nowhere. */
+async function runDialingMonitor(values: {
+  connect?: string[];
+  port?: string;
+  listen?: string;
+  data?: string;
+  token?: string;
+  "token-file"?: string;
+  name?: string;
+  "spool-max-mb"?: string;
+  "tls-cert"?: string;
+  "tls-key"?: string;
+  "tls-client-ca"?: string;
+  "tls-ca"?: string;
+  "tls-fingerprint"?: string;
+  "log-level"?: string;
+}): Promise<number> {
+  setupLogging({ level: logLevel(values, "info") });
+  for (const flag of ["port", "listen", "tls-client-ca"] as const) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} is for a listening monitor; with --connect it listens nowhere`,
+      );
+    }
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  let fingerprint: string | undefined;
+  if (values["tls-fingerprint"] !== undefined) {
+    fingerprint = values["tls-fingerprint"].replace(/^sha256:/i, "").replace(/:/g, "")
+      .toUpperCase();
+    if (!/^[0-9A-F]{64}$/.test(fingerprint)) {
+      throw new UsageError(
+        "--tls-fingerprint must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
+      );
+    }
+  }
+  const tls = values["tls-ca"] || fingerprint
+    ? {
+      ...(values["tls-ca"] ? { ca: values["tls-ca"] } : {}),
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(values["tls-cert"]
+        ? { clientCert: values["tls-cert"], clientKey: values["tls-key"] }
+        : {}),
+    }
+    : undefined;
+  if (!tls && values["tls-cert"]) {
+    throw new UsageError(
+      "with --connect, --tls-cert/--tls-key are a client certificate: give --tls-ca or --tls-fingerprint too",
+    );
+  }
+  const dataDir = values.data ?? "./data/monitor";
+  let monitor: Monitor;
+  try {
+    monitor = await Monitor.start({
+      port: 0,
+      dataDir,
+      token: await readToken(values),
+      name: values.name,
+      spoolMaxBytes: intOption(values, "spool-max-mb", 256, 1e6, 1) * 1024 * 1024,
+      connect: values.connect,
+      dialTls: tls,
+    });
+  } catch (e) {
+    if (e instanceof MonitorConnectError) throw new UsageError(e.message);
+    throw e;
+  }
+  console.log(`Monitoring service ${monitor.id} dialing ${monitor.address}`);
+  const sig = await untilSignal();
+  logger("monitor").info("Stopping on {sig}", { sig });
+  await monitor.stop();
+  return 0;
+}
+
 async function runManager(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
@@ -345,10 +437,35 @@ async function runManager(args: string[]): Promise<number> {
       "http-host": { type: "string", multiple: true },
       "keep-raw-days": { type: "string" },
       "keep-rollups-days": { type: "string" },
+      "listen-monitors": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return help("manage");
+  let listenMonitors: ManagerOptions["listenMonitors"];
+  if (values["listen-monitors"] !== undefined) {
+    const m = values["listen-monitors"].match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/);
+    const port = Number(m?.[3]);
+    if (!m || port > 65535) {
+      throw new UsageError(
+        `--listen-monitors must be HOST:PORT such as 0.0.0.0:54320 or [::]:54320; got "${
+          values["listen-monitors"]
+        }"`,
+      );
+    }
+    if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+      throw new UsageError("--tls-cert and --tls-key go together");
+    }
+    listenMonitors = {
+      hostname: m[1] ?? m[2]!,
+      port,
+      ...(values["tls-cert"] ? { tlsCert: values["tls-cert"], tlsKey: values["tls-key"] } : {}),
+    };
+  } else if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+    throw new UsageError("--tls-cert and --tls-key are for --listen-monitors");
+  }
   const httpAddr = values.http === "none" ? null : values.http ?? DEFAULT_HTTP_ADDRESS;
   const httpToken = values["http-token"] ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "";
   let http: { hostname: string; port: number } | null = null;
@@ -389,6 +506,7 @@ async function runManager(args: string[]): Promise<number> {
       dbPath,
       token: await readToken(values),
       output,
+      listenMonitors,
       statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
       retention: {
         rawMs: intOption(values, "keep-raw-days", 7, 36500) * 86_400_000,
@@ -398,7 +516,17 @@ async function runManager(args: string[]): Promise<number> {
     });
   } catch (e) {
     output.close();
+    if (e instanceof MonitorListenerError) throw new UsageError(e.message);
+    if (listenMonitors && e instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(
+        `cannot listen for monitors on ${values["listen-monitors"]}: ${(e as Error).message}`,
+        1,
+      );
+    }
     throw e;
+  }
+  if (manager.monitorsAddress) {
+    console.error(`netmon: monitors dial in at ${manager.monitorsAddress}`);
   }
   if (output instanceof LiveView) output.judge = freshnessOf(manager);
   let server: HttpServer | undefined;

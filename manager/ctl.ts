@@ -225,6 +225,8 @@ interface Status {
 interface Monitor {
   name: string;
   address: string;
+  direction: "dialed" | "dialed in";
+  remoteAddress: string | null;
   status: string;
   since: number;
   lastSeen: number | null;
@@ -326,6 +328,7 @@ function monitorTable(monitors: Monitor[]): string {
     [
       "MONITOR",
       "ADDRESS",
+      "DIRECTION",
       "STATUS",
       "SINCE",
       "LAST SEEN",
@@ -337,7 +340,8 @@ function monitorTable(monitors: Monitor[]): string {
     ],
     monitors.map((m) => [
       m.name,
-      m.address,
+      m.remoteAddress ?? m.address,
+      m.direction,
       m.status,
       time(m.since),
       m.lastSeen === null ? "-" : time(m.lastSeen),

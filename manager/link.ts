@@ -27,7 +27,7 @@ import type { MonitorConfig } from "../shared/config.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import { handshake, HandshakeError, type MonitorFields } from "../shared/handshake.ts";
-import { ASSIGN_PART_BYTES, type SpoolReport } from "../shared/protocol.ts";
+import { ASSIGN_PART_BYTES, type Message, type SpoolReport } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
 
@@ -39,7 +39,12 @@ export type LinkStatus = "Offline" | "Online" | "Reconnecting";
 /** A snapshot of one link for displays and the API. */
 export interface LinkState {
   name: string;
+  /** The address dialed, or for a monitor that dials in, the address it dialed from (or "dial-in"). */
   address: string;
+  /** Who opens the connection: the manager ("dialed") or the monitor ("dialed in", `--connect`). */
+  direction: "dialed" | "dialed in";
+  /** The peer's address on the current or last connection, or null before the first. */
+  remoteAddress: string | null;
   status: LinkStatus;
   /** The monitor's own ID, once it has said hello. */
   monitorId: string | null;
@@ -117,13 +122,17 @@ export class MonitorLink {
   #wasOnline = false;
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
+  /** The session of the connection a dialing-in monitor opened, while it runs. */
+  #adopted: Promise<void> | undefined;
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
     this.config = config;
     this.#deps = deps;
     this.#state = {
       name: config.name,
-      address: config.address,
+      address: config.dialIn ? "dial-in" : config.address,
+      direction: config.dialIn ? "dialed in" : "dialed",
+      remoteAddress: null,
       status: "Offline",
       monitorId: null,
       remoteName: null,
@@ -146,9 +155,38 @@ export class MonitorLink {
     return this.#state.status === "Online";
   }
 
-  /** Starts the connect loop. */
+  /** Starts the connect loop (a monitor that dials in is waited for instead). */
   start(): void {
+    if (this.config.dialIn) return;
     this.#loop ??= this.#run();
+  }
+
+  /**
+   * Serves a connection from a monitor that dialed in and has completed the
+   * handshake (see `manager/monitor_listener.ts`), replacing any earlier
+   * connection of this link. Resolves when the connection ends.
+   */
+  async adopt(
+    fc: FramedConn,
+    messages: AsyncGenerator<Message>,
+    hello: MonitorFields,
+  ): Promise<void> {
+    const old = this.#fc;
+    if (old && !old.closed) {
+      await old.goodbye(`replaced by a new connection from ${fc.peer}`, "replaced");
+      await this.#adopted;
+    }
+    if (this.#stopped) {
+      await fc.goodbye("manager shutting down", "shutdown");
+      return;
+    }
+    this.#fc = fc;
+    this.#state.address = this.#state.remoteAddress = fc.peer;
+    const served = this.#serve(fc, messages, hello).catch((e) => {
+      if (!this.#stopped) this.#setStatus("Offline", errorText(e));
+    });
+    this.#adopted = served;
+    await served;
   }
 
   /** Sends the current assignment now, if connected. */
@@ -180,6 +218,8 @@ export class MonitorLink {
     this.#wake?.();
     await this.#fc?.goodbye("manager shutting down", "shutdown");
     await this.#loop;
+    await this.#adopted;
+    if (this.config.dialIn) this.#setStatus("Offline", "manager stopped");
   }
 
   #setStatus(status: LinkStatus, error: string | null = this.#state.lastError) {
@@ -247,6 +287,7 @@ export class MonitorLink {
       throw e;
     }
     const fc = new FramedConn(conn, this.config.address);
+    this.#state.remoteAddress = this.config.address;
     this.#fc = fc;
     if (this.#stopped) {
       fc.close("manager stopping");
@@ -278,6 +319,11 @@ export class MonitorLink {
       }
       throw new RefusedError(e.message, e.code);
     }
+    await this.#serve(fc, messages, hello);
+  }
+
+  /** The session after a completed handshake, dialed or dialed in. Throws why it ended. */
+  async #serve(fc: FramedConn, messages: AsyncGenerator<Message>, hello: MonitorFields) {
     const twin = claimsOf(this.#deps.store, hello.monitorId).find((l) =>
       l !== this && l.online && l.#epoch === hello.epoch
     );
@@ -285,7 +331,7 @@ export class MonitorLink {
       throw await this.#fail(
         fc,
         `monitor ID ${hello.monitorId} and its spool epoch are also those of the monitor ` +
-          `${twin.config.name} at ${twin.config.address}: a copied data directory? ` +
+          `${twin.config.name} at ${twin.#state.address}: a copied data directory? ` +
           `Give each monitor its own`,
       );
     }
@@ -302,7 +348,7 @@ export class MonitorLink {
     this.#wasOnline = true;
     this.#setStatus("Online", null);
     log.info("Connected to {address} (monitor {id}, spool epoch {epoch}, at result {seq})", {
-      address: this.config.address,
+      address: this.#state.address,
       id: hello.monitorId,
       epoch: hello.epoch,
       seq: hello.lastSeq,
@@ -343,7 +389,7 @@ export class MonitorLink {
    */
   warnTwin(warning: string | null): void {
     if (!this.online || this.#state.lastError === warning) return;
-    if (warning) log.warn("{address}: {warning}", { address: this.config.address, warning });
+    if (warning) log.warn("{address}: {warning}", { address: this.#state.address, warning });
     this.#setStatus("Online", warning);
   }
 
@@ -358,7 +404,7 @@ export class MonitorLink {
       log.warn(
         "{address}: results of monitor {other} arrive from monitor {id} (its monitor-id " +
           "changed while it held them); stored under {other}",
-        { address: this.config.address, other: r.monitorId, id: monitorId },
+        { address: this.#state.address, other: r.monitorId, id: monitorId },
       );
     }
     let fresh: CheckResult[];
@@ -423,7 +469,7 @@ function claimsOf(store: ResultStore, monitorId: string): MonitorLink[] {
 function warnClaims(claims: MonitorLink[]) {
   for (const link of claims) {
     const others = claims.filter((l) => l !== link).map((l) =>
-      `${l.config.name} at ${l.config.address}`
+      `${l.config.name} at ${l.state.address}`
     );
     link.warnTwin(
       others.length === 0 ? null : `monitor ID ${link.state.monitorId} is also claimed by ` +

@@ -19,6 +19,7 @@ import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
+import { MonitorListener } from "./monitor_listener.ts";
 import type { Output } from "./output.ts";
 import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
@@ -39,6 +40,11 @@ export interface ManagerOptions {
   watch?: boolean;
   /** How long raw results and rollups are kept (default 7 days and 400 days). */
   retention?: Partial<Retention>;
+  /**
+   * Where monitors started with `--connect` dial in (`--listen-monitors`),
+   * with a TLS certificate and key when given; none when unset.
+   */
+  listenMonitors?: { hostname: string; port: number; tlsCert?: string; tlsKey?: string };
 }
 
 /** Reads and parses the configuration file. Throws {@linkcode ConfigError}. */
@@ -90,6 +96,7 @@ export class Manager {
   /** Pauses made while the store's disk was full, saved once it has room. */
   #pausesUnsaved = false;
   #unsubscribeDiskFull: () => void;
+  #listener: MonitorListener | undefined;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
 
@@ -115,7 +122,30 @@ export class Manager {
   static async start(opts: ManagerOptions): Promise<Manager> {
     const config = await loadConfig(opts.configPath);
     const store = ResultStore.open(opts.dbPath);
-    return new Manager(opts, config, store);
+    const m = new Manager(opts, config, store);
+    if (opts.listenMonitors) {
+      try {
+        m.#listener = await MonitorListener.start({
+          ...opts.listenMonitors,
+          token: opts.token,
+          managerId: m.managerId,
+          linkFor: (name) => {
+            const link = m.#links.get(name);
+            return link?.config.dialIn ? link : undefined;
+          },
+          onUnknown: () => m.#printStatus(),
+        });
+      } catch (e) {
+        await m.stop();
+        throw e;
+      }
+    }
+    return m;
+  }
+
+  /** Where monitors dial in (`host:port`), or null without `--listen-monitors`. */
+  get monitorsAddress(): string | null {
+    return this.#listener?.address ?? null;
   }
 
   /** The configuration in force. */
@@ -123,9 +153,28 @@ export class Manager {
     return this.#config;
   }
 
-  /** Every link's current state, in configuration order. */
+  /**
+   * Every link's current state, in configuration order, then the monitors
+   * that dialed in without a `monitors:` entry ("unknown monitor NAME from
+   * ADDR", no checks).
+   */
   states(): LinkState[] {
-    return [...this.#links.values()].map((l) => l.state);
+    const unknown = (this.#listener?.unknown() ?? []).map((u): LinkState => ({
+      name: u.name,
+      address: u.address,
+      direction: "dialed in",
+      remoteAddress: u.address,
+      status: "Offline",
+      monitorId: u.monitorId,
+      remoteName: u.name,
+      lastError: `${u.message}: not in tasks.yaml, so it gets no checks`,
+      since: u.since,
+      lastSeen: null,
+      heldBack: 0,
+      received: 0,
+      spool: null,
+    }));
+    return [...[...this.#links.values()].map((l) => l.state), ...unknown];
   }
 
   #printStatus() {
@@ -371,6 +420,7 @@ export class Manager {
     clearTimeout(this.#spreadTimer);
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
+    await this.#listener?.close();
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     this.history.stop();
     this.#unsubscribeDiskFull();

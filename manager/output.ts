@@ -79,6 +79,7 @@ export function statusLine(s: LinkState): string {
   const head = `${s.address}: ${s.status}`;
   const parts: string[] = [];
   if (s.name !== s.address) parts.push(`name ${s.name}`);
+  if (s.direction === "dialed in") parts.push("dialed in");
   if (s.status === "Online") {
     if (s.monitorId) parts.push(`ID ${s.monitorId}`);
     parts.push(`last seen ${ago(s.lastSeen)}`, `${s.heldBack} held back`);

@@ -21,8 +21,9 @@
  *
  * @module
  */
-import { formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
-import { listenTlsClientAuth } from "../shared/tls.ts";
+import { errorText, formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
+import { dialTls, listenTlsClientAuth, TlsVerifyError } from "../shared/tls.ts";
+import type { MonitorTls } from "../shared/config.ts";
 import { handshake, HandshakeError } from "../shared/handshake.ts";
 import {
   MAX_RESULTS_PER_FRAME,
@@ -66,6 +67,54 @@ export interface MonitorOptions {
   tlsKey?: string;
   /** PEM CA file: the manager must then present a client certificate it signed. */
   tlsClientCa?: string;
+  /**
+   * Managers to dial (`host:port`, `--connect`) instead of listening: the
+   * monitor then listens nowhere. With several, it holds one session at a
+   * time and dials the others while it has none (a standby manager).
+   */
+  connect?: string[];
+  /**
+   * How to verify the manager's certificate when dialing over TLS (`--tls-ca`,
+   * `--tls-fingerprint`); `clientCert`/`clientKey` are presented when set.
+   * Unset: plain TCP.
+   */
+  dialTls?: MonitorTls;
+}
+
+/** A manager address to dial. */
+interface DialTarget {
+  host: string;
+  port: number;
+  address: string;
+}
+
+/** Dial-out reconnects back off from BASE to CAP, each delay randomised to 50–100 %. */
+const DIAL_BACKOFF_BASE_MS = 200;
+const DIAL_BACKOFF_CAP_MS = 2000;
+/** After a refusal (wrong token, no common protocol version, busy), the next dial waits this long. */
+const DIAL_REFUSED_MS = 10_000;
+/** Connect attempts are abandoned after this long. */
+const DIAL_TIMEOUT_MS = 3000;
+
+/** `host:port` or `[v6]:port` split; throws {@linkcode MonitorConnectError}. */
+export function parseConnect(address: string): DialTarget {
+  const m = address.match(/^\[([^\]]+)\]:(\d+)$/) ?? address.match(/^([^:\[\]]+):(\d+)$/);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new MonitorConnectError(
+      `--connect ${address}: give the manager's --listen-monitors address as HOST:PORT (or [v6]:PORT)`,
+    );
+  }
+  return { host: m[1]!, port, address };
+}
+
+/** A `--connect` address that cannot be used. */
+export class MonitorConnectError extends Error {
+  /** @param message what is wrong and what to give instead */
+  constructor(message: string) {
+    super(message);
+    this.name = "MonitorConnectError";
+  }
 }
 
 /** Where accepted connections come from: plain TCP, Deno's TLS, or TLS with client certificates. */
@@ -149,7 +198,8 @@ interface Session {
 /** A running monitor. */
 export class Monitor {
   readonly id: string;
-  readonly listener: Acceptor;
+  /** Where the monitor listens; undefined when it dials out (`connect`). */
+  readonly listener: Acceptor | undefined;
   readonly scheduler: Scheduler;
   readonly spool: Spool;
   #opts: MonitorOptions;
@@ -162,18 +212,28 @@ export class Monitor {
   #statsTimer: ReturnType<typeof setInterval>;
   #stopping = false;
   #acceptLoop: Promise<void>;
+  /** Connections being dialed and not yet sessions, closed on stop. */
+  #dialing = new Set<FramedConn>();
+  #wakeDialers = new Set<() => void>();
 
   #preauth = new PreauthSlots();
   #authFailures = new Map<string, number[]>();
 
-  private constructor(opts: MonitorOptions, id: string, listener: Acceptor, spool: Spool) {
+  private constructor(
+    opts: MonitorOptions,
+    id: string,
+    listener: Acceptor | undefined,
+    spool: Spool,
+  ) {
     this.#opts = opts;
     this.id = id;
     this.listener = listener;
     this.spool = spool;
     this.scheduler = new Scheduler({ monitorId: id, onResult: (r) => this.#onResult(r) });
     this.#statsTimer = setInterval(() => this.#sendStats(), STATS_EVERY_MS);
-    this.#acceptLoop = this.#accept();
+    this.#acceptLoop = listener
+      ? this.#accept(listener)
+      : Promise.all((opts.connect ?? []).map((a) => this.#dial(parseConnect(a)))).then(() => {});
   }
 
   /** Loads state from `dataDir`, starts listening and resumes the last assignment. */
@@ -193,7 +253,8 @@ export class Monitor {
         } else log.info("Spool: space returned; results held in memory are written");
       },
     });
-    const listener = await listen(opts);
+    for (const a of opts.connect ?? []) parseConnect(a);
+    const listener = opts.connect?.length ? undefined : await listen(opts);
     const m = new Monitor(opts, id, listener, spool);
     const saved = await loadAssignment(opts.dataDir);
     if (saved.length > 0) {
@@ -211,6 +272,7 @@ export class Monitor {
 
   /** The address the monitor listens on, as `host:port`. */
   get address(): string {
+    if (!this.listener) return (this.#opts.connect ?? []).join(", ");
     const a = this.listener.addr;
     return formatAddr(a.hostname, a.port);
   }
@@ -220,8 +282,8 @@ export class Monitor {
     return this.#session !== undefined && !this.#session.fc.closed;
   }
 
-  async #accept() {
-    for await (const { conn, hostname, port } of this.listener) {
+  async #accept(listener: Acceptor) {
+    for await (const { conn, hostname, port } of listener) {
       this.#handle(conn, hostname, port).catch((e) =>
         log.error("Connection handler failed: {e}", { e })
       );
@@ -326,6 +388,101 @@ export class Monitor {
     await this.#serve(session, messages);
   }
 
+  /**
+   * Dials the manager at `target` for the life of the monitor: handshake as
+   * the dialer, then the session as a listening monitor serves it; on its end
+   * (or a failed attempt) dials again with jittered backoff, slower after a
+   * refusal. While another manager's session is up it waits.
+   */
+  async #dial(target: DialTarget) {
+    let failures = 0;
+    let lastReason = "";
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wakers.delete(done);
+          resolve();
+        }
+        const wakers = this.#wakeDialers;
+        wakers.add(done);
+      });
+    while (!this.#stopping) {
+      if (this.connected) {
+        await sleep(1000);
+        continue;
+      }
+      let retryMs: number;
+      try {
+        await this.#dialOnce(target);
+        failures = 0;
+        lastReason = "";
+        retryMs = backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, 0);
+      } catch (e) {
+        if (this.#stopping) break;
+        failures++;
+        const refused = e instanceof HandshakeError && e.code !== "closed" &&
+          e.code !== "shutdown";
+        retryMs = refused
+          ? DIAL_REFUSED_MS
+          : backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, failures);
+        const reason = errorText(e);
+        // one line per new reason, not one per attempt
+        const level = reason === lastReason ? "debug" : refused ? "error" : "warn";
+        log[level]("Manager at {address}: {reason}; dialing again in {s} s", {
+          address: target.address,
+          reason,
+          s: (retryMs / 1000).toFixed(1),
+        });
+        lastReason = reason;
+      }
+      await sleep(retryMs);
+    }
+  }
+
+  /** One dialed connection, from connect to close. Throws why it failed. */
+  async #dialOnce(target: DialTarget) {
+    const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS);
+    let conn: Transport;
+    try {
+      if (this.#opts.dialTls) {
+        conn = (await dialTls(target.host, target.port, this.#opts.dialTls, signal)).transport;
+      } else {
+        const tcp = await Deno.connect({ hostname: target.host, port: target.port, signal });
+        tcp.setKeepAlive(true);
+        tcp.setNoDelay(true);
+        conn = tcp;
+      }
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "TimeoutError") {
+        throw new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`);
+      }
+      if (e instanceof TlsVerifyError) throw new HandshakeError(e.message, "auth", false);
+      throw e;
+    }
+    const fc = new FramedConn(conn, target.address);
+    this.#dialing.add(fc);
+    let session: Session;
+    const messages = fc.messages();
+    try {
+      const done = await handshake(fc, messages, {
+        side: "dialer",
+        token: this.#opts.token ?? "",
+        fields: this.#fields(),
+      });
+      if (done.peer.role !== "manager") return;
+      if (this.connected || this.#stopping) {
+        await fc.goodbye("this monitor is already connected to another manager", "busy");
+        return;
+      }
+      session = this.#newSession(fc, done.peer.managerId);
+    } finally {
+      this.#dialing.delete(fc);
+    }
+    await this.#serve(session, messages);
+  }
+
   /** This monitor's fields for a hello. */
   #fields() {
     return {
@@ -376,7 +533,7 @@ export class Monitor {
     });
     this.#pump();
     for await (const msg of messages) await this.#onMessage(session, msg);
-    if (fc.closed?.local) {
+    if (fc.closed?.local && !this.#stopping) {
       log.warn("Closed connection from {peer}: {reason}", {
         peer: fc.peer,
         reason: fc.closed.reason,
@@ -541,8 +698,15 @@ export class Monitor {
     clearInterval(this.#statsTimer);
     if (this.#buffer.length > 0) this.#flush();
     await this.#session?.fc.goodbye("monitor shutting down", "shutdown");
-    this.listener.close();
+    this.listener?.close();
+    for (const fc of this.#dialing) fc.close("monitor shutting down");
+    for (const wake of this.#wakeDialers) wake();
     await this.#acceptLoop.catch(() => {});
     this.spool.close();
   }
+}
+
+/** A retry delay growing from `base` to `cap` with `failures`, randomised to 50–100 %. */
+function backoff(base: number, cap: number, failures: number): number {
+  return Math.min(cap, base * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() * 0.5);
 }
