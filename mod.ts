@@ -3,7 +3,9 @@
  *
  * ```
  * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token T]
+ * netmon monitor --connect HOST:PORT [--tls-ca FILE | --tls-fingerprint F] [--name N]
  * netmon manage [tasks.yaml] [--db FILE] [--token T] [--log-format text|json]
+ *               [--listen-monitors ADDR [--tls-cert FILE --tls-key FILE]]
  * netmon help [command]
  * ```
  *
@@ -69,8 +71,8 @@ Usage:
 Run 'netmon help monitor' or 'netmon help manage' for their options.`,
   monitor: `Usage: netmon monitor [options]
 
-Listens for the manager, runs the checks it assigns on its own schedule and
-streams the results back. Keeps checking, and keeps every result, while no
+Listens for the manager (or, with --connect, dials it), runs the checks it
+assigns on its own schedule and streams the results back. Keeps checking, and keeps every result, while no
 manager is connected.
 
 Options:
