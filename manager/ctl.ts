@@ -328,8 +328,8 @@ function monitorTable(monitors: Monitor[]): string {
     [
       "MONITOR",
       "ADDRESS",
-      "DIRECTION",
       "STATUS",
+      "DIRECTION",
       "SINCE",
       "LAST SEEN",
       "HELD BACK",
@@ -341,8 +341,8 @@ function monitorTable(monitors: Monitor[]): string {
     monitors.map((m) => [
       m.name,
       m.remoteAddress ?? m.address,
-      m.direction,
       m.status,
+      m.direction,
       time(m.since),
       m.lastSeen === null ? "-" : time(m.lastSeen),
       String(m.heldBack),

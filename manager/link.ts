@@ -39,7 +39,7 @@ export type LinkStatus = "Offline" | "Online" | "Reconnecting";
 /** A snapshot of one link for displays and the API. */
 export interface LinkState {
   name: string;
-  /** The address dialed, or for a monitor that dials in, the address it dialed from (or "dial-in"). */
+  /** The address dialed, or "dial-in" for a monitor that dials in (stable, as a metric label). */
   address: string;
   /** Who opens the connection: the manager ("dialed") or the monitor ("dialed in", `--connect`). */
   direction: "dialed" | "dialed in";
@@ -145,6 +145,11 @@ export class MonitorLink {
     };
   }
 
+  /** Where the monitor is, for logs: the address dialed, or the one it dialed in from. */
+  get #where(): string {
+    return this.config.dialIn ? this.#state.remoteAddress ?? "dial-in" : this.config.address;
+  }
+
   /** A copy of the link's current state. */
   get state(): LinkState {
     return { ...this.#state };
@@ -181,7 +186,7 @@ export class MonitorLink {
       return;
     }
     this.#fc = fc;
-    this.#state.address = this.#state.remoteAddress = fc.peer;
+    this.#state.remoteAddress = fc.peer;
     const served = this.#serve(fc, messages, hello).catch((e) => {
       if (!this.#stopped) this.#setStatus("Offline", errorText(e));
     });
@@ -331,7 +336,7 @@ export class MonitorLink {
       throw await this.#fail(
         fc,
         `monitor ID ${hello.monitorId} and its spool epoch are also those of the monitor ` +
-          `${twin.config.name} at ${twin.#state.address}: a copied data directory? ` +
+          `${twin.config.name} at ${twin.#where}: a copied data directory? ` +
           `Give each monitor its own`,
       );
     }
@@ -348,7 +353,7 @@ export class MonitorLink {
     this.#wasOnline = true;
     this.#setStatus("Online", null);
     log.info("Connected to {address} (monitor {id}, spool epoch {epoch}, at result {seq})", {
-      address: this.#state.address,
+      address: this.#where,
       id: hello.monitorId,
       epoch: hello.epoch,
       seq: hello.lastSeq,
@@ -389,7 +394,7 @@ export class MonitorLink {
    */
   warnTwin(warning: string | null): void {
     if (!this.online || this.#state.lastError === warning) return;
-    if (warning) log.warn("{address}: {warning}", { address: this.#state.address, warning });
+    if (warning) log.warn("{address}: {warning}", { address: this.#where, warning });
     this.#setStatus("Online", warning);
   }
 
@@ -404,7 +409,7 @@ export class MonitorLink {
       log.warn(
         "{address}: results of monitor {other} arrive from monitor {id} (its monitor-id " +
           "changed while it held them); stored under {other}",
-        { address: this.#state.address, other: r.monitorId, id: monitorId },
+        { address: this.#where, other: r.monitorId, id: monitorId },
       );
     }
     let fresh: CheckResult[];
@@ -469,7 +474,7 @@ function claimsOf(store: ResultStore, monitorId: string): MonitorLink[] {
 function warnClaims(claims: MonitorLink[]) {
   for (const link of claims) {
     const others = claims.filter((l) => l !== link).map((l) =>
-      `${l.config.name} at ${l.state.address}`
+      `${l.config.name} at ${l.state.remoteAddress ?? l.state.address}`
     );
     link.warnTwin(
       others.length === 0 ? null : `monitor ID ${link.state.monitorId} is also claimed by ` +

@@ -161,7 +161,7 @@ export class Manager {
   states(): LinkState[] {
     const unknown = (this.#listener?.unknown() ?? []).map((u): LinkState => ({
       name: u.name,
-      address: u.address,
+      address: "dial-in",
       direction: "dialed in",
       remoteAddress: u.address,
       status: "Offline",
@@ -271,18 +271,19 @@ export class Manager {
     const s = link.state;
     for (const cb of this.#statusListeners) cb(s, previous);
     const out = this.#opts.output;
+    const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        `Connected to monitoring service at ${where} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {
-      out.event(`Disconnected from ${s.address}: ${s.lastError}. Reconnecting...`, {
+      out.event(`Disconnected from ${where}: ${s.lastError}. Reconnecting...`, {
         monitor: s.name,
         status: s.status,
       });
     } else if (s.status === "Offline" && s.lastError) {
-      out.event(`Monitoring service at ${s.address} refused us: ${s.lastError}`, {
+      out.event(`Monitoring service at ${where} refused us: ${s.lastError}`, {
         monitor: s.name,
         status: s.status,
       });

@@ -76,7 +76,9 @@ function forHowLong(since: number): string {
 
 /** One monitor's status line: `ADDRESS: Status (details)`. */
 export function statusLine(s: LinkState): string {
-  const head = `${s.address}: ${s.status}`;
+  // a monitor that dials in is shown where it dialed from
+  const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
+  const head = `${where}: ${s.status}`;
   const parts: string[] = [];
   if (s.name !== s.address) parts.push(`name ${s.name}`);
   if (s.direction === "dialed in") parts.push("dialed in");

@@ -16,6 +16,7 @@ import {
   readFrames,
 } from "../shared/protocol.ts";
 import { ConfigError, parseConfig } from "../shared/config.ts";
+import { FrameAuthError, FrameOpener, FrameSealer } from "../shared/frame_auth.ts";
 import {
   decodePacket,
   formatReferenceId,
@@ -320,6 +321,27 @@ Deno.test("parseMessage() accepts or throws ProtocolError for 5000 random and mu
   console.log(`parseMessage: ${accepted} of 5000 fuzzed frames accepted`);
   // some mutations leave a valid message (a changed string): the fuzz reaches past validation
   assert.ok(accepted > 0);
+});
+
+Deno.test("FrameOpener refuses 5000 random and mutated sealed frames with FrameAuthError only", () => {
+  const rng = new Rng(0x5eed_0005);
+  const key = rng.bytes(32);
+  const frames = MESSAGES.map((m) => JSON.stringify(m));
+  for (let i = 0; i < 5000; i++) {
+    // a sealed frame with one character changed, or random bytes, always at counter 0
+    const sealed = new FrameSealer(key).seal(rng.pick(frames));
+    const line = i % 2 === 0
+      ? (() => {
+        const at = rng.int(sealed.length);
+        const c = String.fromCharCode((sealed.charCodeAt(at) + 1 + rng.int(200)) % 0x10000);
+        return sealed.slice(0, at) + c + sealed.slice(at + 1);
+      })()
+      : new TextDecoder().decode(rng.bytes(rng.int(80)));
+    assert.throws(() => new FrameOpener(key).open(line), FrameAuthError);
+  }
+  // and the unaltered frames all open, in order
+  const sealer = new FrameSealer(key), opener = new FrameOpener(key);
+  for (const f of frames) assert.equal(opener.open(sealer.seal(f)), f);
 });
 
 Deno.test("parseMessage() rejects a bye with an unknown code", () => {
