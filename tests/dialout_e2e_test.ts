@@ -135,7 +135,7 @@ targets:
   let manager = startManager(cfg, { db, extra: managerArgs });
   const vpDir = `${tmp.path}/vp-ns`;
   let vp = await dialingMonitor("vp-ns", vpDir, listen, tokenFile, ns.wrap);
-  await using vpHost = await dialingMonitor("vp-host", `${tmp.path}/vp-host`, listen, tokenFile);
+  await using _vpHost = await dialingMonitor("vp-host", `${tmp.path}/vp-host`, listen, tokenFile);
   let killedAt = 0, restartedAt = 0;
   try {
     for (const name of ["vp-ns", "vp-host", "classic"]) {
