@@ -87,7 +87,7 @@ const options = {
 /** `netmon monitor [options]`. */
 export const monitorCommand = {
   name: "monitor",
-  summary: "run a monitor that the manager connects to",
+  summary: "run a monitor (the manager connects to it, or it dials with --connect)",
   usage: "[options]",
   description: `Listens for the manager (or, with --connect, dials it), runs the checks it
 assigns on its own schedule and streams the results back. Keeps checking, and
