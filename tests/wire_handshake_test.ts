@@ -15,8 +15,8 @@ import {
 } from "../shared/handshake.ts";
 import { encodeFrame, type Message, parseMessage, readFrames } from "../shared/protocol.ts";
 import { VERSION } from "../shared/version.ts";
-import { tempDir } from "./helpers/proc.ts";
-import { startMonitor } from "./helpers/netmon.ts";
+import { Proc, tempDir } from "./helpers/proc.ts";
+import { NETMON, startManager, startMonitor } from "./helpers/netmon.ts";
 
 const TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const MONITOR = {
@@ -251,4 +251,82 @@ Deno.test("frame MACs: an altered, replayed, reordered, reflected or unsealed fr
   const ok = new FrameOpener(k1);
   assert.equal(ok.open(a), '{"t":"ack","from":1,"to":2}');
   assert.equal(ok.open(b), '{"t":"ack","from":3,"to":4}');
+});
+
+/** A fake peer that answers every connection with a hello of protocol 8–9 and reads what comes. */
+function futurePeer(role: "manager" | "monitor") {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const byes: string[] = [];
+  let connections = 0;
+  const loop = (async () => {
+    for await (const conn of l) {
+      connections++;
+      (async () => {
+        const w = conn.writable.getWriter();
+        const fields = role === "monitor"
+          ? { monitorId: "f", name: "future", epoch: "e", lastSeq: 0 }
+          : { managerId: "f", takeover: true };
+        await w.write(
+          encodeFrame({
+            t: "hello",
+            v: 9,
+            vmin: 8,
+            version: "9.0.0",
+            nonce: "dd",
+            role,
+            ...fields,
+          }),
+        );
+        for await (const f of readFrames(conn.readable)) {
+          const msg = parseMessage(f);
+          if (msg.t === "bye") byes.push(msg.reason);
+        }
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    byes,
+    get connections() {
+      return connections;
+    },
+    async close() {
+      l.close();
+      await loop;
+    },
+  };
+}
+
+Deno.test("a real manager dialing a monitor of another protocol logs the one line and keeps running", async () => {
+  await using tmp = await tempDir();
+  const peer = futurePeer("monitor");
+  const cfg = `${tmp.path}/tasks.yaml`;
+  await Deno.writeTextFile(
+    cfg,
+    `monitors:\n  - address: 127.0.0.1:${peer.port}\ntargets:\n  x:\n    TCP: { host: 127.0.0.1, port: 9 }\n`,
+  );
+  await using manager = startManager(cfg, { db: `${tmp.path}/m.db` });
+  const line = `monitor 9.0.0 speaks protocol 8–9; this manager (${VERSION}) needs ${PROTOCOL_MAX}`;
+  await manager.waitFor(new RegExp(`refused us: ${line.replace(/[().]/g, "\\$&")}`));
+  while (peer.byes.length === 0) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(peer.byes[0], line, "the monitor is told the same line");
+  await manager.stop("SIGTERM");
+  assert.equal(manager.matching(/Connected to monitoring service/).length, 0);
+  await peer.close();
+});
+
+Deno.test("a real dialing monitor meeting a manager of another protocol logs the one line and backs off", async () => {
+  await using tmp = await tempDir();
+  const peer = futurePeer("manager");
+  const mon = Proc.start(
+    [NETMON, "monitor", "--connect", `127.0.0.1:${peer.port}`, "--data", tmp.path, "--name", "m"],
+    { name: "dialer" },
+  );
+  const line = `manager 9.0.0 speaks protocol 8–9; this monitor (${VERSION}) needs ${PROTOCOL_MAX}`;
+  await mon.waitFor(new RegExp(`${line.replace(/[().]/g, "\\$&")}; dialing again in 10\\.0 s`));
+  while (peer.byes.length === 0) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(peer.byes[0], line);
+  await mon.stop("SIGTERM");
+  assert.equal(peer.connections, 1, "no second attempt before the refusal's back-off");
+  await peer.close();
 });
