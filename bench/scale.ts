@@ -12,13 +12,13 @@
  * @module
  */
 import type { CheckSpec, CheckType } from "../shared/checks.ts";
-import { PARAM_PARSERS } from "../shared/params/mod.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { FramedConn } from "../shared/connection.ts";
 import { handshake } from "../shared/handshake.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { freeTcpPort, waitForTcp } from "../tests/helpers/ports.ts";
 import { cpuSeconds, peakRssBytes } from "./procstat.ts";
-import type { MonitorReport, MonitorsReport } from "./worker.ts";
+import { fakeTargetsYaml, type MonitorReport, type MonitorsReport } from "./worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WORKER = `${ROOT}bench/worker.ts`;
@@ -74,14 +74,7 @@ function syntheticAssignment(checks: number, tcpPort: number): CheckSpec[] {
     const raw = type === "TCP"
       ? { host: "127.0.0.1", port: tcpPort }
       : { server_address: `127.0.${(i >> 8) & 255}.${(i & 255) || 1}` };
-    specs.push({
-      id: `${target}/${type}`,
-      target,
-      type,
-      intervalMs: 10_000,
-      timeoutMs: 5_000,
-      params: PARAM_PARSERS[type](raw, target),
-    });
+    specs.push(checkSpec(type, raw, { target, intervalMs: 10_000, timeoutMs: 5_000 }));
   }
   return specs;
 }
@@ -163,8 +156,8 @@ export async function measureIngest(
       "monitors:",
       ...ports.map((p, i) => `  - { address: "127.0.0.1:${p}", name: m${i} }`),
       "targets:",
-      "  bench:",
-      `    TCP: { host: 127.0.0.1, port: ${options.tcpPort}, frequency: 60 }`,
+      // the checks the fake monitors report: the manager stores only assigned ones
+      ...fakeTargetsYaml(options.tcpPort),
       "",
     ].join("\n"),
   );

@@ -191,7 +191,10 @@ export class ManagerProcess implements AsyncDisposable {
       throw e;
     }
     stack.defer(() => manager.stop());
-    if (output instanceof LiveView) output.judge = freshnessOf(manager);
+    if (output instanceof LiveView) {
+      output.judge = freshnessOf(manager);
+      output.linkStates = () => manager.states();
+    }
     const alerts = attachAlerts(manager);
     stack.defer(() => alerts.stop());
     let server: HttpServer | undefined;
@@ -277,6 +280,11 @@ async function manage(
       hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
     },
   };
+  const output = managerOptions.output;
+  // what is written to the terminal under the live view would be drawn over: show it there
+  const intoView = output instanceof LiveView && Deno.stderr.isTerminal();
+  const say = intoView ? (line: string) => output.event(line) : console.error;
+  if (intoView) setupLogging({ level: logLevel(values, "warning"), write: say });
   await using proc = await ManagerProcess.start(managerOptions, {
     address: http,
     token: httpToken,
@@ -286,7 +294,7 @@ async function manage(
     console.error(`netmon: monitors dial in at ${proc.manager.monitorsAddress}`);
   }
   if (proc.server) {
-    console.error(`netmon: API and dashboard on ${proc.server.url}/`);
+    say(`netmon: API and dashboard on ${proc.server.url}/`);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
     }
@@ -306,10 +314,14 @@ function startTerminalPrompt(
   output: Output,
 ): void {
   const api = server.api;
-  startPrompt(Deno.stdin.readable, (req) => {
+  const transport = (req: Request) => {
     if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
     return api.handle(req);
-  }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+  };
+  // the live view draws the line being typed and the answers itself
+  (output instanceof LiveView
+    ? output.prompt(Deno.stdin, transport)
+    : startPrompt(Deno.stdin.readable, transport, console.log))
     .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
   if (!live) {
     console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");

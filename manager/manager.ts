@@ -20,7 +20,7 @@ import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import { MonitorListener } from "./monitor_listener.ts";
-import type { Output } from "./output.ts";
+import { calledOtherwise, type Output } from "./output.ts";
 import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks } from "./placement.ts";
@@ -166,7 +166,7 @@ export class Manager {
       remoteAddress: u.address,
       status: "Offline",
       monitorId: u.monitorId,
-      remoteName: u.name,
+      reportedName: u.name,
       lastError: `${u.message}: not in tasks.yaml, so it gets no checks`,
       since: u.since,
       lastSeen: null,
@@ -274,7 +274,9 @@ export class Manager {
     const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${where} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        `Connected to monitoring service at ${where} (monitor ID: ${s.monitorId}, name: ${s.name}${
+          calledOtherwise(s) ? `, calls itself ${s.reportedName}` : ""
+        })`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {

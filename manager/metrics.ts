@@ -192,6 +192,15 @@ export function renderMetrics(input: MetricsInput): string {
       "counter",
     );
     addSpoolMetrics(add, s);
+    for (const [reason, n] of Object.entries(s.rejected ?? {})) {
+      add(
+        "netmon_results_rejected_total",
+        labelText({ monitor: s.name, reason }),
+        n,
+        "Results from the monitor acknowledged but not stored, by reason (see result_guard.ts)",
+        "counter",
+      );
+    }
     if (s.lastSeen !== null) {
       add(
         "netmon_monitor_last_seen_timestamp_seconds",
@@ -282,38 +291,38 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
  * @example
  * ```ts
  * import { probeInstance } from "./metrics.ts";
+ * import { parseTcpParams } from "../shared/params/tcp.ts";
  * const spec = { id: "w/TCP", target: "w", type: "TCP" as const, intervalMs: 1000, timeoutMs: 800,
- *   params: { host: "::1", port: 22 } };
+ *   params: parseTcpParams({ host: "::1", port: 22 }, "w") };
  * console.assert(probeInstance(spec) === "[::1]:22");
  * ```
  */
 export function probeInstance(spec: CheckSpec): string {
-  const p = spec.params;
-  const hostPort = (host: unknown, port: unknown) => {
-    const h = String(host);
-    return `${h.includes(":") ? `[${h}]` : h}:${port}`;
-  };
+  const hostPort = (host: string, port: number) =>
+    `${host.includes(":") ? `[${host}]` : host}:${port}`;
   switch (spec.type) {
     case "HTTP":
     case "HTTPS": {
       try {
-        const url = new URL(String(p.url));
+        const url = new URL(spec.params.url);
         url.username = "";
         url.password = "";
         return url.href;
       } catch {
-        return String(p.url);
+        return spec.params.url;
       }
     }
     case "ICMP":
-      return String(p.server_address);
+      return spec.params.server_address;
     case "TCP":
-      return hostPort(p.host, p.port);
+      return hostPort(spec.params.host, spec.params.port);
     case "DNS":
-      return p.server_address == null ? spec.target : hostPort(p.server_address, p.port);
+      return spec.params.server_address == null
+        ? spec.target
+        : hostPort(spec.params.server_address, spec.params.port);
     case "NTP":
     case "UDP":
-      return hostPort(p.server_address, p.port);
+      return hostPort(spec.params.server_address, spec.params.port);
   }
 }
 

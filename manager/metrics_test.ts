@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import type { CheckResult, CheckType } from "../shared/checks.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { ipHash, probeInstance, renderMetrics } from "./metrics.ts";
 
 const base: CheckResult & { monitorName: string } = {
@@ -50,7 +51,7 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
       remoteAddress: "127.0.0.1:1",
       status: "Reconnecting",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: "refused",
       since: 0,
       lastSeen: null,
@@ -85,18 +86,12 @@ function escape(s: string): string {
 }
 
 Deno.test("instance is the probe's target; ip hash is blackbox's FNV-1a over the address bytes", () => {
-  const spec = (type: CheckSpec["type"], params: CheckSpec["params"]): CheckSpec => ({
-    id: `t/${type}`,
-    target: "t",
-    type,
-    intervalMs: 1000,
-    timeoutMs: 800,
-    params,
-  });
+  const spec = (type: CheckType, raw: Record<string, unknown>) =>
+    checkSpec(type, raw, { target: "t", intervalMs: 1000, timeoutMs: 800 });
   assert.equal(probeInstance(spec("HTTP", { url: "http://u:pw@h:8/x?q" })), "http://h:8/x?q");
   assert.equal(probeInstance(spec("ICMP", { server_address: "10.0.0.1" })), "10.0.0.1");
   assert.equal(probeInstance(spec("TCP", { host: "::1", port: 22 })), "[::1]:22");
-  assert.equal(probeInstance(spec("DNS", { server_address: null, port: 53 })), "t");
+  assert.equal(probeInstance(spec("DNS", {})), "t");
   assert.equal(probeInstance(spec("UDP", { server_address: "h", port: 53 })), "h:53");
   const text = renderMetrics({
     latest: [{ ...base, details: { resolved_address: "::1" } }],

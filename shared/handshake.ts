@@ -43,6 +43,7 @@
  *
  * @module
  */
+import { type Clock, realClock } from "./clock.ts";
 import type { FramedConn } from "./connection.ts";
 import {
   type ByeCode,
@@ -86,6 +87,15 @@ export interface VersionRange {
   max: number;
 }
 
+/**
+ * What the handshake needs of a connection: a `FramedConn`, or a test's own
+ * frame-level peer.
+ */
+export type HandshakeConn = Pick<
+  FramedConn,
+  "peer" | "send" | "goodbye" | "close" | "authenticate" | "closed" | "peerByeCode"
+>;
+
 /** Options for {@linkcode handshake}. */
 export interface HandshakeOptions {
   /** This side of the connection. */
@@ -98,6 +108,8 @@ export interface HandshakeOptions {
   versions?: VersionRange;
   /** The whole handshake must end within this (default `HANDSHAKE_MS`). */
   timeoutMs?: number;
+  /** Time for that deadline (default: the real clock). */
+  clock?: Clock;
   /**
    * Listener only: called once the dialer has proved the token, before the
    * `welcome`; a returned refusal is sent as `bye` and the handshake fails.
@@ -311,12 +323,13 @@ function peerFields(hello: HelloMsg, want: SideFields["role"]): PeerFields {
  * is thrown (the connection is then closed).
  */
 export async function handshake(
-  fc: FramedConn,
+  fc: HandshakeConn,
   messages: AsyncGenerator<Message>,
   opts: HandshakeOptions,
 ): Promise<HandshakeResult> {
   const timeoutMs = opts.timeoutMs ?? HANDSHAKE_MS;
-  const timer = setTimeout(
+  const clock = opts.clock ?? realClock;
+  const timer = clock.setTimeout(
     () => fc.close(`handshake with ${fc.peer} not done within ${timeoutMs} ms`),
     timeoutMs,
   );
@@ -331,12 +344,12 @@ export async function handshake(
     fc.close(e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }
 
 async function run(
-  fc: FramedConn,
+  fc: HandshakeConn,
   messages: AsyncGenerator<Message>,
   opts: HandshakeOptions,
   state: { proved: boolean },

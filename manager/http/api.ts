@@ -5,8 +5,12 @@
  * - `GET /api/v1/status`, `/monitors`, `/config`, `/targets` — current state
  * - `GET /api/v1/results`, `/rollups`, `/chart` — history, paged by `cursor`
  * - `GET /api/v1/events` — Server-Sent Events: `result` and `status`
+ * - `GET /api/v1/incidents` — open and past incidents (`incidents.ts`)
+ * - `GET /api/v1/heartbeats` — the newest results of every check, for the dashboard's strips
  * - `POST /api/v1/run`, `/pause`, `/resume`, `/reload` — control
  * - `GET /metrics` — Prometheus; `GET /` — the dashboard
+ * - public, without the token: `GET /healthz` (`health.ts`), `/status`
+ *   (`status_page.ts`), `/badge/{target}/{check}.svg` (`badges.ts`), the favicon
  *
  * @example
  * ```ts ignore
@@ -17,9 +21,11 @@
  *
  * @module
  */
+import { timingSafeEqual } from "../../shared/timing_safe.ts";
 import type { CheckSpec } from "../../shared/checks.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Manager } from "../manager.ts";
+import type { ReloadResponse, RunResponse, StatusResponse } from "./api_types.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
@@ -29,6 +35,13 @@ import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
+import { IncidentQueryError, incidentsAnswer } from "./incidents.ts";
+import { health } from "./health.ts";
+import { badgeCheckId, badgeResponse, checkUptime } from "./badges.ts";
+import { renderStatusPage } from "./status_page.ts";
+import { heartbeats } from "./heartbeats.ts";
+import { isPublicPath } from "./guard.ts";
+import { isPublicTarget } from "../../shared/config_status_page.ts";
 
 /** Options of {@linkcode createApi}. */
 export interface ApiOptions {
@@ -78,6 +91,10 @@ export interface TargetRow {
   freshUntil: number | null;
   summary: string | null;
   error: string | null;
+  /** Days until the earliest certificate the newest result saw expires (HTTPS/TLS checks), else null. */
+  certDaysLeft: number | null;
+  /** The monitor's labels from `tasks.yaml`. */
+  monitorLabels: string[];
   uptime: { h24: number | null; d7: number | null; d30: number | null };
 }
 
@@ -117,10 +134,41 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         intervalMs: spec?.intervalMs ?? null,
       });
     },
+    "GET /api/v1/incidents": (_req, url) =>
+      json(
+        incidentsAnswer(
+          manager.store.db,
+          url.searchParams,
+          manager.config.alerting?.maintenance ?? [],
+        ),
+      ),
+    "GET /api/v1/heartbeats": (_req, url) => {
+      const n = Number(url.searchParams.get("limit") ?? 30);
+      if (!Number.isInteger(n) || n < 1 || n > 200) {
+        throw new ApiError(400, "limit must be a whole number from 1 to 200");
+      }
+      return json(heartbeats(manager.store.db, manager.config.checks.map((c) => c.spec.id), n));
+    },
+    "GET /healthz": async () => {
+      const h = await health(manager.store);
+      return json(h, h.ok ? 200 : 503);
+    },
+    "GET /status": () => {
+      const page = manager.config.statusPage;
+      if (!page) {
+        throw new ApiError(
+          404,
+          "no status page is configured: add status_page: with groups of targets to tasks.yaml",
+        );
+      }
+      return new Response(renderStatusPage(page, publicSource(), Date.now()), {
+        headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
+      });
+    },
     "GET /api/v1/events": () => live.stream({ managerId: manager.managerId, version: VERSION }),
     "POST /api/v1/run": async (req) => {
       const ids = select(manager, await body(req));
-      const ran: { checkId: string; monitor: string }[] = [];
+      const ran: RunResponse["ran"] = [];
       await Promise.all(
         [...manager.links.values()].flatMap((link) =>
           manager.assignedTo(link.config.name)
@@ -130,7 +178,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
             })
         ),
       );
-      return json({ checks: ids, ran }, ran.length ? 202 : 409);
+      return json({ checks: ids, ran } satisfies RunResponse, ran.length ? 202 : 409);
     },
     "POST /api/v1/pause": async (req) => {
       manager.pause(select(manager, await body(req)), true);
@@ -141,7 +189,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/reload": async () => {
-      const r = await manager.reload();
+      const r: ReloadResponse = await manager.reload();
       return json(r, r.ok ? 200 : 422);
     },
     "GET /metrics": () =>
@@ -165,10 +213,35 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       ),
   };
 
+  /** Each monitor's state of a check, for the status page and badges. */
+  const publicSource = () => {
+    const rows = targets(manager, live, judge, false);
+    return {
+      states: (checkId: string) => rows.filter((r) => r.checkId === checkId).map((r) => r.state),
+      uptime: (checkId: string, since: number) => checkUptime(manager.store.db, checkId, since),
+      db: manager.store.db,
+      checks: manager.config.checks.map((c) => c.spec),
+    };
+  };
+
+  const badge = (req: Request, url: URL): Response => {
+    const checkId = badgeCheckId(url.pathname);
+    const spec = manager.config.checks.find((c) => c.spec.id === checkId)?.spec;
+    const open = !options.token || authorized(req, url, options.token);
+    if (!spec || (!open && !isPublicTarget(manager.config.statusPage, spec.target))) {
+      throw new ApiError(
+        404,
+        `no public badge at ${url.pathname}: badges are /badge/TARGET/CHECK.svg for the ` +
+          `targets listed under status_page: in tasks.yaml`,
+      );
+    }
+    return badgeResponse(req, spec.id, publicSource(), Date.now());
+  };
+
   return {
     async handle(req: Request): Promise<Response> {
       const url = new URL(req.url);
-      const protectedPath = url.pathname.startsWith("/api/") || url.pathname === "/metrics";
+      const protectedPath = !isPublicPath(url.pathname);
       try {
         if (protectedPath && options.token && !authorized(req, url, options.token)) {
           return new Response(JSON.stringify({ error: "a valid bearer token is required" }), {
@@ -179,6 +252,8 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
             },
           });
         }
+        const safe = req.method === "GET" || req.method === "HEAD";
+        if (safe && url.pathname.startsWith("/badge/")) return badge(req, url);
         const route = routes[`${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`];
         if (route) return await route(req, url);
         if (!protectedPath && (req.method === "GET" || req.method === "HEAD")) {
@@ -191,7 +266,9 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         throw new ApiError(404, `no such endpoint: ${url.pathname}; see docs/openapi.yaml`);
       } catch (e) {
         if (e instanceof ApiError) return json({ error: e.message }, e.status);
-        if (e instanceof HistoryQueryError) return json({ error: e.message }, 400);
+        if (e instanceof HistoryQueryError || e instanceof IncidentQueryError) {
+          return json({ error: e.message }, 400);
+        }
         throw e;
       }
     },
@@ -213,14 +290,10 @@ function authorized(req: Request, url: URL, token: string): boolean {
   const given = header.startsWith("Bearer ")
     ? header.slice(7)
     : url.searchParams.get("access_token") ?? "";
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(token);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i]!;
-  return diff === 0;
+  return timingSafeEqual(given, token);
 }
 
-function status(manager: Manager) {
+function status(manager: Manager): StatusResponse {
   const states = manager.states();
   return {
     manager: { id: manager.managerId, version: VERSION, startedAt },
@@ -243,10 +316,11 @@ function storeBytes(manager: Manager): number {
   return Number(row.n);
 }
 
-function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
+/** Every check on every monitor; without `withUptime` (badges, status page) uptime is left null. */
+function targets(manager: Manager, live: Live, judge: Judge, withUptime = true): TargetRow[] {
   const now = Date.now();
   const series = manager.history.series();
-  const uptime = manager.history.uptime();
+  const uptime = withUptime ? manager.history.uptime() : new Map();
   const rows: TargetRow[] = [];
   for (const link of manager.links.values()) {
     const name = link.config.name;
@@ -271,6 +345,8 @@ function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
         freshUntil: last ? last.startedAt + staleAfterMs(spec.intervalMs, spec.timeoutMs) : null,
         summary: last?.summary ?? null,
         error: last?.error ?? null,
+        certDaysLeft: last?.metrics.netmon_ssl_cert_days_left ?? null,
+        monitorLabels: link.config.labels,
         uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },
       });
     }
@@ -346,9 +422,8 @@ function select(manager: Manager, b: Record<string, unknown>): string[] {
 function redactConfig(config: Config): unknown {
   const secrets = (config.alerting?.notifiers ?? []).flatMap(secretsOf);
   for (const { spec } of config.checks) {
-    const headers = spec.params.headers;
-    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
-      for (const v of Object.values(headers)) if (typeof v === "string") secrets.push(v);
+    if (spec.type === "HTTP" || spec.type === "HTTPS") {
+      secrets.push(...Object.values(spec.params.headers));
     }
   }
   const rules = secretRulesOfConfig(config);
