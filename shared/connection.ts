@@ -51,9 +51,10 @@ export interface FramedConnOptions {
 
 /**
  * One framed, heartbeated protocol connection. Until {@linkcode authenticate}
- * its frames are plain JSON and it sends no heartbeats (a plain heartbeat
- * still in flight when the peer switched to sealed frames would be refused);
- * from then on every frame is sealed and verified (`shared/frame_auth.ts`).
+ * its frames are plain JSON; from then on every frame is sealed and verified
+ * (`shared/frame_auth.ts`), except that plain heartbeats and a plain `bye`
+ * are still taken until the first sealed frame has arrived: the peer may
+ * have sent them before it switched to sealed frames itself.
  */
 export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
@@ -119,7 +120,7 @@ export class FramedConn {
     this.#lastTick = now;
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
-    } else if (this.#sealer && now - this.#lastSent >= HEARTBEAT_MS) {
+    } else if (now - this.#lastSent >= HEARTBEAT_MS) {
       this.send({ t: "hb" });
     }
   }
@@ -200,9 +201,11 @@ export class FramedConn {
   #open(frame: string): string {
     const opener = this.#opener;
     if (!opener) return frame;
-    // a refusal may come unsealed in place of the first sealed frame (the peer could not key)
-    if (opener.count === 0n && frame.startsWith("{") && parseMessage(frame).t === "bye") {
-      return frame;
+    if (opener.count === 0n && frame.startsWith("{")) {
+      // before the peer's first sealed frame: its heartbeats from before it keyed, or its
+      // refusal (it could not key); neither carries anything a forger could use
+      const t = parseMessage(frame).t;
+      if (t === "hb" || t === "bye") return frame;
     }
     return opener.open(frame);
   }

@@ -29,15 +29,16 @@
  * From the `welcome` on, every frame either way is `MAC JSON\n` with a
  * per-direction key derived from the token and the handshake transcript and
  * a frame counter (`shared/frame_auth.ts`); the first frame that fails its
- * MAC closes the connection with the reason logged. Only a `bye` may come
- * unsealed, and only instead of the `welcome`. Without a token the proofs and
+ * MAC closes the connection with the reason logged. Only `hb` and `bye` may
+ * come unsealed, and only before the first sealed frame (sent before the
+ * peer keyed, or a refusal instead of the `welcome`). Without a token the proofs and
  * keys use a fixed key (such a link is loopback only): the code path is the
  * same, but the MACs then prove nothing about who sent a frame.
  *
  * Then, in any order: manager → `assign` {rev, checks, more}, `ack`
  * {from, to}, `run` {checkId}; monitor → `results` {results}, `stats`
  * {pending, dropped, diskFull}; either side → `hb` {} when it has sent
- * nothing for {@linkcode HEARTBEAT_MS} (from the `welcome` on); `bye`
+ * nothing for {@linkcode HEARTBEAT_MS}; `bye`
  * {reason} before a deliberate close. A side that has received no byte for
  * {@linkcode DEAD_AFTER_MS} closes the connection: a large frame still
  * arriving counts as life, however slow the link.
