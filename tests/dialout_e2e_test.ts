@@ -75,8 +75,10 @@ Deno.test("a monitor behind a firewall dials out, replays a 20 s manager outage,
   await run(
     ns.wrap(["iptables", "-A", "INPUT", "!", "-i", "lo", "-p", "tcp", "--syn", "-j", "DROP"]),
   );
+  // any port: the namespace is new, so nothing else listens there
+  const nsPort = freeTcpPort();
   await using inside = Proc.start(
-    ns.wrap(["socat", "TCP-LISTEN:7000,reuseaddr,fork", "EXEC:cat"]),
+    ns.wrap(["socat", `TCP-LISTEN:${nsPort},reuseaddr,fork`, "EXEC:cat"]),
     { name: "socat-in-ns" },
   );
   // something does listen in there: from inside, it answers
@@ -85,7 +87,7 @@ Deno.test("a monitor behind a firewall dials out, replays a 20 s manager outage,
     const out = await new Deno.Command("sh", {
       args: [
         "-c",
-        `echo ping | ${ns.wrap(["socat", "-t", "1", "-", "TCP:127.0.0.1:7000"]).join(" ")}`,
+        `echo ping | ${ns.wrap(["socat", "-t", "1", "-", `TCP:127.0.0.1:${nsPort}`]).join(" ")}`,
       ],
       stdout: "piped",
       stderr: "null",
@@ -96,7 +98,7 @@ Deno.test("a monitor behind a firewall dials out, replays a 20 s manager outage,
   assert.equal(echoed, "ping", "the listener inside the namespace answers locally");
   // but a dial from the manager's side gets no answer: its SYN is dropped
   await assert.rejects(
-    Deno.connect({ hostname: ns.nsAddr, port: 7000, signal: AbortSignal.timeout(1500) }),
+    Deno.connect({ hostname: ns.nsAddr, port: nsPort, signal: AbortSignal.timeout(1500) }),
     (e: unknown) => e instanceof DOMException && e.name === "TimeoutError",
   );
   await inside.stop("SIGTERM");
