@@ -109,7 +109,7 @@ targets:
         if (page) {
           await page.goto(url);
           await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15_000 });
-          await page.locator(`#targets tr[data-monitor="${DEAD}"] td.state-up`).first()
+          await page.locator(`#checks .mon[data-monitor="${DEAD}"][data-state="up"]`).first()
             .waitFor({ timeout: 15_000 });
         }
 
@@ -164,15 +164,17 @@ targets:
 
         if (page) {
           // the dashboard, without a reload: no row of the dead monitor is up, all are unknown
-          const dead = page.locator(`#targets tr[data-monitor="${DEAD}"]`);
-          const aliveUp = page.locator('#targets tr[data-monitor="edge-a"] td.state-up');
+          // one pill per check and monitor: the dead monitor's three read unknown
+          const dead = page.locator(`#checks .mon[data-monitor="${DEAD}"]`);
+          const aliveUp = page.locator('#checks .mon[data-monitor="edge-a"][data-state="up"]');
           await until("the dashboard shows unknown", within(), async () => {
-            const states = await dead.locator("td:nth-child(4)").allTextContents();
+            const states = await dead.evaluateAll((els) =>
+              els.map((e) => e.getAttribute("data-state"))
+            );
             const unknown = states.length === 3 && states.every((s) => s === "unknown");
             return unknown && await aliveUp.count() === 2 ? true : undefined;
           });
-          assert.equal(await dead.locator("td.state-up").count(), 0);
-          assert.equal(await dead.locator("td.state-unknown").count(), 3);
+          assert.deepEqual(await dead.allTextContents(), Array(3).fill(`${DEAD} unknown`));
           assert.equal(
             await page.evaluate(() => performance.getEntriesByType("navigation").length),
             1,
@@ -205,9 +207,10 @@ targets:
         });
         if (page) {
           // the page notices by itself: no event comes when a result merely ages
-          const row = page.locator('#targets tr[data-check="web/HTTP"][data-monitor="edge-a"]');
-          await row.locator("td.state-paused", { hasText: "unknown (paused)" })
-            .waitFor({ timeout: 15_000 });
+          await page.evaluate(`location.hash = ""`); // back from the chart's page to the list
+          await page.locator('#checks li[data-check="web/HTTP"] .mon[data-monitor="edge-a"]', {
+            hasText: "edge-a paused",
+          }).waitFor({ timeout: 15_000 });
         }
       } finally {
         await browser?.close();
@@ -235,7 +238,8 @@ interface Band {
  */
 async function checkChart(page: Page) {
   const chartOf = async (check: string) => {
-    await page.selectOption("#check", check);
+    // each check has its own page (#check=ID), its chart on it
+    await page.evaluate(`location.hash = ${JSON.stringify(`check=${check}`)}`);
     await page.locator("#chart .u-over").waitFor({ timeout: 15_000 });
     return await until(`the chart of ${check} is drawn`, 15_000, async () => {
       const model = JSON.parse(
