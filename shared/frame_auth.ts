@@ -22,7 +22,7 @@
  * @module
  */
 import { createHmac } from "node:crypto";
-import { timingSafeEqual } from "./handshake.ts";
+import { timingSafeEqual } from "./timing_safe.ts";
 
 /** Bytes of HMAC kept per frame (128 bits). */
 export const FRAME_MAC_BYTES = 16;
@@ -104,7 +104,7 @@ export class FrameOpener {
     }
     const json = line.slice(MAC_HEX + 1);
     const expected = mac(this.#key, this.#counter, json);
-    if (!timingSafeEqual(expected, line.slice(0, MAC_HEX))) {
+    if (!timingSafeEqual(line.slice(0, MAC_HEX), expected)) {
       throw new FrameAuthError(
         `frame ${this.#counter} failed its MAC check (altered, injected, replayed or reordered on the way)`,
       );

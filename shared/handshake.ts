@@ -53,6 +53,7 @@ import {
   type Message,
 } from "./protocol.ts";
 import { VERSION } from "./version.ts";
+import { timingSafeEqual } from "./timing_safe.ts";
 
 /** The lowest protocol version this build speaks. */
 export const PROTOCOL_MIN = 3;
@@ -192,23 +193,6 @@ export function versionMismatch(
 ): string {
   return `${peerRole} ${peerVersion} speaks protocol ${rangeText(peer)}; ` +
     `this ${ourRole} (${ourVersion}) needs ${rangeText(ours)}`;
-}
-
-/**
- * Constant-time comparison of two strings (MACs in hex): the time taken
- * depends only on their lengths, never on where they first differ.
- *
- * @example
- * ```ts
- * import { timingSafeEqual } from "./handshake.ts";
- * console.assert(timingSafeEqual("ab", "ab") && !timingSafeEqual("ab", "ac"));
- * ```
- */
-export function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 function hex(b: ArrayBuffer): string {

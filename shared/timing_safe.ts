@@ -28,6 +28,14 @@ export function timingSafeEqual(
   given: string | Uint8Array,
   expected: string | Uint8Array,
 ): boolean {
+  if (typeof given === "string" && typeof expected === "string") {
+    // per frame on the link (MACs): no encoding, the same rule on UTF-16 code units
+    let diff = given.length ^ expected.length;
+    for (let i = 0; i < expected.length; i++) {
+      diff |= (given.charCodeAt(i) || 0) ^ expected.charCodeAt(i);
+    }
+    return diff === 0;
+  }
   const a = typeof given === "string" ? encoder.encode(given) : given;
   const b = typeof expected === "string" ? encoder.encode(expected) : expected;
   let diff = a.length ^ b.length;
