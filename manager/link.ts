@@ -24,7 +24,7 @@
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
-import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
+import { type Clock, realClock } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import {

@@ -17,20 +17,19 @@ import {
 } from "../shared/protocol.ts";
 import { monitorHandshake } from "../tests/helpers/fake_monitor.ts";
 import { freeTcpPort } from "../tests/helpers/ports.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MonitorLink } from "./link.ts";
 import { ResultStore } from "./store.ts";
 
 /** FramedConn looks at liveness this often: a verdict comes at most this late. */
 const TICK_MS = 200;
 
-const SPEC: CheckSpec = {
+const SPEC: CheckSpec = checkSpec("TCP", { host: "127.0.0.1", port: 9 }, {
   id: "web/TCP",
   target: "web",
-  type: "TCP",
   intervalMs: 60_000,
   timeoutMs: 10_000,
-  params: { host: "127.0.0.1", port: 9 },
-};
+});
 
 /**
  * Waits (in real time, for sockets) until `cond` holds. The bound only ends

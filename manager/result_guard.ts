@@ -25,10 +25,11 @@
  * ```ts
  * import { ResultGuard } from "./result_guard.ts";
  * import { FakeClock } from "../shared/clock.ts";
+ * import { checkSpec } from "../shared/params/mod.ts";
  * const clock = new FakeClock({ wall: Date.UTC(2026, 0, 1) });
  * const guard = new ResultGuard({ name: "nyc-1", address: "10.0.0.1:54322", clock });
- * guard.assigned([{ id: "web/TCP", target: "web", type: "TCP", intervalMs: 1000, timeoutMs: 500,
- *   params: { host: "::1", port: 80 } }]);
+ * guard.assigned([checkSpec("TCP", { host: "::1", port: 80 }, {
+ *   target: "web", intervalMs: 1000, timeoutMs: 500 })]);
  * const result = { seq: 1, taskId: "t", monitorId: "m", checkId: "web/TCP", target: "web",
  *   type: "TCP" as const, startedAt: clock.wallNow(), durationMs: 1, up: true, summary: "",
  *   latencyMs: 1, metrics: {}, details: {} };

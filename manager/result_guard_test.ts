@@ -1,3 +1,4 @@
+import { checkSpec } from "../shared/params/mod.ts";
 import assert from "node:assert/strict";
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { FakeClock } from "../shared/clock.ts";
@@ -14,14 +15,11 @@ import { setupLogging } from "../shared/log.ts";
 const WALL = Date.UTC(2026, 11, 2, 12);
 
 function spec(target: string): CheckSpec {
-  return {
-    id: `${target}/TCP`,
+  return checkSpec("TCP", { host: "127.0.0.1", port: 9 }, {
     target,
-    type: "TCP",
     intervalMs: 1000,
     timeoutMs: 500,
-    params: { host: "127.0.0.1", port: 9 },
-  };
+  });
 }
 
 function result(target: string, extra: Partial<CheckResult> = {}): CheckResult {

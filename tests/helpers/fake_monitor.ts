@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { CheckResult, CheckSpec } from "../../shared/checks.ts";
+import type { CheckResult, UncheckedSpec } from "../../shared/checks.ts";
 import { FramedConn } from "../../shared/connection.ts";
 import {
   handshakeMac,
@@ -140,10 +140,10 @@ export class FakeSession {
   /** The connection's messages, read by one consumer ({@linkcode FakeSession.assigned} / acks). */
   readonly inbox: AsyncGenerator<Message>;
   /** The latest complete assignment. */
-  assignment: CheckSpec[] = [];
+  assignment: UncheckedSpec[] = [];
   #monitorId: string;
   #seq = 0;
-  #parts: CheckSpec[] = [];
+  #parts: UncheckedSpec[] = [];
   #acks = new Map<number, () => void>();
   #reading: Promise<void> | undefined;
 
@@ -179,7 +179,7 @@ export class FakeSession {
   }
 
   /** A plausible result of `spec`, numbered next; `extra` overrides any field. */
-  result(spec: CheckSpec, extra: Partial<CheckResult> = {}): CheckResult {
+  result(spec: UncheckedSpec, extra: Partial<CheckResult> = {}): CheckResult {
     return {
       seq: ++this.#seq,
       taskId: crypto.randomUUID(),
