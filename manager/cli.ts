@@ -39,11 +39,16 @@ import {
 } from "./http/server.ts";
 import { parseHttpHost } from "./http/guard.ts";
 import { loadConfig, Manager, type ManagerOptions } from "./manager.ts";
+import { MonitorListenerError } from "./monitor_listener.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./output.ts";
 import { startPrompt } from "./prompt.ts";
 
 const options = {
-  db: { type: "string", value: "FILE", help: "result store (default ./data/netmon.db)" },
+  db: {
+    type: "string",
+    value: "FILE|URL",
+    help: "result store: an SQLite file (default ./data/netmon.db) or a postgres:// URL",
+  },
   ...TOKEN_OPTIONS,
   "log-format": {
     type: "string",
@@ -86,6 +91,33 @@ const options = {
     value: "N",
     help: "days per-minute and per-hour rollups are kept (default 400)",
   },
+  cluster: {
+    type: "string",
+    value: "URL",
+    help: "share the monitors with the other managers registered in the\n" +
+      "PostgreSQL at URL (postgres://user@host:port/db): each monitor is\n" +
+      "served by one live manager, alerts are evaluated by one",
+  },
+  "cluster-id": {
+    type: "string",
+    value: "ID",
+    help: "this manager's name in the cluster (default a random one); a\n" +
+      "manager restarted with its ID takes its monitors back at once.\n" +
+      "Never give two running managers the same ID",
+  },
+  "listen-monitors": {
+    type: "string",
+    value: "ADDR",
+    help: "accept monitors started with --connect on ADDR (HOST:PORT); beyond\n" +
+      "loopback only with a token. A monitors: entry with a name and no\n" +
+      "address is such a monitor, known by its --name",
+  },
+  "tls-cert": {
+    type: "string",
+    value: "FILE",
+    help: "serve --listen-monitors over TLS with this PEM certificate",
+  },
+  "tls-key": { type: "string", value: "FILE", help: "... and this PEM private key" },
   ...HELP_OPTION,
 } as const;
 
@@ -162,13 +194,27 @@ export class ManagerProcess implements AsyncDisposable {
     await using stack = new AsyncDisposableStack();
     const output = managerOptions.output;
     stack.defer(() => output.close());
-    const manager = await Manager.start(managerOptions);
+    let manager: Manager;
+    try {
+      manager = await Manager.start(managerOptions);
+    } catch (e) {
+      if (e instanceof MonitorListenerError) throw new UsageError(e.message);
+      const l = managerOptions.listenMonitors;
+      if (l && e instanceof Deno.errors.AddrInUse) {
+        throw new ServeError(
+          `cannot listen for monitors on ${l.hostname}:${l.port}: ${e.message}; ` +
+            `pick another with --listen-monitors HOST:PORT`,
+        );
+      }
+      throw e;
+    }
     stack.defer(() => manager.stop());
     if (output instanceof LiveView) {
       output.judge = freshnessOf(manager);
       output.linkStates = () => manager.states();
+      output.latest = () => manager.latest.all();
     }
-    const alerts = attachAlerts(manager);
+    const alerts = await attachAlerts(manager);
     stack.defer(() => alerts.stop());
     let server: HttpServer | undefined;
     if (http.address) {
@@ -236,14 +282,13 @@ async function manage(
     throw new UsageError(`--log-format must be text or json, got "${format}"`);
   }
   const live = values.live ?? (!values["no-live"] && format === "text" && Deno.stdout.isTerminal());
+  // openStore makes an SQLite file's directory; a URL is no directory
   const dbPath = values.db ?? "./data/netmon.db";
-  if (dbPath.includes("/")) {
-    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
-  }
   const managerOptions: ManagerOptions = {
     configPath: positionals[0] ?? "tasks.yaml",
     dbPath,
     token: await readToken(values),
+    listenMonitors: listenMonitorsOption(values),
     output: format === "json" ? new JsonOutput() : live ? new LiveView() : new TextOutput(),
     statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
     retention: {
@@ -251,6 +296,14 @@ async function manage(
       minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
       hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
     },
+    ...(values.cluster
+      ? {
+        cluster: {
+          url: values.cluster,
+          ...(values["cluster-id"] ? { id: values["cluster-id"] } : {}),
+        },
+      }
+      : {}),
   };
   const output = managerOptions.output;
   // what is written to the terminal under the live view would be drawn over: show it there
@@ -262,8 +315,12 @@ async function manage(
     token: httpToken,
     hosts: httpHosts,
   });
+  if (proc.manager.monitorsAddress) {
+    console.error(`netmon: monitors dial in at ${proc.manager.monitorsAddress}`);
+  }
   if (proc.server) {
     say(`netmon: API and dashboard on ${proc.server.url}/`);
+    proc.manager.advertise(proc.server.url);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
     }
@@ -295,6 +352,32 @@ function startTerminalPrompt(
   if (!live) {
     console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");
   }
+}
+
+/** `--listen-monitors HOST:PORT` with its optional `--tls-cert`/`--tls-key`. */
+function listenMonitorsOption(values: ManageValues): ManagerOptions["listenMonitors"] {
+  const addr = values["listen-monitors"];
+  if (addr === undefined) {
+    if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+      throw new UsageError("--tls-cert and --tls-key are for --listen-monitors");
+    }
+    return undefined;
+  }
+  const m = addr.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `--listen-monitors must be HOST:PORT such as 0.0.0.0:54320 or [::]:54320; got "${addr}"`,
+    );
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  return {
+    hostname: m[1] ?? m[2]!,
+    port,
+    ...(values["tls-cert"] ? { tlsCert: values["tls-cert"], tlsKey: values["tls-key"] } : {}),
+  };
 }
 
 function httpHostOption(names: string[] | undefined): string[] {

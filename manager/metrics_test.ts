@@ -47,6 +47,8 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
     monitors: [{
       name: "m1",
       address: "127.0.0.1:1",
+      direction: "dialed",
+      remoteAddress: "127.0.0.1:1",
       status: "Reconnecting",
       monitorId: null,
       reportedName: null,
@@ -103,4 +105,24 @@ Deno.test("instance is the probe's target; ip hash is blackbox's FNV-1a over the
   assert.equal(ipHash("0:0:0:0:0:0:0:1"), 1751717746);
   assert.equal(ipHash("127.0.0.1"), 3668918509);
   assert.equal(ipHash("::ffff:127.0.0.1"), 3668918509);
+});
+
+Deno.test("renderMetrics() counts each remote-write endpoint's samples, failures and queue", () => {
+  const text = renderMetrics({
+    latest: [],
+    monitors: [],
+    version: "1",
+    remoteWrite: [{
+      url: "http://p:9090/api/v1/write",
+      sent: 10,
+      failedRequests: 2,
+      dropped: 3,
+      rejected: 1,
+      queued: 4,
+    }],
+  });
+  const l = '{url="http://p:9090/api/v1/write"}';
+  assert.match(text, new RegExp(`^netmon_remote_write_samples_sent_total${escape(l)} 10$`, "m"));
+  assert.match(text, /^# TYPE netmon_remote_write_samples_dropped_total counter$/m);
+  assert.match(text, new RegExp(`^netmon_remote_write_queue_samples${escape(l)} 4$`, "m"));
 });

@@ -17,6 +17,7 @@
  */
 import type { CheckResult } from "../shared/checks.ts";
 import type { LinkState } from "./link.ts";
+import type { StoredResult } from "./store.ts";
 import { type Judge, stateOf } from "./freshness.ts";
 import { answer, type KeyAction, LineEditor } from "./prompt.ts";
 import type { Transport } from "./ctl.ts";
@@ -93,9 +94,12 @@ export function calledOtherwise(s: Pick<LinkState, "name" | "reportedName">): bo
 
 /** One monitor's status line: `ADDRESS: Status (details)`. */
 export function statusLine(s: LinkState): string {
-  const head = `${s.address}: ${s.status}`;
+  // a monitor that dials in is shown where it dialed from
+  const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
+  const head = `${where}: ${s.status}`;
   const parts: string[] = [];
   if (s.name !== s.address) parts.push(`name ${s.name}`);
+  if (s.direction === "dialed in") parts.push("dialed in");
   if (calledOtherwise(s)) parts.push(`calls itself ${s.reportedName}`);
   if (s.status === "Online") {
     if (s.monitorId) parts.push(`ID ${s.monitorId}`);
@@ -586,7 +590,6 @@ export interface KeyInput {
 export class LiveView implements Output {
   #links: LinkState[] = [];
   #store: StoreStatus | undefined;
-  #latest = new Map<string, { r: CheckResult; monitorName: string }>();
   #events: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Wall-clock time of the paint the timer is set for. */
@@ -615,6 +618,11 @@ export class LiveView implements Output {
    * ages as old as that.
    */
   linkStates: (() => LinkState[]) | undefined;
+  /**
+   * The newest result of every check from every monitor: the manager's
+   * latest-state index (`latest.ts`), read at every paint (set once the manager runs).
+   */
+  latest: (() => StoredResult[]) | undefined;
 
   constructor() {
     writeAll("\x1b[?1049h\x1b[?25l"); // alternate screen, hide cursor
@@ -623,11 +631,8 @@ export class LiveView implements Output {
     } catch { /* no such signal here: the size is still read at every paint */ }
     this.#want(Date.now());
   }
-  result(r: CheckResult, monitorName: string): void {
-    const k = `${r.checkId}\0${monitorName}`;
-    // a replayed spool must not put an old result over a newer one
-    if ((this.#latest.get(k)?.r.startedAt ?? -Infinity) > r.startedAt) return;
-    this.#latest.set(k, { r, monitorName });
+  result(_r: CheckResult, _monitorName: string): void {
+    // the rows come from the manager's index, which already has it
     this.#want(Date.now() + 100);
   }
   status(links: LinkState[], store?: StoreStatus): void {
@@ -719,7 +724,7 @@ export class LiveView implements Output {
     const screen = liveScreen({
       links: this.linkStates?.() ?? this.#links,
       store: this.#store,
-      latest: [...this.#latest.values()],
+      latest: (this.latest?.() ?? []).map((r) => ({ r, monitorName: r.monitorName })),
       events: this.#events,
       judge: this.judge,
       answer: this.#answer,

@@ -8,7 +8,7 @@ import { badgeCheckId, badgeResponse, badgeSvg, overallState } from "../manager/
 
 const source = (states: string[], uptime: number | null) => ({
   states: () => states,
-  uptime: () => uptime,
+  uptime: () => Promise.resolve(uptime),
 });
 
 Deno.test("overallState() is degraded when some monitors but not all see the check down", () => {
@@ -30,7 +30,7 @@ Deno.test("badgeCheckId() reads the target and type, any case, and refuses other
 
 Deno.test("badgeResponse() answers SVG with an ETag, 304 for a match and 400 for a bad window", async () => {
   const now = Date.now();
-  const res = badgeResponse(
+  const res = await badgeResponse(
     new Request("http://x/badge/web/TCP.svg"),
     "web/TCP",
     source(["up", "down"], null),
@@ -42,7 +42,7 @@ Deno.test("badgeResponse() answers SVG with an ETag, 304 for a match and 400 for
   assert.match(svg, />degraded<\/text>/);
   assert.match(svg, /fill="#e65100"/);
   const etag = res.headers.get("etag")!;
-  const same = badgeResponse(
+  const same = await badgeResponse(
     new Request("http://x/badge/web/TCP.svg", { headers: { "if-none-match": `"x", ${etag}` } }),
     "web/TCP",
     source(["up", "down"], null),
@@ -50,7 +50,7 @@ Deno.test("badgeResponse() answers SVG with an ETag, 304 for a match and 400 for
   );
   assert.equal(same.status, 304);
   // the state changed: a new ETag, so caches fetch the new picture
-  const changed = badgeResponse(
+  const changed = await badgeResponse(
     new Request("http://x/badge/web/TCP.svg", { headers: { "if-none-match": etag } }),
     "web/TCP",
     source(["down", "down"], null),
@@ -60,24 +60,29 @@ Deno.test("badgeResponse() answers SVG with an ETag, 304 for a match and 400 for
   assert.notEqual(changed.headers.get("etag"), etag);
   assert.match(await changed.text(), />down<\/text>/);
 
-  const up = await badgeResponse(
+  const up = await (await badgeResponse(
     new Request("http://x/b?uptime=7d"),
     "web/TCP",
     source([], 99.5),
     now,
-  ).text();
+  )).text();
   assert.match(up, />uptime 7d<\/text>.*>99\.50%<\/text>/);
-  const none = await badgeResponse(
+  const none = await (await badgeResponse(
     new Request("http://x/b?uptime=30d"),
     "web/TCP",
     source([], null),
     now,
-  ).text();
+  )).text();
   assert.match(none, />no data<\/text>/);
-  const bad = badgeResponse(new Request("http://x/b?uptime=1h"), "web/TCP", source([], null), now);
+  const bad = await badgeResponse(
+    new Request("http://x/b?uptime=1h"),
+    "web/TCP",
+    source([], null),
+    now,
+  );
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error, /24h, 7d or 30d/);
-  const head = badgeResponse(
+  const head = await badgeResponse(
     new Request("http://x/b", { method: "HEAD" }),
     "web/TCP",
     source(["up"], null),

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Manager } from "../manager/manager.ts";
 import { attachAlerts } from "../manager/alerts/mod.ts";
-import { AlertStore } from "../manager/alerts/store.ts";
+import type { Incident } from "../manager/alerts/engine.ts";
 import { startHttp } from "../manager/http/server.ts";
 import { ctlText } from "../manager/ctl.ts";
 import { loadOpenApi } from "./helpers/openapi.ts";
@@ -78,7 +78,7 @@ targets:
     statusEveryMs: 60_000,
     watch: false,
   });
-  const alerts = attachAlerts(manager);
+  const alerts = await attachAlerts(manager);
   const http = await startHttp(manager, { hostname: "127.0.0.1", port: 0, token: TOKEN });
   try {
     const get = async (q: string) => {
@@ -147,7 +147,7 @@ targets:
   web:
     TCP: { host: 127.0.0.1, port: 1, frequency: 60 }
 `);
-  const store = new AlertStore(q.manager.store.db);
+  const store = q.manager.store;
   const base = Date.now() - 86_400_000;
   const ids: string[] = [];
   for (let i = 0; i < 7; i++) {
@@ -155,7 +155,7 @@ targets:
     ids.push(id);
     // two share an opening time: the page order must still be total
     const openedAt = base + Math.min(i, 5) * 60_000;
-    store.opened({
+    const incident: Incident = {
       id,
       checkId: i % 2 ? "web/TCP" : "db/TCP",
       target: i % 2 ? "web" : "db",
@@ -174,13 +174,9 @@ targets:
         at: 0,
       }],
       detail: "test",
-    });
-    if (i < 3) {
-      store.resolved({
-        ...store.openIncidents().find((x) => x.id === id)!,
-        resolvedAt: openedAt + 1000,
-      });
-    }
+    };
+    await store.incidentOpened(incident);
+    if (i < 3) await store.incidentResolved({ ...incident, resolvedAt: openedAt + 1000 });
   }
   const http = await startHttp(q.manager, { hostname: "127.0.0.1", port: 0, token: "" });
   try {

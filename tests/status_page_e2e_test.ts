@@ -21,10 +21,14 @@ import { startMonitor } from "./helpers/netmon.ts";
 
 const TOKEN = "status-page-e2e-token";
 
-async function waitUntil(fn: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(
+  fn: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (fn()) return;
+    if (await fn()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
@@ -64,7 +68,7 @@ targets:
     statusEveryMs: 60_000,
     watch: false,
   });
-  const alerts = attachAlerts(manager);
+  const alerts = await attachAlerts(manager);
   const http = await startHttp(manager, { hostname: "127.0.0.1", port: 0, token: TOKEN });
   try {
     const stored = new Set<string>();
@@ -73,12 +77,15 @@ targets:
       () => ["web/TCP", "broken/TCP", "secret-db/TCP"].every((c) => stored.has(c)),
       "every check has a result",
     );
-    const open = () => listIncidents(manager.store.db, { open: true }).map((i) => i.checkId);
+    let open: string[] = [];
     await waitUntil(
-      () => open().includes("broken/TCP") && open().includes("secret-db/TCP"),
+      async () => {
+        open = (await listIncidents(manager.store, { open: true })).map((i) => i.checkId);
+        return open.includes("broken/TCP") && open.includes("secret-db/TCP");
+      },
       "both closed ports have an open incident",
     );
-    manager.history.rollup();
+    await manager.history.rollup();
 
     const page = await fetch(`${http.url}/status`);
     assert.equal(page.status, 200);

@@ -31,7 +31,6 @@ import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollu
 import { Live } from "./live.ts";
 import { secretsOf } from "../alerts/notifiers.ts";
 import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
-import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
@@ -103,25 +102,25 @@ const SECRET_KEY = /pass|secret|token|key/i;
 
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
-  const live = new Live(manager, manager.history.latest(), {
+  const live = new Live(manager, {
     maxQueueBytes: options.sseQueueBytes,
   });
   const judge = freshnessOf(manager);
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
-    "GET /api/v1/status": () => json(status(manager)),
+    "GET /api/v1/status": async () => json(await status(manager)),
     "GET /api/v1/monitors": () => json(manager.states()),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
-    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
-    "GET /api/v1/rollups": (_req, url) => {
+    "GET /api/v1/targets": async () => json(await targets(manager, live, judge)),
+    "GET /api/v1/results": async (_req, url) => json(await manager.history.results(filter(url))),
+    "GET /api/v1/rollups": async (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
       if (r !== "minute" && r !== "hour") {
         throw new ApiError(400, `resolution must be minute or hour, got "${r}"`);
       }
-      return json(manager.history.rollups(r as Resolution, filter(url)));
+      return json(await manager.history.rollups(r as Resolution, filter(url)));
     },
-    "GET /api/v1/chart": (_req, url) => {
+    "GET /api/v1/chart": async (_req, url) => {
       const check = url.searchParams.get("check");
       if (!check) throw new ApiError(400, "check is required, e.g. check=web/HTTP");
       const to = time(url, "to") ?? Date.now();
@@ -130,30 +129,30 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       const spec = manager.config.checks.find((c) => c.spec.id === check)?.spec;
       // the dashboard breaks its lines where results are missing for longer than two intervals
       return json({
-        ...manager.history.chart(check, from, to),
+        ...await manager.history.chart(check, from, to),
         intervalMs: spec?.intervalMs ?? null,
       });
     },
-    "GET /api/v1/incidents": (_req, url) =>
+    "GET /api/v1/incidents": async (_req, url) =>
       json(
-        incidentsAnswer(
-          manager.store.db,
+        await incidentsAnswer(
+          manager.store,
           url.searchParams,
           manager.config.alerting?.maintenance ?? [],
         ),
       ),
-    "GET /api/v1/heartbeats": (_req, url) => {
+    "GET /api/v1/heartbeats": async (_req, url) => {
       const n = Number(url.searchParams.get("limit") ?? 30);
       if (!Number.isInteger(n) || n < 1 || n > 200) {
         throw new ApiError(400, "limit must be a whole number from 1 to 200");
       }
-      return json(heartbeats(manager.store.db, manager.config.checks.map((c) => c.spec.id), n));
+      return json(await heartbeats(manager.store, manager.config.checks.map((c) => c.spec.id), n));
     },
     "GET /healthz": async () => {
       const h = await health(manager.store);
       return json(h, h.ok ? 200 : 503);
     },
-    "GET /status": () => {
+    "GET /status": async () => {
       const page = manager.config.statusPage;
       if (!page) {
         throw new ApiError(
@@ -161,7 +160,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           "no status page is configured: add status_page: with groups of targets to tasks.yaml",
         );
       }
-      return new Response(renderStatusPage(page, publicSource(), Date.now()), {
+      return new Response(await renderStatusPage(page, await publicSource(), Date.now()), {
         headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
       });
     },
@@ -181,18 +180,18 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       return json({ checks: ids, ran } satisfies RunResponse, ran.length ? 202 : 409);
     },
     "POST /api/v1/pause": async (req) => {
-      manager.pause(select(manager, await body(req)), true);
+      await manager.pause(select(manager, await body(req)), true);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/resume": async (req) => {
-      manager.pause(select(manager, await body(req)), false);
+      await manager.pause(select(manager, await body(req)), false);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/reload": async () => {
       const r: ReloadResponse = await manager.reload();
       return json(r, r.ok ? 200 : 422);
     },
-    "GET /metrics": () =>
+    "GET /metrics": async () =>
       new Response(
         renderMetrics({
           latest: live.latest().filter((r) =>
@@ -201,30 +200,34 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           isCurrent: (r) => judge(r.checkId, r.monitorName, r.startedAt, Date.now()) === "fresh",
           monitors: manager.states(),
           version: VERSION,
-          storeBytes: storeBytes(manager),
+          storeBytes: await manager.store.bytes(),
           storeDiskFull: manager.store.diskFull !== null,
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
           checks: manager.config.checks.map((c) => c.spec),
-          incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
+          incidents: await manager.store.incidents({ open: true, limit: 1000 }),
+          remoteWrite: manager.remoteWrite.stats(),
+          ...(manager.clustered
+            ? { cluster: { managers: manager.clusterMembers().length, leader: manager.leads } }
+            : {}),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
   };
 
   /** Each monitor's state of a check, for the status page and badges. */
-  const publicSource = () => {
-    const rows = targets(manager, live, judge, false);
+  const publicSource = async () => {
+    const rows = await targets(manager, live, judge, false);
     return {
       states: (checkId: string) => rows.filter((r) => r.checkId === checkId).map((r) => r.state),
-      uptime: (checkId: string, since: number) => checkUptime(manager.store.db, checkId, since),
-      db: manager.store.db,
+      uptime: (checkId: string, since: number) => checkUptime(manager.store, checkId, since),
+      store: manager.store,
       checks: manager.config.checks.map((c) => c.spec),
     };
   };
 
-  const badge = (req: Request, url: URL): Response => {
+  const badge = async (req: Request, url: URL): Promise<Response> => {
     const checkId = badgeCheckId(url.pathname);
     const spec = manager.config.checks.find((c) => c.spec.id === checkId)?.spec;
     const open = !options.token || authorized(req, url, options.token);
@@ -235,7 +238,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           `targets listed under status_page: in tasks.yaml`,
       );
     }
-    return badgeResponse(req, spec.id, publicSource(), Date.now());
+    return await badgeResponse(req, spec.id, await publicSource(), Date.now());
   };
 
   return {
@@ -253,7 +256,7 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           });
         }
         const safe = req.method === "GET" || req.method === "HEAD";
-        if (safe && url.pathname.startsWith("/badge/")) return badge(req, url);
+        if (safe && url.pathname.startsWith("/badge/")) return await badge(req, url);
         const route = routes[`${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`];
         if (route) return await route(req, url);
         if (!protectedPath && (req.method === "GET" || req.method === "HEAD")) {
@@ -293,7 +296,7 @@ function authorized(req: Request, url: URL, token: string): boolean {
   return timingSafeEqual(given, token);
 }
 
-function status(manager: Manager): StatusResponse {
+async function status(manager: Manager): Promise<StatusResponse> {
   const states = manager.states();
   return {
     manager: { id: manager.managerId, version: VERSION, startedAt },
@@ -304,39 +307,42 @@ function status(manager: Manager): StatusResponse {
       offline: states.filter((s) => s.status === "Offline").length,
     },
     checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
-    storeBytes: storeBytes(manager),
+    storeBytes: await manager.store.bytes(),
     store: { path: manager.store.path, diskFull: manager.store.diskFull },
   };
 }
 
-function storeBytes(manager: Manager): number {
-  const row = manager.store.db.prepare(
-    "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
-  ).get() as { n: number };
-  return Number(row.n);
-}
-
 /** Every check on every monitor; without `withUptime` (badges, status page) uptime is left null. */
-function targets(manager: Manager, live: Live, judge: Judge, withUptime = true): TargetRow[] {
+async function targets(
+  manager: Manager,
+  live: Live,
+  judge: Judge,
+  withUptime = true,
+): Promise<TargetRow[]> {
   const now = Date.now();
-  const series = manager.history.series();
-  const uptime = withUptime ? manager.history.uptime() : new Map();
+  const [series, uptime] = await Promise.all([
+    manager.history.series(),
+    withUptime ? manager.history.uptime() : new Map(),
+  ]);
   const rows: TargetRow[] = [];
-  for (const link of manager.links.values()) {
-    const name = link.config.name;
+  // in a cluster, the monitors other managers serve too (their latest results are shared)
+  const labels = new Map(manager.config.monitors.map((m) => [m.name, m.labels]));
+  for (const st of manager.states()) {
+    const name = st.name;
     const assigned = new Set(manager.assignedTo(name).map((c) => c.id));
     for (const { spec } of manager.config.checks) {
       const s = series.find((x) => x.checkId === spec.id && x.monitorName === name);
       const paused = manager.paused.has(spec.id);
       // a paused check is no one's assignment, yet still listed where it would run
       if (!assigned.has(spec.id) && !s && !(paused && wouldRun(manager, name, spec))) continue;
-      const last = s ? live.latestOf(spec.id, s.monitorId) : undefined;
+      const monitorId = s?.monitorId ?? st.monitorId;
+      const last = monitorId ? live.latestOf(spec.id, monitorId) : undefined;
       rows.push({
         checkId: spec.id,
         target: spec.target,
         type: spec.type,
         monitor: name,
-        monitorId: s?.monitorId ?? link.state.monitorId,
+        monitorId,
         assigned: assigned.has(spec.id),
         paused,
         state: stateOf(judge(spec.id, name, last?.startedAt ?? null, now), last?.up),
@@ -346,7 +352,7 @@ function targets(manager: Manager, live: Live, judge: Judge, withUptime = true):
         summary: last?.summary ?? null,
         error: last?.error ?? null,
         certDaysLeft: last?.metrics.netmon_ssl_cert_days_left ?? null,
-        monitorLabels: link.config.labels,
+        monitorLabels: labels.get(name) ?? [],
         uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },
       });
     }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import type { Store } from "../store.ts";
 import { fnv1a32 } from "../../shared/hash.ts";
 import { CHECK_TYPES } from "../../shared/checks.ts";
 
@@ -129,14 +129,14 @@ export function badgeCheckId(pathname: string): string | null {
  *
  * @example
  * ```ts ignore
- * const source: BadgeSource = { states: (id) => ["up"], uptime: (id, since) => 100 };
+ * const source: BadgeSource = { states: (id) => ["up"], uptime: (id, since) => Promise.resolve(100) };
  * ```
  */
 export interface BadgeSource {
   /** Each monitor's state of the check (as `/api/v1/targets` gives it). */
   states(checkId: string): string[];
   /** Percent of the check's results that were up since `since`, null without results. */
-  uptime(checkId: string, since: number): number | null;
+  uptime(checkId: string, since: number): Promise<number | null>;
 }
 
 /**
@@ -145,18 +145,18 @@ export interface BadgeSource {
  * @example
  * ```ts
  * import { badgeResponse } from "./badges.ts";
- * const res = badgeResponse(new Request("http://x/badge/web/TCP.svg"), "web/TCP", {
- *   states: () => ["up"], uptime: () => null,
+ * const res = await badgeResponse(new Request("http://x/badge/web/TCP.svg"), "web/TCP", {
+ *   states: () => ["up"], uptime: () => Promise.resolve(null),
  * }, Date.now());
  * console.assert(res.headers.get("content-type")?.startsWith("image/svg+xml"));
  * ```
  */
-export function badgeResponse(
+export async function badgeResponse(
   req: Request,
   checkId: string,
   source: BadgeSource,
   now: number,
-): Response {
+): Promise<Response> {
   const window = new URL(req.url).searchParams.get("uptime");
   let svg: string;
   if (window === null) {
@@ -170,7 +170,7 @@ export function badgeResponse(
         { status: 400, headers: { "content-type": "application/json; charset=utf-8" } },
       );
     }
-    const pct = source.uptime(checkId, now - span);
+    const pct = await source.uptime(checkId, now - span);
     const text = pct === null ? "no data" : `${pct >= 99.995 ? "100" : pct.toFixed(2)}%`;
     const tone = pct === null ? "unknown" : pct >= 99 ? "up" : pct >= 95 ? "degraded" : "down";
     svg = badgeSvg(`uptime ${window}`, text, tone);
@@ -189,28 +189,16 @@ export function badgeResponse(
   return new Response(req.method === "HEAD" ? null : svg, { headers });
 }
 
-// ---------------------------------------------------------------------------
-// Badge queries: the only SQL of this module, to move behind `Store` as
-// `checkUptime(checkId, since)`.
-// ---------------------------------------------------------------------------
-
 /**
  * Percent of a check's results (every monitor together) that were up since
- * `since`, from the hour rollups; null without results.
+ * `since`, from the hour rollups (`Store.checkUptime`); null without results.
  *
  * @example
  * ```ts ignore
  * import { checkUptime } from "./badges.ts";
- * console.log(checkUptime(manager.store.db, "web/HTTP", Date.now() - 86_400_000));
+ * console.log(await checkUptime(manager.store, "web/HTTP", Date.now() - 86_400_000));
  * ```
  */
-export function checkUptime(db: DatabaseSync, checkId: string, since: number): number | null {
-  const row = db.prepare(
-    `SELECT sum(h.count) AS n, sum(h.failures) AS f FROM rollup_hour h
-     JOIN series s ON s.id = h.series_id WHERE s.check_id = ? AND h.start >= ?`,
-  ).get(checkId, Math.floor(since / 3_600_000) * 3_600_000) as
-    | Record<string, SQLInputValue>
-    | undefined;
-  const n = Number(row?.n ?? 0);
-  return n > 0 ? 100 * (1 - Number(row?.f ?? 0) / n) : null;
+export function checkUptime(store: Store, checkId: string, since: number): Promise<number | null> {
+  return store.checkUptime(checkId, since);
 }

@@ -15,9 +15,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import type { DatabaseSync } from "node:sqlite";
 import { errorText } from "../../shared/connection.ts";
-import { isDiskFull } from "../store.ts";
+import { isDiskFull, type Store } from "../store.ts";
 
 /**
  * What {@linkcode health} needs of the result store.
@@ -28,11 +27,7 @@ import { isDiskFull } from "../store.ts";
  * const s: HealthStore = manager.store;
  * ```
  */
-export interface HealthStore {
-  readonly path: string;
-  readonly diskFull: string | null;
-  readonly db: DatabaseSync;
-}
+export type HealthStore = Pick<Store, "path" | "diskFull" | "engine" | "healthProbe">;
 
 /**
  * The answer of `/healthz`.
@@ -62,10 +57,9 @@ export async function health(store: HealthStore): Promise<Health> {
     return { ok: false, reason: `disk full at ${store.diskFull}: results cannot be stored` };
   }
   try {
-    // not through the store's write(): a failed probe must not mark results as unstorable
-    writeHealthProbe(store.db, Date.now());
+    // Store.healthProbe keeps out of diskFull: a failed probe must not mark results as unstorable
+    await store.healthProbe(Date.now());
   } catch (e) {
-    if (store.db.isTransaction) store.db.exec("ROLLBACK");
     return {
       ok: false,
       reason: isDiskFull(e)
@@ -73,7 +67,7 @@ export async function health(store: HealthStore): Promise<Health> {
         : `the store at ${store.path} refuses writes: ${errorText(e)}`,
     };
   }
-  if (store.path !== ":memory:" && store.path !== "") {
+  if (store.engine === "sqlite" && store.path !== ":memory:" && store.path !== "") {
     const probe = `${dirname(store.path)}/.netmon-healthz-${Deno.pid}`;
     try {
       await Deno.writeFile(probe, new Uint8Array(PROBE_BYTES));
@@ -87,25 +81,4 @@ export async function health(store: HealthStore): Promise<Health> {
     }
   }
   return { ok: true, store: "writable" };
-}
-
-// ---------------------------------------------------------------------------
-// Health queries: the only SQL of this module, to move behind `Store` as
-// `writeHealthProbe(now)`.
-// ---------------------------------------------------------------------------
-
-/**
- * Records the time of the last health probe: one small write that fails
- * when the database cannot be written.
- *
- * @example
- * ```ts
- * import { DatabaseSync } from "node:sqlite";
- * import { writeHealthProbe } from "./health.ts";
- * writeHealthProbe(new DatabaseSync(":memory:"), Date.now());
- * ```
- */
-export function writeHealthProbe(db: DatabaseSync, now: number): void {
-  db.exec("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
-  db.prepare("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)").run(now);
 }

@@ -8,24 +8,23 @@
  * ID such as `web/HTTP`), `limit=` (1–1000, default 50), `before=` (the
  * `next` of the previous page).
  *
- * The SQL sits in the "incident queries" section below, apart from the
- * request handling, so it can move behind the store interface as it is.
+ * The query is the store's (`Store.selectIncidents`).
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { incidentsAnswer } from "./incidents.ts";
- * const page = incidentsAnswer(new DatabaseSync(":memory:"), new URLSearchParams("state=open"), []);
+ * const store = await openStore(":memory:");
+ * const page = await incidentsAnswer(store, new URLSearchParams("state=open"), []);
  * console.assert(page.incidents.length === 0 && page.next === null);
+ * await store.close();
  * ```
  *
  * @module
  */
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import type { IncidentFilter, IncidentRow, Store } from "../store.ts";
 import type { MaintenanceWindow } from "../../shared/config_alerts.ts";
 import { activeWindow } from "../alerts/maintenance.ts";
-import { ensureAlertSchema } from "../alerts/store.ts";
-import type { VantageView } from "../alerts/engine.ts";
 
 /**
  * A wrong query parameter of `/api/v1/incidents`; the API answers it with 400.
@@ -103,23 +102,7 @@ export interface IncidentPage {
   next: string | null;
 }
 
-/**
- * Filters of {@linkcode selectIncidents}.
- *
- * @example
- * ```ts
- * import type { IncidentFilter } from "./incidents.ts";
- * const f: IncidentFilter = { state: "open", limit: 20 };
- * ```
- */
-export interface IncidentFilter {
-  state?: "open" | "closed" | "all";
-  target?: string;
-  checkId?: string;
-  limit: number;
-  /** Only incidents before this position: (openedAt, rowid) of the last one seen. */
-  before?: { openedAt: number; rowid: number };
-}
+export type { IncidentFilter, IncidentRow };
 
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 50;
@@ -131,17 +114,18 @@ const DEFAULT_LIMIT = 50;
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { incidentsAnswer } from "./incidents.ts";
- * const db = new DatabaseSync(":memory:");
- * console.assert(incidentsAnswer(db, new URLSearchParams(), []).next === null);
+ * const store = await openStore(":memory:");
+ * console.assert((await incidentsAnswer(store, new URLSearchParams(), [])).next === null);
+ * await store.close();
  * ```
  */
-export function incidentsAnswer(
-  db: DatabaseSync,
+export async function incidentsAnswer(
+  store: Store,
   params: URLSearchParams,
   maintenance: readonly MaintenanceWindow[],
-): IncidentPage {
+): Promise<IncidentPage> {
   const state = params.get("state") ?? "all";
   if (state !== "open" && state !== "closed" && state !== "all") {
     throw new IncidentQueryError(`state must be open, closed or all, got "${state}"`);
@@ -154,7 +138,7 @@ export function incidentsAnswer(
     );
   }
   const beforeText = params.get("before");
-  const rows = selectIncidents(db, {
+  const rows = await store.selectIncidents({
     state,
     target: params.get("target") || undefined,
     checkId: params.get("check") || undefined,
@@ -207,79 +191,4 @@ function decodeBefore(text: string): { openedAt: number; rowid: number } {
     );
   }
   return { openedAt: openedAt!, rowid: rowid! };
-}
-
-// ---------------------------------------------------------------------------
-// Incident queries: the only SQL of this module, to move behind `Store` as
-// `selectIncidents(filter)` and `incidentCounts()`.
-// ---------------------------------------------------------------------------
-
-/**
- * An incident row with the position used for paging and its silenced
- * notification count.
- *
- * @example
- * ```ts
- * import type { IncidentRow } from "./incidents.ts";
- * const open = (r: IncidentRow) => r.resolvedAt === null;
- * ```
- */
-export interface IncidentRow {
-  rowid: number;
-  id: string;
-  checkId: string;
-  target: string;
-  type: string;
-  condition: string;
-  openedAt: number;
-  resolvedAt: number | null;
-  detail: string;
-  notified: boolean;
-  vantage: VantageView[];
-  silencedNotifications: number;
-}
-
-/**
- * Incidents matching `f`, newest first (by opening, then insertion).
- *
- * @example
- * ```ts
- * import { DatabaseSync } from "node:sqlite";
- * import { selectIncidents } from "./incidents.ts";
- * console.assert(selectIncidents(new DatabaseSync(":memory:"), { limit: 5 }).length === 0);
- * ```
- */
-export function selectIncidents(db: DatabaseSync, f: IncidentFilter): IncidentRow[] {
-  ensureAlertSchema(db);
-  const where: string[] = [];
-  const args: SQLInputValue[] = [];
-  if (f.state === "open") where.push("i.resolved_at IS NULL");
-  if (f.state === "closed") where.push("i.resolved_at IS NOT NULL");
-  if (f.target) where.push("i.target = ?"), args.push(f.target);
-  if (f.checkId) where.push("i.check_id = ?"), args.push(f.checkId);
-  if (f.before) {
-    where.push("(i.opened_at, i.rowid) < (?, ?)");
-    args.push(f.before.openedAt, f.before.rowid);
-  }
-  const rows = db.prepare(
-    `SELECT i.rowid AS row_id, i.*,
-       (SELECT count(*) FROM alert_notifications n
-        WHERE n.incident_id = i.id AND n.event = 'opened' AND n.status = 'silenced') AS silenced
-     FROM alert_incidents i ${where.length ? "WHERE " + where.join(" AND ") : ""}
-     ORDER BY i.opened_at DESC, i.rowid DESC LIMIT ?`,
-  ).all(...args, f.limit) as Record<string, SQLInputValue>[];
-  return rows.map((row) => ({
-    rowid: Number(row.row_id),
-    id: String(row.id),
-    checkId: String(row.check_id),
-    target: String(row.target),
-    type: String(row.type),
-    condition: String(row.condition),
-    openedAt: Number(row.opened_at),
-    resolvedAt: row.resolved_at === null ? null : Number(row.resolved_at),
-    detail: String(row.detail),
-    notified: Number(row.notified) === 1,
-    vantage: JSON.parse(String(row.vantage)) as VantageView[],
-    silencedNotifications: Number(row.silenced),
-  }));
 }

@@ -17,11 +17,10 @@
  *
  * @module
  */
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import type { Store } from "../store.ts";
 import type { CheckSpec } from "../../shared/checks.ts";
 import type { StatusPageConfig } from "../../shared/config_status_page.ts";
 import { type OverallState, overallState } from "./badges.ts";
-import { selectIncidents } from "./incidents.ts";
 
 const DAY = 86_400_000;
 /** Days of uptime bars. */
@@ -32,13 +31,14 @@ export const STATUS_DAYS = 90;
  *
  * @example
  * ```ts ignore
- * const source: StatusSource = { states: () => [], db, checks: [] };
+ * const source: StatusSource = { states: () => [], store: manager.store, checks: [] };
  * ```
  */
 export interface StatusSource {
   /** Each monitor's state of a check (as `/api/v1/targets` gives it). */
   states(checkId: string): string[];
-  db: DatabaseSync;
+  /** Daily uptime and open incidents come from the store. */
+  store: Pick<Store, "dailyUptime" | "selectIncidents">;
   /** The configured checks. */
   checks: readonly CheckSpec[];
 }
@@ -88,15 +88,21 @@ function barClass(pct: number | null): string {
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { renderStatusPage } from "./status_page.ts";
- * const html = renderStatusPage({ title: "Acme", groups: [] }, {
- *   states: () => [], db: new DatabaseSync(":memory:"), checks: [],
+ * const store = await openStore(":memory:");
+ * const html = await renderStatusPage({ title: "Acme", groups: [] }, {
+ *   states: () => [], store, checks: [],
  * }, Date.now());
  * console.assert(html.includes("<h1>Acme</h1>"));
+ * await store.close();
  * ```
  */
-export function renderStatusPage(page: StatusPageConfig, src: StatusSource, now: number): string {
+export async function renderStatusPage(
+  page: StatusPageConfig,
+  src: StatusSource,
+  now: number,
+): Promise<string> {
   const today = Math.floor(now / DAY);
   const targets = page.groups.flatMap((g) => g.targets);
   const checksOf = (t: string) => src.checks.filter((c) => c.target === t);
@@ -115,13 +121,11 @@ export function renderStatusPage(page: StatusPageConfig, src: StatusSource, now:
     ? ["degraded", "Some systems are degraded"]
     : ["unknown", "Some systems have no current data"];
 
+  const since = (today - STATUS_DAYS + 1) * DAY;
+  const perCheck = await src.store.dailyUptime(src.checks.map((c) => c.id), since);
   const groups = page.groups.map((g) => {
     const rows = g.targets.map((t) => {
-      const days = dailyUptime(
-        src.db,
-        checksOf(t).map((c) => c.id),
-        (today - STATUS_DAYS + 1) * DAY,
-      );
+      const days = sumDays(checksOf(t).map((c) => perCheck.get(c.id) ?? new Map()));
       let n = 0, f = 0;
       const bars: string[] = [];
       for (let d = today - STATUS_DAYS + 1; d <= today; d++) {
@@ -147,7 +151,7 @@ export function renderStatusPage(page: StatusPageConfig, src: StatusSource, now:
     return `<section class="group"><h2>${esc(g.name)}</h2><ul>${rows.join("\n")}</ul></section>`;
   });
 
-  const open = selectIncidents(src.db, { state: "open", limit: 200 })
+  const open = (await src.store.selectIncidents({ state: "open", limit: 200 }))
     .filter((i) => targets.includes(i.target) && i.type !== "monitor");
   const incidents = open.length === 0
     ? `<p class="muted">No open incidents.</p>`
@@ -187,34 +191,16 @@ ${groups.join("\n")}
 `;
 }
 
-// ---------------------------------------------------------------------------
-// Status page queries: the only SQL of this module, to move behind `Store`
-// as `dailyUptime(checkIds, since)`.
-// ---------------------------------------------------------------------------
-
-/**
- * Result and failure counts per UTC day (days since the epoch) of the given
- * checks on every monitor together, from the hour rollups, since `since`.
- *
- * @example
- * ```ts ignore
- * import { dailyUptime } from "./status_page.ts";
- * const days = dailyUptime(manager.store.db, ["web/HTTP"], Date.now() - 90 * 86_400_000);
- * ```
- */
-export function dailyUptime(
-  db: DatabaseSync,
-  checkIds: readonly string[],
-  since: number,
+/** Day counts of several checks added up. */
+function sumDays(
+  maps: Map<number, { count: number; failures: number }>[],
 ): Map<number, { count: number; failures: number }> {
   const out = new Map<number, { count: number; failures: number }>();
-  if (checkIds.length === 0) return out;
-  const rows = db.prepare(
-    `SELECT h.start / ${DAY} AS day, sum(h.count) AS n, sum(h.failures) AS f
-     FROM rollup_hour h JOIN series s ON s.id = h.series_id
-     WHERE s.check_id IN (SELECT value FROM json_each(?)) AND h.start >= ?
-     GROUP BY day`,
-  ).all(JSON.stringify(checkIds), since) as Record<string, SQLInputValue>[];
-  for (const r of rows) out.set(Number(r.day), { count: Number(r.n), failures: Number(r.f) });
+  for (const m of maps) {
+    for (const [d, x] of m) {
+      const sum = out.get(d) ?? { count: 0, failures: 0 };
+      out.set(d, { count: sum.count + x.count, failures: sum.failures + x.failures });
+    }
+  }
   return out;
 }
