@@ -79,6 +79,13 @@ export interface LinkDeps {
   store: ResultStore;
   /** The checks this monitor should run now. */
   assignment: (link: MonitorLink) => CheckSpec[];
+  /**
+   * Every check this monitor may have run under the configuration, whoever
+   * placed it there: its backlog can hold results of checks that an earlier
+   * manager process assigned, before this one has sent anything (default:
+   * {@linkcode assignment}).
+   */
+  eligible?: (link: MonitorLink) => CheckSpec[];
   /** Masks the secrets of results before they are stored (see `shared/secrets.ts`). */
   maskResults?: (results: CheckResult[]) => CheckResult[];
   /**
@@ -223,7 +230,7 @@ export class MonitorLink {
     const fc = this.#fc;
     if (!fc || fc.closed || !this.online) return;
     const checks = this.#deps.assignment(this);
-    this.#guard.assigned(checks);
+    this.#guard.assigned(this.#deps.eligible?.(this) ?? checks);
     const rev = ++this.#rev;
     const parts = splitBySize(checks, ASSIGN_PART_BYTES);
     for (let i = 0; i < parts.length; i++) {
@@ -384,6 +391,8 @@ export class MonitorLink {
       heldBack: 0,
     });
     this.#wasOnline = true;
+    // the backlog arrives before this session's first assignment
+    this.#guard.assigned(this.#deps.eligible?.(this) ?? this.#deps.assignment(this));
     this.#setStatus("Online", null);
     log.info("Connected to {address} (monitor {id}, spool epoch {epoch}, at result {seq})", {
       address: this.#where,

@@ -32,7 +32,7 @@ import { calledOtherwise, type Output } from "./output.ts";
 import { openStore, type Store, StoreFullError } from "./store.ts";
 import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
-import { assignedChecks } from "./placement.ts";
+import { assignedChecks, eligibleChecks } from "./placement.ts";
 import { RemoteWriteSink } from "./remote_write.ts";
 import { Cluster, type ClusterOptions } from "./cluster.ts";
 
@@ -396,6 +396,7 @@ export class Manager {
       token: this.#opts.token,
       store: this.store,
       assignment: (l) => this.#assignmentFor(l),
+      eligible: (l) => eligibleChecks(l.config.name, this.#config),
       // a monitor masks what it reports; this also covers one that does not (an older version)
       maskResults: (results) => {
         const rules = secretRulesOfConfig(this.#config);

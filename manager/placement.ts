@@ -76,6 +76,33 @@ export function assignedChecks(name: string, state: PlacementState): CheckSpec[]
 }
 
 /**
+ * Every check the monitor named `name` may run under `config`, whatever the
+ * placement of the moment: its `all` and chosen checks and every `spread`
+ * check (it may have owned any of them), paused ones included (results
+ * measured before a pause are still true). The manager accepts results of
+ * these checks only.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "../shared/config.ts";
+ * import { eligibleChecks } from "./placement.ts";
+ * const config = parseConfig(
+ *   "monitors: [{address: 'h:1', name: a}, {address: 'h:2', name: b}]\n" +
+ *     "targets: {x: {monitors: spread, TCP: {port: 80}}}\n",
+ *   "tasks.yaml",
+ * );
+ * console.assert(eligibleChecks("a", config).length === 1);
+ * console.assert(eligibleChecks("b", config).length === 1);
+ * ```
+ */
+export function eligibleChecks(name: string, config: Config): CheckSpec[] {
+  return [
+    ...checksForMonitor(config, name),
+    ...config.checks.filter((c) => c.placement.mode === "spread").map((c) => c.spec),
+  ];
+}
+
+/**
  * The monitor that runs a `spread` check: the highest rendezvous hash of
  * (check, monitor) among the online ones, so each check has one owner,
  * the load is balanced, and a returning monitor gets its checks back.

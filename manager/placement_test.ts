@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Config, parseConfig } from "../shared/config.ts";
-import { assignedChecks, type PlacementState, spreadOwner } from "./placement.ts";
+import { assignedChecks, eligibleChecks, type PlacementState, spreadOwner } from "./placement.ts";
 
 const MONITORS = `monitors:
   - { address: "127.0.0.1:1", name: a, labels: [eu] }
@@ -144,4 +144,23 @@ Deno.test("paused checks are left out of every placement", () => {
   const all = [...spreadMap({ ...state, paused }).values()].flat();
   assert.deepEqual(all.sort(), ["t2/TCP", "t3/TCP", "t4/TCP", "t5/TCP"]);
   assert.equal([...spreadMap(state).values()].flat().length, 9);
+});
+
+Deno.test("eligibleChecks: a monitor's own checks and every spread check, paused or owned elsewhere", () => {
+  const c = config(spreadTargets(6) + "  eu-only: { monitors: [eu], TCP: { port: 81 } }\n");
+  const online = ["a", "b", "c"];
+  const state = {
+    config: c,
+    monitors: online,
+    online,
+    starting: false,
+    paused: new Set(["t0/TCP"]),
+  };
+  for (const name of online) {
+    const eligible = new Set(eligibleChecks(name, c).map((s) => s.id));
+    // whatever it runs now is eligible, and so is every spread check another monitor runs now
+    for (const s of assignedChecks(name, state)) assert.ok(eligible.has(s.id), `${name}: ${s.id}`);
+    for (let i = 0; i < 6; i++) assert.ok(eligible.has(`t${i}/TCP`), `${name}: t${i}/TCP`);
+    assert.equal(eligible.has("eu-only/TCP"), name !== "c");
+  }
 });

@@ -51,7 +51,13 @@ export const RECENT_MS = 10 * 60_000;
 export const MAX_AGE_MS = 7 * 86_400_000;
 /** Latest acceptable start time, after the manager's wall clock (clock skew). */
 export const MAX_AHEAD_MS = 5 * 60_000;
-/** Series a monitor may have beyond one per assignable check. */
+/**
+ * Monitor IDs one check's results may come under from one monitor: a monitor
+ * whose `monitor-id` changed while it held results sends them under the old
+ * ID and its new ones under the new, so one check is then two series.
+ */
+export const IDS_PER_CHECK = 4;
+/** Series a monitor may have beyond {@linkcode IDS_PER_CHECK} per assignable check. */
 export const SERIES_MARGIN = 16;
 /** Each reason is logged at most once per monitor in this time. */
 export const LOG_EVERY_MS = 60_000;
@@ -128,7 +134,7 @@ export class ResultGuard {
     const now = this.#clock.now();
     const wall = this.#clock.wallNow();
     this.#prune(now);
-    const limit = this.#checks.size + SERIES_MARGIN;
+    const limit = this.#checks.size * IDS_PER_CHECK + SERIES_MARGIN;
     const accepted: CheckResult[] = [];
     for (const r of results) {
       const reason = this.#judge(r, now, wall, limit);

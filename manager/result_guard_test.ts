@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { FakeClock } from "../shared/clock.ts";
 import {
+  IDS_PER_CHECK,
   LOG_EVERY_MS,
   MAX_AGE_MS,
   MAX_AHEAD_MS,
@@ -101,10 +102,10 @@ Deno.test("ResultGuard rejects start times outside [now - 7 d, now + 5 min] of t
   assert.equal(g.rejected.implausible_time, 4);
 });
 
-Deno.test("ResultGuard bounds series per monitor to its checks plus SERIES_MARGIN", async () => {
+Deno.test("ResultGuard bounds series per monitor to IDS_PER_CHECK per check plus SERIES_MARGIN", async () => {
   const { clock, guard: g } = guard();
   g.assigned([spec("a"), spec("b")]);
-  const limit = 2 + SERIES_MARGIN;
+  const limit = 2 * IDS_PER_CHECK + SERIES_MARGIN;
   // one assigned check under ever new monitor IDs: each is a new series in the store
   const bomb = Array.from({ length: 60 }, (_, i) => result("a", { monitorId: `fake-${i}` }));
   assert.equal(g.admit(bomb).length, limit);
