@@ -395,6 +395,7 @@ Deno.test("a monitor named nyc-1 in tasks.yaml that calls itself vm is nyc-1 eve
         // the card says what the monitor calls itself, as a detail of nyc-1's
         await card.getByText("calls itself vm").waitFor({ timeout: 15_000 });
         const shown = await page.locator("body").innerText();
+        assert.match(shown, /nyc-1/);
         assert.doesNotMatch(
           withoutDetail(shown),
           /\bvm\b/,
