@@ -33,6 +33,7 @@ import {
 import { measureIngest, measureSchedule } from "./scale.ts";
 import { measureSystems, parseSystems, type SystemReport, systemTable } from "./system.ts";
 import { loadAverage } from "./procstat.ts";
+import { type FleetRun, fleetTable, measureFleet } from "./fleet.ts";
 import { type ChecksJob, type ChecksReport, quantile } from "./worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -396,6 +397,48 @@ async function systemSection(
   );
 }
 
+async function fleetSection(
+  values: { monitors?: string; seconds?: string; idle?: string; out?: string },
+) {
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const load = loadAverage();
+  const runs: FleetRun[] = [];
+  let failure = "";
+  for (const monitors of numbers(values.monitors ?? "10,1000,5000")) {
+    console.error(`fleet: ${monitors} monitors`);
+    try {
+      runs.push(
+        await measureFleet({
+          monitors,
+          seconds: Number(values.seconds ?? 60),
+          idleSeconds: values.idle ? Number(values.idle) : undefined,
+        }),
+      );
+    } catch (e) {
+      // a size the machine cannot hold (file descriptors, memory) ends the section, not the report
+      failure = `fleet: ${monitors} monitors failed: ${e instanceof Error ? e.message : e}`;
+      console.error(failure);
+      break;
+    }
+  }
+  const text = [
+    `netmon fleet benchmark, ${date}, ${await machine()}; ulimit -n ${await fdLimit()}; loadavg at start ${
+      load.map((x) => x.toFixed(2)).join(" ")
+    }, at end ${loadAverage().map((x) => x.toFixed(2)).join(" ")}`,
+    "",
+    fleetTable(runs),
+    ...(failure ? ["", failure] : []),
+  ].join("\n");
+  console.log(text);
+  await save({ section: "fleet", date, machine: await machine(), fleet: runs }, text, values.out);
+}
+
+/** This process's open-file limit (soft), which its children inherit. */
+async function fdLimit(): Promise<string> {
+  const limits = await Deno.readTextFile("/proc/self/limits");
+  return limits.match(/^Max open files\s+(\d+)/m)?.[1] ?? "unknown";
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     args: Deno.args,
@@ -408,12 +451,15 @@ async function main() {
       warmup: { type: "string" },
       profile: { type: "string" },
       systems: { type: "string" },
+      monitors: { type: "string" },
+      idle: { type: "string" },
     },
   });
   if (positionals[0] === "system") return await systemSection(values);
+  if (positionals[0] === "fleet") return await fleetSection(values);
   if (positionals.length > 0) {
     throw new Error(
-      `unknown section ${positionals[0]}: use system, or none for the check sections`,
+      `unknown section ${positionals[0]}: use system, fleet, or none for the check sections`,
     );
   }
   const only = new Set(values.only ? values.only.split(",") : SECTIONS);

@@ -163,8 +163,17 @@ class LogCounter {
   }
 }
 
-/** Spawns `cmd` through `sh -c exec` so its stdout and stderr go to files, as a service's would. */
-function spawnToFiles(
+/**
+ * Spawns `cmd` through `sh -c exec` so its stdout and stderr go to files, as
+ * a service's would; the child's PID is then `cmd`'s own.
+ *
+ * @example
+ * ```ts ignore
+ * const child = spawnToFiles(["sleep", "1"], "/tmp/out", "/tmp/err");
+ * await child.status;
+ * ```
+ */
+export function spawnToFiles(
   cmd: string[],
   stdout: string,
   stderr: string,
@@ -179,7 +188,16 @@ function spawnToFiles(
   }).spawn();
 }
 
-function netmonCommand(args: string[], profile: boolean): string[] {
+/**
+ * The command line `./netmon ARGS` execs (same permissions and V8 flags),
+ * with `--prof` added when `profile` is set.
+ *
+ * @example
+ * ```ts ignore
+ * spawnToFiles(netmonCommand(["manage", "tasks.yaml"], false), "log", "err");
+ * ```
+ */
+export function netmonCommand(args: string[], profile: boolean): string[] {
   const v8 = profile ? [...NETMON_V8_FLAGS, "--prof"] : NETMON_V8_FLAGS;
   return [
     Deno.execPath(),
@@ -192,7 +210,15 @@ function netmonCommand(args: string[], profile: boolean): string[] {
   ];
 }
 
-async function stopChild(child: Deno.ChildProcess) {
+/**
+ * SIGTERM, then SIGKILL after 10 s; resolves once the child has exited.
+ *
+ * @example
+ * ```ts ignore
+ * await stopChild(child);
+ * ```
+ */
+export async function stopChild(child: Deno.ChildProcess): Promise<void> {
   try {
     child.kill("SIGTERM");
   } catch { /* gone */ }
