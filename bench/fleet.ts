@@ -19,7 +19,7 @@
 import { tempDir } from "../tests/helpers/proc.ts";
 import { loadAverage, rssBytes, TreeSampler } from "./procstat.ts";
 import { netmonCommand, spawnToFiles, stopChild } from "./system.ts";
-import type { FleetReport } from "./fleet_worker.ts";
+import type { FleetReport, FloodReport } from "./fleet_worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHECKS_PER_MONITOR = 10;
@@ -68,8 +68,16 @@ export interface FleetRun {
   loadavg: [number, number];
 }
 
-/** A running fleet worker, driven line by line. */
-class FleetProcess implements AsyncDisposable {
+/**
+ * A running fleet worker (`fleet_worker.ts`), driven line by line.
+ *
+ * @example
+ * ```ts ignore
+ * await using fleet = new FleetProcess({ count: 10, token: "t" });
+ * const { ports } = JSON.parse(await fleet.line());
+ * ```
+ */
+export class FleetProcess implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #lines: AsyncIterator<string>;
@@ -94,6 +102,7 @@ class FleetProcess implements AsyncDisposable {
     this.#lines = this.child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
   }
 
+  /** The worker's next stdout line. */
   async line(): Promise<string> {
     for (;;) {
       const i = this.#buf.indexOf("\n");
@@ -108,9 +117,18 @@ class FleetProcess implements AsyncDisposable {
     }
   }
 
+  /** Sends a command and returns its report. */
   async command(cmd: "produce" | "idle" | "mark" | "report"): Promise<FleetReport> {
     await this.#writer.write(new TextEncoder().encode(cmd + "\n"));
     return JSON.parse(await this.line()) as FleetReport;
+  }
+
+  /** Every monitor sends `count` results as fast as they are acknowledged; see `fleet_worker.ts`. */
+  async flood(count: number): Promise<FloodReport> {
+    await this.#writer.write(new TextEncoder().encode(`flood ${count}\n`));
+    const answer = JSON.parse(await this.line()) as FloodReport | { error: string };
+    if ("error" in answer) throw new Error(`flood failed: ${answer.error}`);
+    return answer;
   }
 
   async [Symbol.asyncDispose]() {
@@ -131,8 +149,16 @@ class FleetProcess implements AsyncDisposable {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls the fleet until `done` holds; returns the last report (and whether it held) by `timeoutMs`. */
-async function until(
+/**
+ * Polls the fleet until `done` holds; returns the last report (and whether
+ * it held) by `timeoutMs`.
+ *
+ * @example
+ * ```ts ignore
+ * await until(fleet, (r) => r.online === 10, 30_000);
+ * ```
+ */
+export async function until(
   fleet: FleetProcess,
   done: (r: FleetReport) => boolean,
   timeoutMs: number,
@@ -147,7 +173,16 @@ async function until(
   }
 }
 
-function startManager(dir: string, token: string, n: number): Deno.ChildProcess {
+/**
+ * Starts `netmon manage DIR/tasks.yaml` with the fleet's token, its store
+ * in DIR and its log in `DIR/manager-N.log`.
+ *
+ * @example
+ * ```ts ignore
+ * const manager = startManager(dir, token, 1);
+ * ```
+ */
+export function startManager(dir: string, token: string, n: number): Deno.ChildProcess {
   return spawnToFiles(
     netmonCommand([
       "manage",

@@ -9,8 +9,13 @@
  * reconnect, as a real monitor's spool would.
  *
  * Commands arrive on stdin, one a line: `produce`, `idle`, `mark` (start
- * timing reconnections), `report`, `quit`; each answers with one JSON line
- * on stdout. The first stdout line is `{"ports":[...]}`.
+ * timing reconnections), `report`, `flood N`, `quit`; each answers with one
+ * JSON line on stdout. `flood N` has every monitor send N ready-made results
+ * of its assigned checks as fast as the manager acknowledges them (frames
+ * of {@linkcode MAX_RESULTS_PER_FRAME}, at most four unacknowledged, as a
+ * real monitor's flow control allows) and answers once all are acknowledged:
+ * the ingest measurement of `scale.ts`. The first stdout line is
+ * `{"ports":[...]}`.
  *
  * ```sh
  * ./netmon --deno run -A bench/fleet_worker.ts '{"count":10,"token":"t"}'
@@ -23,6 +28,7 @@ import {
   handshakeMac,
   macEqual,
   makeNonce,
+  MAX_RESULTS_PER_FRAME,
   type Message,
   PROTOCOL_VERSION,
 } from "../shared/protocol.ts";
@@ -53,6 +59,15 @@ export interface FleetReport {
   /** Connections accepted since `mark` (a manager dialling more than once shows here). */
   acceptsSinceMark: number;
 }
+
+/** What `flood` answers. */
+export interface FloodReport {
+  results: number;
+  seconds: number;
+}
+
+/** Frames a monitor keeps unacknowledged at most while flooding (the monitor's own limit). */
+const FLOOD_FRAMES_IN_FLIGHT = 4;
 
 /** A session's handshake, from the side that is dialled (the monitor, today). */
 async function greet(
@@ -144,7 +159,11 @@ class FakeMonitor {
     }
     this.#fc = fc;
     this.#fleet.welcomed(this);
-    fc.onClose(() => this.#fleet.disconnects++);
+    fc.onClose(() => {
+      this.#fleet.disconnects++;
+      this.#ackWaiter?.reject(new Error(`the manager closed the connection: ${fc.closed?.reason}`));
+      this.#ackWaiter = undefined;
+    });
     // what the last session left unacknowledged goes first, in one frame, as a spool replays it
     if (this.#unacked.size > 0) {
       fc.send({ t: "results", results: [...this.#unacked.values()] });
@@ -160,6 +179,10 @@ class FakeMonitor {
         for (let s = msg.from; s <= msg.to; s++) {
           if (this.#unacked.delete(s)) this.#fleet.acked++;
         }
+        // flood frames are acknowledged in order: the highest seen is how far it got
+        this.#floodAcked = Math.max(this.#floodAcked, msg.to);
+        this.#ackWaiter?.resolve();
+        this.#ackWaiter = undefined;
       }
     }
   }
@@ -168,14 +191,65 @@ class FakeMonitor {
   produce(i: number) {
     const spec = this.#checks[i];
     if (!spec) return;
-    const r: CheckResult = {
+    const r = this.#result(spec, Date.now());
+    this.#unacked.set(r.seq, r);
+    this.#fleet.produced++;
+    if (this.online) this.#fc!.send({ t: "results", results: [r] });
+  }
+
+  /**
+   * Sends `count` results of the assigned checks, numbered on from the last,
+   * at most {@linkcode FLOOD_FRAMES_IN_FLIGHT} frames unacknowledged; the
+   * frames are encoded before the clock starts. Resolves once every one is
+   * acknowledged.
+   */
+  async flood(count: number, start: Promise<void>): Promise<void> {
+    const fc = this.#fc;
+    if (!fc || this.#checks.length === 0) throw new Error("flood needs a session with checks");
+    const now = Date.now();
+    const frames: { json: string; to: number }[] = [];
+    for (let k = 0; k < count; k += MAX_RESULTS_PER_FRAME) {
+      const results: CheckResult[] = [];
+      for (let j = k; j < Math.min(count, k + MAX_RESULTS_PER_FRAME); j++) {
+        // in the past, a millisecond apart: what a monitor measured while away
+        results.push(this.#result(this.#checks[j % this.#checks.length]!, now - count + j));
+      }
+      frames.push({ json: JSON.stringify({ t: "results", results }), to: this.#seq });
+    }
+    const last = this.#seq;
+    await start;
+    for (let i = 0; i < frames.length; i++) {
+      while (
+        i >= FLOOD_FRAMES_IN_FLIGHT && this.#floodAcked < frames[i - FLOOD_FRAMES_IN_FLIGHT]!.to
+      ) {
+        await this.#ackArrived();
+      }
+      if (!await fc.sendFrame(frames[i]!.json)) {
+        throw new Error("the manager closed the connection");
+      }
+    }
+    while (this.#floodAcked < last) await this.#ackArrived();
+  }
+
+  #floodAcked = 0;
+  #ackWaiter: PromiseWithResolvers<void> | undefined;
+
+  #ackArrived(): Promise<void> {
+    this.#ackWaiter ??= Promise.withResolvers<void>();
+    const fc = this.#fc;
+    if (!fc || fc.closed) return Promise.reject(new Error("the manager closed the connection"));
+    return this.#ackWaiter.promise;
+  }
+
+  #result(spec: CheckSpec, startedAt: number): CheckResult {
+    return {
       seq: ++this.#seq,
       taskId: crypto.randomUUID(),
       monitorId: this.monitorId,
       checkId: spec.id,
       target: spec.target,
       type: spec.type,
-      startedAt: Date.now(),
+      startedAt,
       durationMs: 0.4,
       up: true,
       summary: SUMMARY,
@@ -189,9 +263,6 @@ class FakeMonitor {
       },
       details: { address: "127.0.0.1" },
     };
-    this.#unacked.set(r.seq, r);
-    this.#fleet.produced++;
-    if (this.online) this.#fc!.send({ t: "results", results: [r] });
   }
 
   close() {
@@ -281,6 +352,19 @@ class Fleet {
     };
   }
 
+  /** Every monitor floods `count` results at once; see {@linkcode FakeMonitor.flood}. */
+  async flood(count: number): Promise<FloodReport> {
+    const go = Promise.withResolvers<void>();
+    let t0 = 0;
+    const all = Promise.all(this.monitors.map((m) => m.flood(count, go.promise)));
+    // every monitor has its frames encoded once the promises above have started
+    await new Promise((r) => setTimeout(r, 0));
+    t0 = performance.now();
+    go.resolve();
+    await all;
+    return { results: count * this.monitors.length, seconds: (performance.now() - t0) / 1000 };
+  }
+
   close() {
     this.setProducing(false);
     for (const m of this.monitors) m.close();
@@ -302,7 +386,13 @@ async function main() {
       if (cmd === "produce") fleet.setProducing(true);
       else if (cmd === "idle") fleet.setProducing(false);
       else if (cmd === "mark") fleet.mark();
-      else if (cmd === "quit") {
+      else if (cmd.startsWith("flood ")) {
+        const report = await fleet.flood(Number(cmd.slice(6))).catch((e) => ({
+          error: e instanceof Error ? e.message : String(e),
+        }));
+        console.log(JSON.stringify(report));
+        continue;
+      } else if (cmd === "quit") {
         fleet.close();
         console.log(JSON.stringify({ bye: true }));
         Deno.exit(0);

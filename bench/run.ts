@@ -501,7 +501,7 @@ async function main() {
   );
   await section(
     "ingest",
-    () => measureIngest({ monitors: 10, perMonitor: 50_000, tcpPort: ports.tcp }),
+    () => measureIngest({ monitors: 10, perMonitor: 50_000 }),
   );
   const text = table(report);
   console.log(text);

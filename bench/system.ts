@@ -89,6 +89,9 @@ export interface SystemRun {
   resultsPerSecond: number;
   /** What the interval asks for: targets ÷ interval. */
   expectedPerSecond: number;
+  /** Stored results within the window that found the target down, and the first reason. */
+  failed: number;
+  firstError: string | null;
   /** CPU of all the system's processes within the window. */
   cpuSeconds: number;
   cpuSecondsPer1000: number;
@@ -135,6 +138,9 @@ class LogCounter {
   #file: Deno.FsFile | undefined;
   #path: string;
   #count = 0;
+  /** Result lines that carry an error (the check found the target down). */
+  failed = 0;
+  firstError: string | null = null;
   #tail = "";
   #buf = new Uint8Array(1 << 20);
   #dec = new TextDecoder();
@@ -153,7 +159,15 @@ class LogCounter {
       const whole = text.slice(0, cut);
       this.#tail = text.slice(cut);
       let i = -1;
-      while ((i = whole.indexOf("Task ID: ", i + 1)) >= 0) this.#count++;
+      while ((i = whole.indexOf("Task ID: ", i + 1)) >= 0) {
+        this.#count++;
+        const eol = whole.indexOf("\n", i);
+        const e = whole.indexOf(", Error: ", i);
+        if (e >= 0 && e < eol) {
+          this.failed++;
+          this.firstError ??= whole.slice(e + 9, eol);
+        }
+      }
     }
     return this.#count;
   }
@@ -309,6 +323,7 @@ async function runNetmon(
   try {
     await waitForTcp(monitorPort, "127.0.0.1", 30_000);
     const sampler = new TreeSampler({ monitor: monitor.pid, manager: manager.pid });
+    let failed0: number | undefined;
     const firstBy = performance.now() + 60_000;
     while (await counter.count() === 0) {
       if (performance.now() > firstBy) {
@@ -325,7 +340,11 @@ async function runNetmon(
       sampler.sample();
       await sleep(1000);
     }
-    const w = await window(sampler, opts.seconds, () => counter.count());
+    const w = await window(sampler, opts.seconds, async () => {
+      const n = await counter.count();
+      failed0 ??= counter.failed;
+      return n;
+    });
     const storedTotal = await counter.count();
     const storeBytes = await dirBytes(`${dir.path}/store`);
     const logBytes = (await Deno.stat(`${dir.path}/manager.log`)).size;
@@ -337,6 +356,8 @@ async function runNetmon(
       results: w.results,
       resultsPerSecond: w.results / w.seconds,
       expectedPerSecond: opts.targets / opts.intervalSeconds,
+      failed: counter.failed - (failed0 ?? 0),
+      firstError: counter.firstError,
       cpuSeconds: sampler.cpuSeconds(),
       cpuSecondsPer1000: sampler.cpuSeconds() / w.results * 1000,
       peakRssBytes: sampler.peakRssSumBytes,
@@ -433,11 +454,11 @@ async function runPrometheus(
   await sleep(opts.intervalSeconds * 1000);
   const span = (windowEnd - windowStart) / 1000;
   // Prometheus durations take no fractions: the window goes in whole milliseconds
-  const results = await promQuery(
-    port,
-    `sum(count_over_time(probe_success[${Math.round(span * 1000)}ms]))`,
-    windowEnd,
-  );
+  const range = `[${Math.round(span * 1000)}ms]`;
+  const results = await promQuery(port, `sum(count_over_time(probe_success${range}))`, windowEnd);
+  const up = await promQuery(port, `sum(sum_over_time(probe_success${range}))`, windowEnd);
+  // a scrape that failed (timed out) stores up = 0 and no probe result at all
+  const scrapes = await promQuery(port, `sum(count_over_time(up${range}))`, windowEnd);
   const storedTotal = await promQuery(
     port,
     `sum(count_over_time(probe_success[${Math.ceil((Date.now() - startedAt) / 1000) + 60}s]))`,
@@ -452,6 +473,10 @@ async function runPrometheus(
     results,
     resultsPerSecond: results / w.seconds,
     expectedPerSecond: opts.targets / opts.intervalSeconds,
+    failed: results - up,
+    firstError: scrapes > results
+      ? `${scrapes - results} scrapes stored no probe result (scrape failed or timed out)`
+      : null,
     cpuSeconds: sampler.cpuSeconds(),
     cpuSecondsPer1000: sampler.cpuSeconds() / results * 1000,
     peakRssBytes: sampler.peakRssSumBytes,
@@ -532,15 +557,15 @@ const verdict = (ratio: number | undefined, target: number) =>
  */
 export function systemTable(reports: SystemReport[]): string {
   const lines = [
-    "| targets | system | window s | results/s (asked) | CPU s per 1,000 stored | peak memory MiB | store bytes per result | loadavg (start→end) |",
-    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| targets | system | window s | results/s (asked) | down | CPU s per 1,000 stored | peak memory MiB | store bytes per result | loadavg (start→end) |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const rep of reports) {
     for (const r of rep.runs) {
       lines.push(
         `| ${r.targets} | ${r.label} | ${fmt(r.seconds)} | ${fmt(r.resultsPerSecond, 1)} (${
           fmt(r.expectedPerSecond)
-        }) | ${fmt(r.cpuSecondsPer1000, 3)} | ${fmt(mib(r.peakRssBytes))} | ${
+        }) | ${r.failed} | ${fmt(r.cpuSecondsPer1000, 3)} | ${fmt(mib(r.peakRssBytes))} | ${
           fmt(r.bytesPerResult)
         } | ${fmt(r.loadavg[0], 2)}→${fmt(r.loadavg[1], 2)} |`,
       );
@@ -570,6 +595,9 @@ export function systemTable(reports: SystemReport[]): string {
         fmt(p.runSeconds)
       } s is still its WAL and head chunks).`,
       `  - netmon processes: ${procs(n)}. Prometheus: ${procs(p)}.`,
+      ...rep.runs.filter((r) => r.firstError).map((r) =>
+        `  - ${r.system}: ${r.failed} down in the window; ${r.firstError}`
+      ),
     );
   }
   return lines.join("\n").trimEnd();
