@@ -152,6 +152,9 @@ export class TreeSampler {
   /** The largest sum of the processes' resident memory seen in one sample. */
   peakRssSumBytes = 0;
   #seen = new Map<number, { name: string; cpu: number; base: number; hwm: number }>();
+  /** The trees as last listed; listing walks all of `/proc`, so it is redone every 10th sample. */
+  #trees: [string, number, number[]][] = [];
+  #samples = 0;
 
   constructor(roots: Record<string, number>) {
     this.roots = roots;
@@ -160,8 +163,15 @@ export class TreeSampler {
   /** Reads every process once; returns their summed RSS now. */
   sample(): number {
     let rss = 0;
-    for (const [label, root] of Object.entries(this.roots)) {
-      for (const pid of processTree(root)) {
+    if (this.#samples++ % 10 === 0) {
+      this.#trees = Object.entries(this.roots).map(([label, root]) => [
+        label,
+        root,
+        processTree(root),
+      ]);
+    }
+    for (const [label, root, pids] of this.#trees) {
+      for (const pid of pids) {
         try {
           const cpu = cpuSeconds(pid);
           const now = rssBytes(pid);

@@ -83,6 +83,8 @@ export class Spool {
   #insert: StatementSync;
   #setMeta: StatementSync;
   #readRange: StatementSync;
+  #deleteRange: StatementSync;
+  #countRange: StatementSync;
   #epoch: string;
   /** Highest sequence number given out, on disk or not. */
   #lastSeq: number;
@@ -127,6 +129,11 @@ export class Spool {
     );
     this.#readRange = db.prepare(
       "SELECT seq, size, body FROM spool WHERE seq > ? AND seq <= ? ORDER BY seq",
+    );
+    // prepared once: every acknowledged frame runs both
+    this.#deleteRange = db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?");
+    this.#countRange = db.prepare(
+      "SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM spool WHERE seq >= ? AND seq <= ?",
     );
     const meta = (key: string) =>
       (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
@@ -304,7 +311,7 @@ export class Spool {
     try {
       while (this.#unDeleted.length > 0) {
         const [from, to] = this.#unDeleted[0]!;
-        this.#db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?").run(from, to);
+        this.#deleteRange.run(from, to);
         this.#unDeleted.shift();
       }
       this.#write(this.#memory);
@@ -401,7 +408,7 @@ export class Spool {
     }
     if (n > 0) {
       try {
-        this.#db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?").run(from, to);
+        this.#deleteRange.run(from, to);
       } catch (e) {
         if (!isDiskFull(e)) throw e;
         this.#addUnDeleted(from, to);
@@ -414,9 +421,7 @@ export class Spool {
   }
 
   #rowsIn(from: number, to: number): { n: number; b: number } {
-    const row = this.#db.prepare(
-      "SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM spool WHERE seq >= ? AND seq <= ?",
-    ).get(from, to) as { n: number; b: number };
+    const row = this.#countRange.get(from, to) as { n: number; b: number };
     return { n: Number(row.n), b: Number(row.b) };
   }
 
