@@ -33,6 +33,8 @@ export interface FleetOptions {
   seconds: number;
   /** Seconds every link sits idle before its memory is read (default 15). */
   idleSeconds?: number;
+  /** A directory for V8 tick logs of the manager (`--prof`), one subdirectory per start. */
+  profileDir?: string;
 }
 
 /** One fleet size's run. */
@@ -182,7 +184,12 @@ export async function until(
  * const manager = startManager(dir, token, 1);
  * ```
  */
-export function startManager(dir: string, token: string, n: number): Deno.ChildProcess {
+export function startManager(
+  dir: string,
+  token: string,
+  n: number,
+  profileDir?: string,
+): Deno.ChildProcess {
   return spawnToFiles(
     netmonCommand([
       "manage",
@@ -194,9 +201,10 @@ export function startManager(dir: string, token: string, n: number): Deno.ChildP
       "--no-live",
       "--http",
       "127.0.0.1:0",
-    ], false),
+    ], profileDir !== undefined),
     `${dir}/manager-${n}.log`,
     `${dir}/manager-${n}.err`,
+    profileDir,
   );
 }
 
@@ -225,7 +233,13 @@ export async function measureFleet(options: FleetOptions): Promise<FleetRun> {
   await Deno.writeTextFile(`${dir.path}/tasks.yaml`, yaml.join("\n") + "\n");
 
   const t0 = performance.now();
-  let manager = startManager(dir.path, token, 1);
+  const prof = async (k: number) => {
+    if (!options.profileDir) return undefined;
+    const d = `${options.profileDir}/manager-${n}-${k}`;
+    await Deno.mkdir(d, { recursive: true });
+    return d;
+  };
+  let manager = startManager(dir.path, token, 1, await prof(1));
   try {
     const all = (r: FleetReport) => r.online === n && r.assigned === n;
     const first = await until(fleet, all, 180_000, 500);
@@ -271,7 +285,7 @@ export async function measureFleet(options: FleetOptions): Promise<FleetRun> {
     await stopChild(manager);
     const stopSeconds = (performance.now() - k0) / 1000;
     const s0 = performance.now();
-    manager = startManager(dir.path, token, 2);
+    manager = startManager(dir.path, token, 2, await prof(2));
     const back = await until(fleet, (r) => r.backAfterMarkMs.length === n, 120_000, 100);
     const spawnAfterMarkMs = s0 - k0;
     const fromSpawn = back.report.backAfterMarkMs.map((ms) => (ms - spawnAfterMarkMs) / 1000);

@@ -238,17 +238,33 @@ export class Manager {
         status: s.status,
       });
     }
-    if (s.status !== previous) this.#printStatus();
-    // spread checks follow the set of online monitors
-    if ((s.status === "Online") !== (previous === "Online")) this.#redistribute(link);
+    // both walk every link: with N monitors changing at a (re)start, one pass per 100 ms, not per change
+    if (s.status !== previous) this.#statusDue = true;
+    // spread checks follow the set of online monitors; one that came online assigns itself
+    if ((s.status === "Online") !== (previous === "Online")) {
+      this.#redistributeDue = true;
+      if (s.status === "Online") this.#cameOnline.add(link);
+    }
+    this.#coalesce ??= setTimeout(() => {
+      this.#coalesce = undefined;
+      if (this.#statusDue) this.#printStatus();
+      if (this.#redistributeDue) this.#redistribute(this.#cameOnline);
+      this.#statusDue = this.#redistributeDue = false;
+      this.#cameOnline = new Set();
+    }, 100);
   }
 
+  #coalesce: ReturnType<typeof setTimeout> | undefined;
+  #statusDue = false;
+  #redistributeDue = false;
+  #cameOnline = new Set<MonitorLink>();
+
   /** Sends new assignments to every online link whose set of checks changed. */
-  #redistribute(except?: MonitorLink) {
+  #redistribute(except: ReadonlySet<MonitorLink> = new Set()) {
     const losing: MonitorLink[] = [];
     const gaining: MonitorLink[] = [];
     for (const link of this.#links.values()) {
-      if (!link.online || link === except) continue;
+      if (!link.online || except.has(link)) continue;
       const next = this.#assignmentFor(link);
       const before = this.#sent.get(link.config.name);
       if (before === assignmentKey(next)) continue;
@@ -371,6 +387,7 @@ export class Manager {
     clearTimeout(this.#spreadTimer);
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
+    clearTimeout(this.#coalesce);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     this.history.stop();
     this.#unsubscribeDiskFull();
