@@ -1,9 +1,12 @@
 /**
- * netmon's command line.
+ * netmon's command line: picks the command by name and maps its errors to
+ * exit codes. Each command is defined beside the code it drives
+ * (`monitor/cli.ts`, `manager/cli.ts`, `manager/ctl.ts`,
+ * `manager/check_config.ts`); `netmon help` is generated from them.
  *
  * ```
- * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token T]
- * netmon manage [tasks.yaml] [--db FILE] [--token T] [--log-format text|json]
+ * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token-file F]
+ * netmon manage [tasks.yaml] [--db FILE] [--token-file F] [--log-format text|json]
  * netmon help [command]
  * ```
  *
@@ -15,497 +18,89 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ConfigError } from "./shared/config.ts";
-import { logger, setupLogging } from "./shared/log.ts";
-import { VERSION } from "./shared/version.ts";
-import { Monitor } from "./monitor/monitor.ts";
-import { loadOrCreateToken, prepareDataDir } from "./monitor/state.ts";
-import { isLoopback } from "./shared/net.ts";
-import { certFingerprint, formatFingerprint } from "./shared/tls.ts";
-import { loadConfig, Manager } from "./manager/manager.ts";
-import { checkConfig } from "./manager/check_config.ts";
 import {
-  DEFAULT_HTTP_ADDRESS,
-  type HttpServer,
-  parseHttpAddress,
-  startHttp,
-} from "./manager/http/server.ts";
-import { parseHttpHost } from "./manager/http/guard.ts";
-import { ctl } from "./manager/ctl.ts";
-import { startPrompt } from "./manager/prompt.ts";
-import { attachAlerts } from "./manager/alerts/mod.ts";
-import { freshnessOf } from "./manager/freshness.ts";
+  type Command,
+  HELP_OPTION,
+  helpText,
+  overviewText,
+  parseOptions,
+  suggest,
+  UsageError,
+} from "./shared/cli.ts";
+import { ConfigError } from "./shared/config.ts";
+import { VERSION } from "./shared/version.ts";
+import { monitorCommand } from "./monitor/cli.ts";
+import { demoCommand, manageCommand, ServeError } from "./manager/cli.ts";
+import { ctlCommand } from "./manager/ctl.ts";
+import { checkCommand } from "./manager/check_config.ts";
 import { StoreFullError } from "./manager/store.ts";
-import { JsonOutput, LiveView, type Output, TextOutput } from "./manager/output.ts";
 
-/** A mistake on the command line; carries the exit code and a hint. */
-export class UsageError extends Error {
-  readonly exitCode: number;
-  /** @param message what is wrong @param exitCode exit status (default 2) */
-  constructor(message: string, exitCode = 2) {
-    super(message);
-    this.name = "UsageError";
-    this.exitCode = exitCode;
-  }
-}
-
-const COMMANDS = ["monitor", "manage", "ctl", "demo", "check", "help", "version"] as const;
-
-const HELP: Record<string, string> = {
-  main: `netmon ${VERSION} — a distributed network monitor
-
-Usage:
-  netmon monitor [options]        run a monitor that the manager connects to
-  netmon manage [tasks.yaml]      run the manager: distribute checks, collect results
-  netmon demo [tasks.yaml]        the manager plus its loopback monitors in one process
-  netmon ctl COMMAND              ask a running manager: status, monitors, targets, results,
-                                  run, pause, resume, reload ('netmon ctl --help')
-  netmon check [tasks.yaml]       validate a configuration (exit 1 on an error), for CI
-  netmon help [command]           show help for a command
-  netmon version                  print the version
-
-Run 'netmon help monitor' or 'netmon help manage' for their options.`,
-  monitor: `Usage: netmon monitor [options]
-
-Listens for the manager, runs the checks it assigns on its own schedule and
-streams the results back. Keeps checking, and keeps every result, while no
-manager is connected.
-
-Options:
-  --port N          TCP port to listen on (default 54322)
-  --listen ADDR     address to listen on (default 127.0.0.1)
-  --data DIR        where the monitor ID, last assignment and result spool live
-                    (default ./data/monitor-PORT)
-  --token TOKEN     shared secret with the manager (or NETMON_TOKEN, or --token-file)
-  --token-file F    read the shared secret from file F
-  --name NAME       name shown by the manager (default: this host's name)
-  --tls-cert FILE   serve the monitor port over TLS with this PEM certificate
-  --tls-key FILE    ... and this PEM private key
-  --tls-client-ca F require the manager to present a client certificate signed by this CA
-                    (set client_cert and client_key for the monitor in tasks.yaml)
-                    Without a token, a monitor listening beyond loopback makes one
-                    in DIR/token (mode 0600) and says how to give it to the manager.
-  --spool-max-mb N  unacknowledged results kept at most, in MiB (default 256)
-  --log-level L     debug, info, warning or error (default info)
-  -h, --help        show this help`,
-  demo: `Usage: netmon demo [tasks.yaml] [--for SECONDS] [manage options]
-
-Runs the manager on the configuration (default ./tasks.yaml) together with a
-monitor, in the same process, for every monitor of that file whose address is
-on loopback (the shipped file has one, 127.0.0.1:54322). Stops on Ctrl-C, or
-after --for SECONDS.`,
-  check: `Usage: netmon check [tasks.yaml]
-
-Validates the configuration (default ./tasks.yaml) as 'netmon manage' would
-load it, without starting anything. Prints one line with what it holds
-(targets, checks, monitors, notifiers) and exits 0, or prints each error as
-FILE:LINE:COLUMN: FIELD: REASON (every check's; a mistake outside the checks
-stops there) and exits 1.`,
-  manage: `Usage: netmon manage [tasks.yaml] [options]
-
-Reads the configuration (default ./tasks.yaml), keeps a connection to every
-monitor in it, hands each its checks and prints every result. Edit the file
-or send SIGHUP to reload it. Serves an API, Prometheus /metrics and a live
-web dashboard (see --http); in a terminal, the 'netmon ctl' commands (status,
-targets, run web, ...) can be typed at it.
-
-Options:
-  --db FILE           result store (default ./data/netmon.db)
-  --token TOKEN       shared secret with the monitors (or NETMON_TOKEN, or --token-file)
-  --token-file F      read the shared secret from file F
-  --log-format F      text (the seed's format) or json (one object per line)
-  --live / --no-live  redraw a live view in place (default: when stdout is a terminal)
-  --status-every S    seconds between status blocks (default 10)
-  --log-level L       debug, info, warning or error for diagnostics on stderr (default warning)
-  --http ADDR         serve the API, /metrics and the dashboard on ADDR (default
-                      127.0.0.1:8080; "none" for off; port 0 picks a free one)
-  --http-token T      bearer token the API requires (or NETMON_HTTP_TOKEN); needed
-                      when ADDR is not loopback
-  --http-host NAME    also answer to this host name (repeatable); without it, only
-                      ADDR, localhost and loopback addresses are served, so that a
-                      web page cannot reach the API by rebinding its own name
-  --keep-raw-days N   days raw results are kept (default 7)
-  --keep-rollups-days N  days per-minute and per-hour rollups are kept (default 400)
-  -h, --help          show this help`,
+const helpCommand: Command = {
+  name: "help",
+  summary: "show help for a command",
+  usage: "[command]",
+  options: HELP_OPTION,
+  run: (args) => {
+    const { values, positionals } = parseOptions(helpCommand, args);
+    const topic = values.help ? "help" : positionals[0];
+    if (topic === undefined) {
+      console.log(overviewText(`netmon ${VERSION} — a distributed network monitor`, COMMANDS));
+      return Promise.resolve(0);
+    }
+    const command = COMMANDS.find((c) => c.name === topic);
+    if (!command) throw new UsageError(`No help for "${topic}"${suggest(topic, NAMES)}`);
+    console.log(helpText(command));
+    return Promise.resolve(0);
+  },
 };
 
-function suggest(word: string): string {
-  const near = COMMANDS.find((c) =>
-    c.startsWith(word.slice(0, 3)) || word.startsWith(c.slice(0, 3))
-  );
-  return near ? ` (did you mean '${near}'?)` : "";
-}
+const versionCommand: Command = {
+  name: "version",
+  summary: "print the version",
+  usage: "",
+  options: HELP_OPTION,
+  run: (args) => {
+    const { values, positionals } = parseOptions(versionCommand, args);
+    if (positionals.length) throw new UsageError(`version takes no arguments`);
+    console.log(values.help ? helpText(versionCommand) : `netmon ${VERSION}`);
+    return Promise.resolve(0);
+  },
+};
 
-function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs<T>(config);
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-}
-
-async function readToken(values: Record<string, unknown>): Promise<string> {
-  if (typeof values.token === "string") {
-    console.error(
-      "netmon: warning: --token on the command line is visible to every user of this host " +
-        "(ps, /proc); pass it with --token-file FILE or the NETMON_TOKEN environment variable",
-    );
-    return values.token;
-  }
-  if (typeof values["token-file"] === "string") {
-    try {
-      return (await Deno.readTextFile(values["token-file"])).trim();
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read the token file "${values["token-file"]}": ${
-          e instanceof Error ? e.message : e
-        }`,
-      );
-    }
-  }
-  return Deno.env.get("NETMON_TOKEN") ?? "";
-}
-
-function httpHostOption(names: string[] | undefined): string[] {
-  try {
-    return (names ?? []).map(parseHttpHost);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-function intOption(
-  values: Record<string, unknown>,
-  name: string,
-  dflt: number,
-  max = 1e9,
-  min = 0,
-): number {
-  const v = values[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
-  }
-  return n;
-}
-
-function logLevel(values: Record<string, unknown>, dflt: "info" | "warning") {
-  const v = values["log-level"] ?? dflt;
-  if (v !== "debug" && v !== "info" && v !== "warning" && v !== "error") {
-    throw new UsageError(`--log-level must be debug, info, warning or error, got "${v}"`);
-  }
-  return v;
-}
-
-/** The first argument of `manage` options that is not an option or an option's value. */
-function firstPositional(args: string[]): string | undefined {
-  const flags = new Set(["--live", "--no-live", "-h", "--help"]);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith("-")) return a;
-    if (!flags.has(a) && !a.includes("=")) i++;
-  }
-  return undefined;
-}
-
-/** Aborted to stop the running command as if SIGTERM had arrived (`demo --for`). */
-const stopRequested = new AbortController();
-
-/** Resolves when SIGINT or SIGTERM arrives, or a stop is requested. */
-function untilSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(sig, () => resolve(sig));
-    }
-    stopRequested.signal.addEventListener("abort", () => resolve("SIGTERM"));
-  });
-}
-
-/**
- * `demo`: the manager with the given (or shipped) configuration, plus an
- * in-process monitor for every monitor of that file on a loopback address.
- */
-async function runDemo(args: string[]): Promise<number> {
-  const at = args.indexOf("--for");
-  let rest = args;
-  if (at >= 0) {
-    const seconds = Number(args[at + 1]);
-    if (!(seconds > 0)) {
-      throw new UsageError(`--for takes a number of seconds, got "${args[at + 1]}"`);
-    }
-    setTimeout(() => stopRequested.abort(), seconds * 1000);
-    rest = [...args.slice(0, at), ...args.slice(at + 2)];
-  }
-  if (rest.includes("-h") || rest.includes("--help")) return help("demo");
-  const configPath = firstPositional(rest) ?? "tasks.yaml";
-  setupLogging({ level: "warning" });
-  const config = await loadConfig(configPath);
-  const token = await readToken({});
-  const monitors: Monitor[] = [];
-  for (const m of config.monitors.filter((m) => isLoopback(m.host))) {
-    monitors.push(
-      await Monitor.start({
-        hostname: m.host,
-        port: m.port,
-        dataDir: `./data/monitor-${m.port}`,
-        token,
-      }),
-    );
-  }
-  try {
-    return await runManager(rest);
-  } finally {
-    await Promise.all(monitors.map((m) => m.stop()));
-  }
-}
-
-async function runMonitor(args: string[]): Promise<number> {
-  const { values } = parse({
-    args,
-    strict: true,
-    options: {
-      port: { type: "string" },
-      listen: { type: "string" },
-      data: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
-      name: { type: "string" },
-      "spool-max-mb": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      "tls-client-ca": { type: "string" },
-      "log-level": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return help("monitor");
-  setupLogging({ level: logLevel(values, "info") });
-  const port = intOption(values, "port", 54322, 65535);
-  const hostname = values.listen ?? "127.0.0.1";
-  const dataDir = values.data ?? `./data/monitor-${port}`;
-  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
-    throw new UsageError("--tls-cert and --tls-key go together");
-  }
-  let token = await readToken(values);
-  if (token === "" && !isLoopback(hostname)) {
-    // never an open relay: beyond loopback a monitor always has a token
-    await prepareDataDir(dataDir);
-    const made = await loadOrCreateToken(dataDir);
-    token = made.token;
-    console.log(
-      `${
-        made.created ? "Created" : "Using"
-      } the token in ${dataDir}/token (mode 0600), since no --token was ` +
-        `given and ${hostname} is not loopback. Copy that file to the manager and run: ` +
-        `netmon manage tasks.yaml --token-file <the copy>`,
-    );
-  }
-  const monitor = await Monitor.start({
-    hostname,
-    port,
-    dataDir,
-    token,
-    tlsCert: values["tls-cert"],
-    tlsKey: values["tls-key"],
-    tlsClientCa: values["tls-client-ca"],
-    name: values.name,
-    spoolMaxBytes: intOption(values, "spool-max-mb", 256, 1e6, 1) * 1024 * 1024,
-  });
-  console.log(`Monitoring service ${monitor.id} listening on ${monitor.address}`);
-  if (values["tls-cert"]) {
-    const fp = formatFingerprint(
-      await certFingerprint(await Deno.readTextFile(values["tls-cert"])),
-    );
-    console.log(`TLS certificate SHA-256 fingerprint (pin it in tasks.yaml as fingerprint): ${fp}`);
-  }
-  const sig = await untilSignal();
-  logger("monitor").info("Stopping on {sig}", { sig });
-  await monitor.stop();
-  return 0;
-}
-
-async function runManager(args: string[]): Promise<number> {
-  const { values, positionals } = parse({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      db: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
-      "log-format": { type: "string" },
-      live: { type: "boolean" },
-      "no-live": { type: "boolean" },
-      "status-every": { type: "string" },
-      "log-level": { type: "string" },
-      http: { type: "string" },
-      "http-token": { type: "string" },
-      "http-host": { type: "string", multiple: true },
-      "keep-raw-days": { type: "string" },
-      "keep-rollups-days": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return help("manage");
-  const httpAddr = values.http === "none" ? null : values.http ?? DEFAULT_HTTP_ADDRESS;
-  const httpToken = values["http-token"] ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "";
-  let http: { hostname: string; port: number } | null = null;
-  try {
-    http = httpAddr === null ? null : parseHttpAddress(httpAddr);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (http && !isLoopback(http.hostname) && !httpToken) {
-    throw new UsageError(
-      `--http ${httpAddr} is not a loopback address: the API can pause checks and reload the ` +
-        `configuration, so it needs --http-token TOKEN (or NETMON_HTTP_TOKEN) there`,
-    );
-  }
-  const httpHosts = httpHostOption(values["http-host"]);
-  if (positionals.length > 1) {
-    throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
-  }
-  setupLogging({ level: logLevel(values, "warning") });
-  const format = values["log-format"] ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(`--log-format must be text or json, got "${format}"`);
-  }
-  const live = values.live ?? (!values["no-live"] && format === "text" && Deno.stdout.isTerminal());
-  const output: Output = format === "json"
-    ? new JsonOutput()
-    : live
-    ? new LiveView()
-    : new TextOutput();
-  const dbPath = values.db ?? "./data/netmon.db";
-  if (dbPath.includes("/")) {
-    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
-  }
-  let manager: Manager;
-  try {
-    manager = await Manager.start({
-      configPath: positionals[0] ?? "tasks.yaml",
-      dbPath,
-      token: await readToken(values),
-      output,
-      statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
-      retention: {
-        rawMs: intOption(values, "keep-raw-days", 7, 36500) * 86_400_000,
-        minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
-        hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
-      },
-    });
-  } catch (e) {
-    output.close();
-    throw e;
-  }
-  if (output instanceof LiveView) output.judge = freshnessOf(manager);
-  let server: HttpServer | undefined;
-  if (http) {
-    try {
-      server = await startHttp(manager, { ...http, token: httpToken, hosts: httpHosts });
-    } catch (e) {
-      await manager.stop();
-      output.close();
-      throw new UsageError(
-        `cannot serve the API on ${httpAddr}: ${(e as Error).message}; ` +
-          `pick another with --http HOST:PORT or turn it off with --http none`,
-        1,
-      );
-    }
-    console.error(`netmon: API and dashboard on ${server.url}/`);
-    if (Deno.stdin.isTerminal()) {
-      const api = server.api;
-      // the netmon ctl commands, typed here, answered in-process
-      startPrompt(Deno.stdin.readable, (req) => {
-        if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
-        return api.handle(req);
-      }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
-        .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
-      if (!live) {
-        console.error(
-          "netmon: type status, monitors, targets, results, run, pause, resume or reload",
-        );
-      }
-    }
-  }
-  const alerts = attachAlerts(manager);
-  Deno.addSignalListener("SIGHUP", () => manager.reload());
-  const sig = await untilSignal();
-  logger("manager").info("Stopping on {sig}", { sig });
-  await server?.close();
-  // alerts write to the manager's store: stop them before it closes
-  await alerts.stop();
-  await manager.stop();
-  output.close();
-  return 0;
-}
-
-async function runCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parse({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: { help: { type: "boolean", short: "h" } },
-  });
-  if (values.help) return help("check");
-  if (positionals.length > 1) throw new UsageError("check takes one configuration file");
-  const report = await checkConfig(positionals[0] ?? "tasks.yaml");
-  if (report.ok) console.log(report.summary);
-  for (const e of report.ok ? [] : report.errors) console.error(`netmon: ${e}`);
-  return report.ok ? 0 : 1;
-}
-
-function help(topic?: string): number {
-  const text = HELP[topic ?? "main"];
-  if (!text) throw new UsageError(`No help for "${topic}"${suggest(topic ?? "")}`);
-  console.log(text);
-  return 0;
-}
+/** Every command, in the order `netmon help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  monitorCommand,
+  manageCommand,
+  demoCommand,
+  ctlCommand,
+  checkCommand,
+  helpCommand,
+  versionCommand,
+];
+const NAMES = COMMANDS.map((c) => c.name);
+const ALIASES: Record<string, string> = { "-h": "help", "--help": "help", "--version": "version" };
 
 /** Runs the command line `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const [cmd, ...rest] = args;
+  const [word = "help", ...rest] = args;
+  const name = ALIASES[word] ?? word;
   try {
-    switch (cmd) {
-      case "monitor":
-        return await runMonitor(rest);
-      case "manage":
-        return await runManager(rest);
-      case "ctl":
-        return await ctl(rest);
-      case "demo":
-        return await runDemo(rest);
-      case "check":
-        return await runCheck(rest);
-      case undefined:
-      case "help":
-      case "-h":
-      case "--help":
-        return help(rest[0]);
-      case "version":
-      case "--version":
-        console.log(`netmon ${VERSION}`);
-        return 0;
-      default:
-        throw new UsageError(`Unknown command "${cmd}"${suggest(cmd)}; run 'netmon help'`);
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) {
+      throw new UsageError(`Unknown command "${word}"${suggest(word, NAMES)}; run 'netmon help'`);
     }
+    return await command.run(rest);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ServeError) {
       console.error(`netmon: ${e.message}`);
       return e.exitCode;
     }
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof Deno.errors.PermissionDenied) {
       console.error(`netmon: ${e.message}`);
       return 1;
     }
     if (e instanceof Deno.errors.AddrInUse) {
       console.error(`netmon: ${e.message}: another process listens there; pick another --port`);
-      return 1;
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      console.error(`netmon: ${e.message}`);
       return 1;
     }
     if (e instanceof StoreFullError) {

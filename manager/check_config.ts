@@ -21,6 +21,36 @@
  */
 import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
+import { type Command, HELP_OPTION, helpText, parseOptions, UsageError } from "../shared/cli.ts";
+
+/** `netmon check [tasks.yaml]`. */
+export const checkCommand = {
+  name: "check",
+  summary: "validate a configuration (exit 1 on an error), for CI",
+  usage: "[tasks.yaml]",
+  description: `Validates the configuration (default ./tasks.yaml) as 'netmon manage' would
+load it, without starting anything. Prints one line with what it holds
+(targets, checks, monitors, notifiers) and exits 0, or prints each error as
+FILE:LINE:COLUMN: FIELD: REASON (every check's; a mistake outside the checks
+stops there) and exits 1.`,
+  options: HELP_OPTION,
+  run: runCheck,
+} satisfies Command;
+
+async function runCheck(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(checkCommand, args);
+  if (values.help) {
+    console.log(helpText(checkCommand));
+    return 0;
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`check takes one configuration file, got ${positionals.length}`);
+  }
+  const report = await checkConfig(positionals[0] ?? "tasks.yaml");
+  if (report.ok) console.log(report.summary);
+  for (const e of report.ok ? [] : report.errors) console.error(`netmon: ${e}`);
+  return report.ok ? 0 : 1;
+}
 
 /** What {@linkcode checkConfig} found. */
 export type CheckReport = { ok: true; summary: string } | { ok: false; errors: string[] };

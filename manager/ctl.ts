@@ -10,40 +10,68 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { CHECK_TYPES } from "../shared/checks.ts";
 import { errorText } from "../shared/connection.ts";
+import {
+  type Command,
+  HELP_OPTION,
+  helpText,
+  parseOptions,
+  suggest,
+  UsageError,
+} from "../shared/cli.ts";
 
-const USAGE = `Usage: netmon ctl COMMAND [options]
+const options = {
+  url: {
+    type: "string",
+    value: "URL",
+    help: "the manager's API (default NETMON_URL or http://127.0.0.1:8080)",
+  },
+  token: { type: "string", value: "T", help: "bearer token (default NETMON_HTTP_TOKEN)" },
+  json: { type: "boolean", help: "print the API's JSON instead of a table" },
+  check: { type: "string", value: "ID", help: "results: only this check" },
+  target: { type: "string", value: "T", help: "results, targets: only this target" },
+  type: { type: "string", value: "TYPE", help: "results, targets: only this check type" },
+  monitor: { type: "string", value: "NAME", help: "results, targets: only this monitor" },
+  since: {
+    type: "string",
+    value: "DURATION",
+    help: "results: only newer ones (e.g. 30m, 2h, 7d)",
+  },
+  limit: { type: "string", value: "N", help: "results: at most N (default 20)" },
+  cursor: { type: "string", value: "C", help: "results: the page after this cursor" },
+  ...HELP_OPTION,
+} as const;
 
-Commands:
-  status                   the manager, its monitors and checks at a glance
-  monitors                 every monitor and its link status
-  targets                  every check on every monitor: state, latency, uptime
-  results                  stored results, newest first
-  run TARGET[/TYPE]        run the check(s) now on the monitors that have them
-  pause TARGET[/TYPE]      stop assigning the check(s) until resumed
-  resume TARGET[/TYPE]     assign them again
-  reload                   re-read the manager's configuration file
+/** `netmon ctl COMMAND [options]`. */
+export const ctlCommand = {
+  name: "ctl",
+  summary: "ask a running manager: status, monitors, targets, results,\n" +
+    "run, pause, resume, reload ('netmon help ctl')",
+  usage: "COMMAND [options]",
+  commands: [
+    ["status", "the manager, its monitors and checks at a glance"],
+    ["monitors", "every monitor and its link status"],
+    ["targets", "every check on every monitor: state, latency, uptime"],
+    ["results", "stored results, newest first"],
+    ["run TARGET[/TYPE]", "run the check(s) now on the monitors that have them"],
+    ["pause TARGET[/TYPE]", "stop assigning the check(s) until resumed"],
+    ["resume TARGET[/TYPE]", "assign them again"],
+    ["reload", "re-read the manager's configuration file"],
+  ],
+  options,
+  footer: "Exit status: 0 done, 1 the manager refused or is unreachable, 2 wrong usage.",
+  run: ctl,
+} satisfies Command;
 
-Options:
-  --url URL        the manager's API (default NETMON_URL or http://127.0.0.1:8080)
-  --token T        bearer token (default NETMON_HTTP_TOKEN)
-  --json           print the API's JSON instead of a table
-  results filters: --check ID, --target T, --type TYPE, --monitor NAME,
-                   --since DURATION (e.g. 30m, 2h, 7d), --limit N (default 20), --cursor C
-  -h, --help       show this help
-
-Exit status: 0 done, 1 the manager refused or is unreachable, 2 wrong usage.`;
-
-/** A wrong command line, or an answer the command cannot use. */
+/** The manager refused, or answered something the command cannot use (exit 1). */
 export class CtlError extends Error {
-  readonly exitCode: number;
-  /** @param message what went wrong and what to do @param exitCode 1 (default) or 2 for usage */
-  constructor(message: string, exitCode = 1) {
+  /** The process's exit status. */
+  readonly exitCode = 1;
+  /** @param message what went wrong and what to do */
+  constructor(message: string) {
     super(message);
     this.name = "CtlError";
-    this.exitCode = exitCode;
   }
 }
 
@@ -53,7 +81,7 @@ export async function ctl(args: string[]): Promise<number> {
     console.log(await ctlText(args));
     return 0;
   } catch (e) {
-    if (!(e instanceof CtlError)) throw e;
+    if (!(e instanceof CtlError || e instanceof UsageError)) throw e;
     console.error(`netmon ctl: ${e.message}`);
     return e.exitCode;
   }
@@ -63,35 +91,13 @@ export async function ctl(args: string[]): Promise<number> {
 export type Transport = (req: Request) => Promise<Response>;
 
 /**
- * What `netmon ctl ARGS` prints. Throws {@linkcode CtlError}. `transport`
+ * What `netmon ctl ARGS` prints. Throws {@linkcode CtlError}, or
+ * {@linkcode UsageError} for a wrong command line. `transport`
  * replaces the network, for the prompt of a manager that asks itself.
  */
 export async function ctlText(args: string[], transport: Transport = fetch): Promise<string> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean" },
-        check: { type: "string" },
-        target: { type: "string" },
-        type: { type: "string" },
-        monitor: { type: "string" },
-        since: { type: "string" },
-        limit: { type: "string" },
-        cursor: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new CtlError(`${errorText(e)}\n\n${USAGE}`, 2);
-  }
-  const { values: o, positionals: [cmd, ...rest] } = parsed;
-  if (o.help || cmd === undefined || cmd === "help") return USAGE;
+  const { values: o, positionals: [cmd, ...rest] } = parseOptions(ctlCommand, args);
+  if (o.help || cmd === undefined || cmd === "help") return helpText(ctlCommand);
   const client = new Client(
     (o.url ?? Deno.env.get("NETMON_URL") ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
     o.token ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "",
@@ -101,9 +107,8 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     o.json ? JSON.stringify(data, null, 2) : table();
   const needs = (n: number) => {
     if (rest.length !== n) {
-      throw new CtlError(
+      throw new UsageError(
         `${cmd} takes ${n ? "one check, e.g. web or web/HTTP" : "no arguments"}`,
-        2,
       );
     }
   };
@@ -211,7 +216,12 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
       return out(res, () => "Configuration reloaded");
     }
     default:
-      throw new CtlError(`unknown command "${cmd}"\n\n${USAGE}`, 2);
+      throw new UsageError(
+        `unknown command "${cmd}"${
+          suggest(cmd, ctlCommand.commands.map(([c]) => c.split(" ")[0]!))
+        }; ` +
+          `run 'netmon help ctl'`,
+      );
   }
 }
 
@@ -376,6 +386,6 @@ function pct(v: number | null): string {
 
 function duration(s: string): number {
   const m = s.match(/^(\d+)(s|m|h|d)$/);
-  if (!m) throw new CtlError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`, 2);
+  if (!m) throw new UsageError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`);
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as "s" | "m" | "h" | "d"];
 }

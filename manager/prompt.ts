@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { UsageError } from "../shared/cli.ts";
 import { CtlError, ctlText, type Transport } from "./ctl.ts";
 
 /** Reads commands line by line from `input` until it ends; resolves then. */
@@ -32,7 +33,11 @@ export async function startPrompt(
         // the URL only names the API; the transport answers in-process
         write(await ctlText([...words, "--url", "http://manager"], transport));
       } catch (e) {
-        write(e instanceof CtlError ? e.message : `error: ${e instanceof Error ? e.message : e}`);
+        write(
+          e instanceof CtlError || e instanceof UsageError
+            ? e.message
+            : `error: ${e instanceof Error ? e.message : e}`,
+        );
       }
     }
   }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { UsageError } from "../../shared/cli.ts";
 import { isLoopback } from "../../shared/net.ts";
 import type { Manager } from "../manager.ts";
 import { type Api, createApi } from "./api.ts";
@@ -20,13 +21,34 @@ import { RequestGuard } from "./guard.ts";
 /** The API's default address. */
 export const DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080";
 
-/** A bad `--http` value or an unsafe combination of options. */
-export class HttpConfigError extends Error {
+/** A bad `--http` value or an unsafe combination of options; `netmon` exits 2 on it. */
+export class HttpConfigError extends UsageError {
   /** @param message what to change */
   constructor(message: string) {
     super(message);
     this.name = "HttpConfigError";
   }
+}
+
+/**
+ * The rule, stated once: the API can pause checks and reload the
+ * configuration, so beyond loopback it is served only with a bearer token.
+ * Throws {@linkcode HttpConfigError} otherwise.
+ *
+ * @example
+ * ```ts
+ * import { requireApiToken } from "./server.ts";
+ * requireApiToken("127.0.0.1", ""); // loopback: no token needed
+ * requireApiToken("0.0.0.0", "s3cret");
+ * ```
+ */
+export function requireApiToken(hostname: string, token: string): void {
+  if (isLoopback(hostname) || token !== "") return;
+  throw new HttpConfigError(
+    `--http ${hostname} is not a loopback address: the API can pause checks and reload the ` +
+      `configuration, so it needs --http-token TOKEN (or NETMON_HTTP_TOKEN) there; clients ` +
+      `then send "Authorization: Bearer TOKEN". Or bind 127.0.0.1`,
+  );
 }
 
 /** Parses `HOST:PORT` or `[V6]:PORT` (port 0 picks a free one). */
@@ -65,13 +87,7 @@ export async function startHttp(
     sseQueueBytes?: number;
   },
 ): Promise<HttpServer> {
-  if (!isLoopback(opts.hostname) && !opts.token) {
-    throw new HttpConfigError(
-      `refusing to serve the API on ${opts.hostname}, which is not loopback, without a token: ` +
-        `add --http-token TOKEN (clients then send "Authorization: Bearer TOKEN"), ` +
-        `or bind 127.0.0.1`,
-    );
-  }
+  requireApiToken(opts.hostname, opts.token);
   const api = createApi(manager, { token: opts.token, sseQueueBytes: opts.sseQueueBytes });
   const guard = new RequestGuard({ hostname: opts.hostname, extraHosts: opts.hosts ?? [] });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();

@@ -1,0 +1,331 @@
+/**
+ * `netmon manage` and `netmon demo`: the manager process, its HTTP API,
+ * prompt and alerting, started and stopped in one order by
+ * {@linkcode ManagerProcess}.
+ *
+ * @example
+ * ```ts ignore
+ * import { manageCommand } from "./cli.ts";
+ * Deno.exit(await manageCommand.run(["tasks.yaml", "--http", "none"]));
+ * ```
+ *
+ * @module
+ */
+import {
+  type Command,
+  HELP_OPTION,
+  helpText,
+  intOption,
+  logLevel,
+  logLevelOption,
+  type OptionValues,
+  parseOptions,
+  readToken,
+  TOKEN_OPTIONS,
+  untilSignal,
+  UsageError,
+} from "../shared/cli.ts";
+import { logger, setupLogging } from "../shared/log.ts";
+import { isLoopback } from "../shared/net.ts";
+import { Monitor } from "../monitor/monitor.ts";
+import { type Alerts, attachAlerts } from "./alerts/mod.ts";
+import { freshnessOf } from "./freshness.ts";
+import {
+  DEFAULT_HTTP_ADDRESS,
+  type HttpServer,
+  parseHttpAddress,
+  requireApiToken,
+  startHttp,
+} from "./http/server.ts";
+import { parseHttpHost } from "./http/guard.ts";
+import { loadConfig, Manager, type ManagerOptions } from "./manager.ts";
+import { JsonOutput, LiveView, type Output, TextOutput } from "./output.ts";
+import { startPrompt } from "./prompt.ts";
+
+const options = {
+  db: { type: "string", value: "FILE", help: "result store (default ./data/netmon.db)" },
+  ...TOKEN_OPTIONS,
+  "log-format": {
+    type: "string",
+    value: "F",
+    help: "text (the seed's format) or json (one object per line)",
+  },
+  live: {
+    type: "boolean",
+    help: "redraw a live view in place (default: when stdout is a terminal)",
+  },
+  "no-live": { type: "boolean", help: "print one line per result even in a terminal" },
+  "status-every": {
+    type: "string",
+    value: "S",
+    help: "seconds between status blocks (default 10)",
+  },
+  ...logLevelOption("warning"),
+  http: {
+    type: "string",
+    value: "ADDR",
+    help: `serve the API, /metrics and the dashboard on ADDR (default\n${DEFAULT_HTTP_ADDRESS}; ` +
+      `"none" for off; port 0 picks a free one)`,
+  },
+  "http-token": {
+    type: "string",
+    value: "T",
+    help: "bearer token the API requires (or NETMON_HTTP_TOKEN); needed\nwhen ADDR is not loopback",
+  },
+  "http-host": {
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "also answer to this host name (repeatable); without it, only\n" +
+      "ADDR, localhost and loopback addresses are served, so that a\n" +
+      "web page cannot reach the API by rebinding its own name",
+  },
+  "keep-raw-days": { type: "string", value: "N", help: "days raw results are kept (default 7)" },
+  "keep-rollups-days": {
+    type: "string",
+    value: "N",
+    help: "days per-minute and per-hour rollups are kept (default 400)",
+  },
+  ...HELP_OPTION,
+} as const;
+
+type ManageValues = OptionValues<typeof options>;
+
+/** `netmon manage [tasks.yaml] [options]`. */
+export const manageCommand = {
+  name: "manage",
+  summary: "run the manager: distribute checks, collect results",
+  usage: "[tasks.yaml] [options]",
+  description: `Reads the configuration (default ./tasks.yaml), keeps a connection to every
+monitor in it, hands each its checks and prints every result. Edit the file
+or send SIGHUP to reload it. Serves an API, Prometheus /metrics and a live
+web dashboard (see --http); in a terminal, the 'netmon ctl' commands (status,
+targets, run web, ...) can be typed at it.`,
+  options,
+  run: (args: string[]) => runManage(args),
+} satisfies Command;
+
+/** `netmon demo [tasks.yaml] [--for SECONDS] [manage options]`. */
+export const demoCommand = {
+  name: "demo",
+  summary: "the manager plus its loopback monitors in one process",
+  usage: "[tasks.yaml] [--for SECONDS] [manage options]",
+  description: `Runs the manager on the configuration (default ./tasks.yaml) together with a
+monitor, in the same process, for every monitor of that file whose address is
+on loopback (the shipped file has one, 127.0.0.1:54322). Stops on Ctrl-C, or
+after --for SECONDS. Takes every option of 'netmon manage'.`,
+  options: {
+    for: { type: "string", value: "SECONDS", help: "stop after this many seconds" },
+    ...options,
+  },
+  run: runDemo,
+} satisfies Command;
+
+/**
+ * The manager's parts in the order they start, and stop in reverse: output,
+ * manager, alerting, HTTP server. Alerting writes to the manager's store
+ * and the server reads it, so both stop before the manager;
+ * the output stops last, so that the manager's last lines still print.
+ * Disposing stops what has started so far, also after a failed start.
+ *
+ * @example
+ * ```ts ignore
+ * import { ManagerProcess } from "./cli.ts";
+ * await using proc = await ManagerProcess.start(managerOptions, { http: null, httpToken: "" });
+ * ```
+ */
+export class ManagerProcess implements AsyncDisposable {
+  readonly manager: Manager;
+  readonly server: HttpServer | undefined;
+  readonly alerts: Alerts;
+  #stack: AsyncDisposableStack;
+
+  private constructor(
+    parts: { manager: Manager; server: HttpServer | undefined; alerts: Alerts },
+    stack: AsyncDisposableStack,
+  ) {
+    this.manager = parts.manager;
+    this.server = parts.server;
+    this.alerts = parts.alerts;
+    this.#stack = stack;
+  }
+
+  /** Starts every part; on a failure, stops what had started and throws. */
+  static async start(
+    managerOptions: ManagerOptions,
+    http: {
+      address: { hostname: string; port: number } | null;
+      token: string;
+      hosts: string[];
+    },
+  ): Promise<ManagerProcess> {
+    await using stack = new AsyncDisposableStack();
+    const output = managerOptions.output;
+    stack.defer(() => output.close());
+    const manager = await Manager.start(managerOptions);
+    stack.defer(() => manager.stop());
+    if (output instanceof LiveView) output.judge = freshnessOf(manager);
+    const alerts = attachAlerts(manager);
+    stack.defer(() => alerts.stop());
+    let server: HttpServer | undefined;
+    if (http.address) {
+      try {
+        server = await startHttp(manager, {
+          ...http.address,
+          token: http.token,
+          hosts: http.hosts,
+        });
+      } catch (e) {
+        const where = `${http.address.hostname}:${http.address.port}`;
+        throw new ServeError(
+          `cannot serve the API on ${where}: ${(e as Error).message}; ` +
+            `pick another with --http HOST:PORT or turn it off with --http none`,
+        );
+      }
+      const s = server;
+      stack.defer(() => s.close());
+    }
+    return new ManagerProcess({ manager, server, alerts }, stack.move());
+  }
+
+  /** Stops the server, alerting, the manager and the output, in that order. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#stack.disposeAsync();
+  }
+}
+
+/** The API could not be served where asked (exit 1: the address, not the command line, is wrong). */
+export class ServeError extends Error {
+  /** The process's exit status. */
+  readonly exitCode = 1;
+  /** @param message what failed and what to change */
+  constructor(message: string) {
+    super(message);
+    this.name = "ServeError";
+  }
+}
+
+async function runManage(args: string[], stop?: AbortSignal): Promise<number> {
+  const { values, positionals } = parseOptions(manageCommand, args);
+  if (values.help) {
+    console.log(helpText(manageCommand));
+    return 0;
+  }
+  return await manage(values, positionals, stop);
+}
+
+async function manage(
+  values: ManageValues,
+  positionals: string[],
+  stop?: AbortSignal,
+): Promise<number> {
+  const httpAddr = values.http === "none" ? null : values.http ?? DEFAULT_HTTP_ADDRESS;
+  const httpToken = values["http-token"] ?? Deno.env.get("NETMON_HTTP_TOKEN") ?? "";
+  const http = httpAddr === null ? null : parseHttpAddress(httpAddr);
+  if (http) requireApiToken(http.hostname, httpToken);
+  const httpHosts = httpHostOption(values["http-host"]);
+  if (positionals.length > 1) {
+    throw new UsageError(`manage takes one configuration file, got ${positionals.length}`);
+  }
+  setupLogging({ level: logLevel(values, "warning") });
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, got "${format}"`);
+  }
+  const live = values.live ?? (!values["no-live"] && format === "text" && Deno.stdout.isTerminal());
+  const dbPath = values.db ?? "./data/netmon.db";
+  if (dbPath.includes("/")) {
+    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
+  }
+  const managerOptions: ManagerOptions = {
+    configPath: positionals[0] ?? "tasks.yaml",
+    dbPath,
+    token: await readToken(values),
+    output: format === "json" ? new JsonOutput() : live ? new LiveView() : new TextOutput(),
+    statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
+    retention: {
+      rawMs: intOption(values, "keep-raw-days", 7, 36500) * 86_400_000,
+      minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
+      hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
+    },
+  };
+  await using proc = await ManagerProcess.start(managerOptions, {
+    address: http,
+    token: httpToken,
+    hosts: httpHosts,
+  });
+  if (proc.server) {
+    console.error(`netmon: API and dashboard on ${proc.server.url}/`);
+    if (Deno.stdin.isTerminal()) {
+      startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
+    }
+  }
+  const manager = proc.manager;
+  Deno.addSignalListener("SIGHUP", () => manager.reload());
+  const sig = await untilSignal(stop);
+  logger("manager").info("Stopping on {sig}", { sig });
+  return 0;
+}
+
+/** The `netmon ctl` commands, typed at the manager's terminal, answered in-process. */
+function startTerminalPrompt(
+  server: HttpServer,
+  httpToken: string,
+  live: boolean,
+  output: Output,
+): void {
+  const api = server.api;
+  startPrompt(Deno.stdin.readable, (req) => {
+    if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
+    return api.handle(req);
+  }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+    .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
+  if (!live) {
+    console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");
+  }
+}
+
+function httpHostOption(names: string[] | undefined): string[] {
+  try {
+    return (names ?? []).map(parseHttpHost);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * `demo`: the manager with the given (or shipped) configuration, plus an
+ * in-process monitor for every monitor of that file on a loopback address.
+ */
+async function runDemo(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(demoCommand, args);
+  if (values.help) {
+    console.log(helpText(demoCommand));
+    return 0;
+  }
+  const stop = new AbortController();
+  await using stack = new AsyncDisposableStack();
+  if (values.for !== undefined) {
+    const seconds = Number(values.for);
+    if (!(seconds > 0)) {
+      throw new UsageError(`--for takes a number of seconds, got "${values.for}"`);
+    }
+    const timer = setTimeout(() => stop.abort(), seconds * 1000);
+    stack.defer(() => clearTimeout(timer));
+  }
+  const configPath = positionals[0] ?? "tasks.yaml";
+  setupLogging({ level: "warning" });
+  const config = await loadConfig(configPath);
+  const token = await readToken({});
+  for (const m of config.monitors.filter((m) => isLoopback(m.host))) {
+    const monitor = await Monitor.start({
+      hostname: m.host,
+      port: m.port,
+      dataDir: `./data/monitor-${m.port}`,
+      token,
+    });
+    stack.defer(() => monitor.stop());
+  }
+  const { for: _, ...manageValues } = values;
+  return await manage(manageValues, positionals, stop.signal);
+}

@@ -1,0 +1,139 @@
+/**
+ * `netmon monitor`: runs a monitor until SIGINT or SIGTERM.
+ *
+ * @example
+ * ```ts ignore
+ * import { monitorCommand } from "./cli.ts";
+ * Deno.exit(await monitorCommand.run(["--port", "54322"]));
+ * ```
+ *
+ * @module
+ */
+import {
+  type Command,
+  HELP_OPTION,
+  helpText,
+  intOption,
+  logLevel,
+  logLevelOption,
+  parseOptions,
+  readToken,
+  TOKEN_OPTIONS,
+  untilSignal,
+  UsageError,
+} from "../shared/cli.ts";
+import { logger, setupLogging } from "../shared/log.ts";
+import { isLoopback } from "../shared/net.ts";
+import { certFingerprint, formatFingerprint } from "../shared/tls.ts";
+import { Monitor } from "./monitor.ts";
+import { loadOrCreateToken, prepareDataDir } from "./state.ts";
+
+const options = {
+  port: { type: "string", value: "N", help: "TCP port to listen on (default 54322)" },
+  listen: { type: "string", value: "ADDR", help: "address to listen on (default 127.0.0.1)" },
+  data: {
+    type: "string",
+    value: "DIR",
+    help:
+      "where the monitor ID, last assignment and result spool live\n(default ./data/monitor-PORT)",
+  },
+  ...TOKEN_OPTIONS,
+  name: {
+    type: "string",
+    value: "NAME",
+    help: "name shown by the manager (default: this host's name)",
+  },
+  "tls-cert": {
+    type: "string",
+    value: "FILE",
+    help: "serve the monitor port over TLS with this PEM certificate",
+  },
+  "tls-key": { type: "string", value: "FILE", help: "... and this PEM private key" },
+  "tls-client-ca": {
+    type: "string",
+    value: "F",
+    help: "require the manager to present a client certificate signed by this CA\n" +
+      "(set client_cert and client_key for the monitor in tasks.yaml)",
+  },
+  "spool-max-mb": {
+    type: "string",
+    value: "N",
+    help: "unacknowledged results kept at most, in MiB (default 256)",
+  },
+  ...logLevelOption("info"),
+  ...HELP_OPTION,
+} as const;
+
+/** `netmon monitor [options]`. */
+export const monitorCommand = {
+  name: "monitor",
+  summary: "run a monitor that the manager connects to",
+  usage: "[options]",
+  description: `Listens for the manager, runs the checks it assigns on its own schedule and
+streams the results back. Keeps checking, and keeps every result, while no
+manager is connected.
+
+Without a token, a monitor listening beyond loopback makes one in DIR/token
+(mode 0600) and says how to give it to the manager.`,
+  options,
+  run: runMonitor,
+} satisfies Command;
+
+async function runMonitor(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(monitorCommand, args);
+  if (values.help) {
+    console.log(helpText(monitorCommand));
+    return 0;
+  }
+  if (positionals.length) {
+    throw new UsageError(`monitor takes no arguments, got "${positionals[0]}"`);
+  }
+  setupLogging({ level: logLevel(values, "info") });
+  const port = intOption(values, "port", 54322, 65535);
+  const hostname = values.listen ?? "127.0.0.1";
+  const dataDir = values.data ?? `./data/monitor-${port}`;
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  let token = await readToken(values);
+  if (token === "" && !isLoopback(hostname)) {
+    // never an open relay: beyond loopback a monitor always has a token
+    await prepareDataDir(dataDir);
+    const made = await loadOrCreateToken(dataDir);
+    token = made.token;
+    console.log(
+      `${
+        made.created ? "Created" : "Using"
+      } the token in ${dataDir}/token (mode 0600), since no --token was ` +
+        `given and ${hostname} is not loopback. Copy that file to the manager and run: ` +
+        `netmon manage tasks.yaml --token-file <the copy>`,
+    );
+  }
+  const monitor = await Monitor.start({
+    hostname,
+    port,
+    dataDir,
+    token,
+    tlsCert: values["tls-cert"],
+    tlsKey: values["tls-key"],
+    tlsClientCa: values["tls-client-ca"],
+    name: values.name,
+    spoolMaxBytes: intOption(values, "spool-max-mb", 256, 1e6, 1) * 1024 * 1024,
+  });
+  try {
+    console.log(`Monitoring service ${monitor.id} listening on ${monitor.address}`);
+    if (values["tls-cert"]) {
+      const fp = formatFingerprint(
+        await certFingerprint(await Deno.readTextFile(values["tls-cert"])),
+      );
+      console.log(
+        `TLS certificate SHA-256 fingerprint (pin it in tasks.yaml as fingerprint): ${fp}`,
+      );
+    }
+    const sig = await untilSignal();
+    logger("monitor").info("Stopping on {sig}", { sig });
+  } finally {
+    await monitor.stop();
+  }
+  return 0;
+}
