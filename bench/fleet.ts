@@ -330,8 +330,8 @@ const mib = (b: number) => b / 2 ** 20;
 export function fleetTable(runs: FleetRun[]): string {
   const base = runs[0];
   const lines = [
-    "| monitors | all online after start s | idle manager RSS MiB | KB per link (over the first row) | stored/s (produced/s) | unacked at end | manager CPU s per 1,000 stored | × first row | manager peak RSS MiB | back after restart: all s (p50) | accepts | loadavg |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    "| monitors | all online after start s | idle manager RSS MiB | KB per link (over the first row) | idle manager CPU % | stored/s (produced/s) | unacked at end | manager CPU s per 1,000 stored | × first row | manager peak RSS MiB | back after restart: all s (p50) | accepts | loadavg |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
   ];
   for (const r of runs) {
     const perLink = base && r !== base
@@ -341,11 +341,11 @@ export function fleetTable(runs: FleetRun[]): string {
     lines.push(
       `| ${r.monitors} | ${fmt(r.firstConnectSeconds, 1)} | ${fmt(mib(r.idleRssBytes))} | ${
         fmt(perLink)
-      } | ${fmt(r.storedPerSecond)} (${fmt(r.producedPerSecond)}) | ${r.unackedAtEnd} | ${
-        fmt(r.cpuSecondsPer1000, 3)
-      } | ${fmt(cpuX, 2)} | ${fmt(mib(r.managerPeakRssBytes))} | ${
-        fmt(r.reconnectAllSeconds, 1)
-      } (${fmt(r.reconnectP50Seconds, 1)})${
+      } | ${fmt(r.idleCpuPerSecond * 100, 1)} | ${fmt(r.storedPerSecond)} (${
+        fmt(r.producedPerSecond)
+      }) | ${r.unackedAtEnd} | ${fmt(r.cpuSecondsPer1000, 3)} | ${fmt(cpuX, 2)} | ${
+        fmt(mib(r.managerPeakRssBytes))
+      } | ${fmt(r.reconnectAllSeconds, 1)} (${fmt(r.reconnectP50Seconds, 1)})${
         r.notBack ? `, ${r.notBack} not back` : ""
       } | ${r.reconnectAccepts} | ${fmt(r.loadavg[0], 2)}→${fmt(r.loadavg[1], 2)} |`,
     );

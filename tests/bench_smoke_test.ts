@@ -40,3 +40,20 @@ Deno.test("bench/run.ts system runs netmon against 20 loopback targets and print
   assert.match(stdout, /loadavg at start/);
   assert.equal(saved.table, stdout.trimEnd());
 });
+
+Deno.test("bench/run.ts fleet runs a manager with 3 and 6 fake monitors and prints both rows", async () => {
+  const { stdout, saved } = await bench(
+    "fleet",
+    "--monitors",
+    "3,6",
+    "--seconds",
+    "2",
+    "--idle",
+    "1",
+  );
+  assert.match(stdout, /\| monitors \| all online after start s \|/);
+  assert.match(stdout, /^\| 3 \| /m);
+  assert.match(stdout, /^\| 6 \| /m);
+  assert.match(stdout, /^- 6 monitors: /m);
+  assert.equal(saved.table, stdout.trimEnd());
+});
