@@ -8,7 +8,7 @@
  * ```sh
  * ./netmon --deno run -A bench/run.ts [--out FILE] [--only throughput,latency,schedule,ingest]
  * ./netmon --deno run -A bench/run.ts system [--targets 2000,10000] [--seconds 600] [--profile DIR]
- * ./netmon --deno run -A bench/run.ts fleet [--monitors 1000,5000] [--seconds 60]
+ * ./netmon --deno run -A bench/run.ts fleet [--monitors 10,1000,5000] [--seconds 60] [--profile DIR]
  * ```
  *
  * `system` and `fleet` (see `system.ts`, `fleet.ts`) run alone: they need the
@@ -398,7 +398,7 @@ async function systemSection(
 }
 
 async function fleetSection(
-  values: { monitors?: string; seconds?: string; idle?: string; out?: string },
+  values: { monitors?: string; seconds?: string; idle?: string; profile?: string; out?: string },
 ) {
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const load = loadAverage();
@@ -412,6 +412,7 @@ async function fleetSection(
           monitors,
           seconds: Number(values.seconds ?? 60),
           idleSeconds: values.idle ? Number(values.idle) : undefined,
+          profileDir: values.profile,
         }),
       );
     } catch (e) {
