@@ -22,7 +22,7 @@ import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import type { Output } from "./output.ts";
 import { ResultStore, StoreFullError } from "./store.ts";
 import { History, type Retention } from "./rollups.ts";
-import { assignedChecks } from "./placement.ts";
+import { assignedChecks, type PlacementState } from "./placement.ts";
 
 const log = logger("manager");
 
@@ -263,9 +263,11 @@ export class Manager {
   #redistribute(except: ReadonlySet<MonitorLink> = new Set()) {
     const losing: MonitorLink[] = [];
     const gaining: MonitorLink[] = [];
+    // the placement's inputs once per pass: per link they made a pass O(N²)
+    const placing = this.#placing();
     for (const link of this.#links.values()) {
       if (!link.online || except.has(link)) continue;
-      const next = this.#assignmentFor(link);
+      const next = assignedChecks(link.config.name, placing);
       const before = this.#sent.get(link.config.name);
       if (before === assignmentKey(next)) continue;
       const had = before ? before.split("\n").length : 0;
@@ -281,14 +283,18 @@ export class Manager {
 
   /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
   assignedTo(name: string): CheckSpec[] {
+    return assignedChecks(name, this.#placing());
+  }
+
+  #placing(): PlacementState {
     const links = [...this.#links.values()];
-    return assignedChecks(name, {
+    return {
       config: this.#config,
       monitors: links.map((l) => l.config.name),
       online: links.filter((l) => l.online).map((l) => l.config.name),
       starting: !this.#spreadSettled,
       paused: this.#paused,
-    });
+    };
   }
 
   /** IDs of the checks paused through {@linkcode pause}. */
