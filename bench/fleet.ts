@@ -242,11 +242,11 @@ export async function measureFleet(options: FleetOptions): Promise<FleetRun> {
   let manager = startManager(dir.path, token, 1, await prof(1));
   try {
     const all = (r: FleetReport) => r.online === n && r.assigned === n;
-    const first = await until(fleet, all, 180_000, 500);
+    const first = await until(fleet, all, 120_000, 500);
     if (!first.ok) {
       throw new Error(
         `only ${first.report.online} of ${n} monitors online (${first.report.assigned} assigned) ` +
-          `after 180 s: ${(await Deno.readTextFile(`${dir.path}/manager-1.err`)).slice(-1500)}`,
+          `after 120 s: ${(await Deno.readTextFile(`${dir.path}/manager-1.err`)).slice(-1500)}`,
       );
     }
     const firstConnectSeconds = (performance.now() - t0) / 1000;
