@@ -6,7 +6,7 @@
  *
  * ```
  * netmon monitor [--port 54322] [--listen 127.0.0.1] [--data DIR] [--token-file F]
- * netmon manage [tasks.yaml] [--db FILE] [--token-file F] [--log-format text|json]
+ * netmon manage [tasks.yaml] [--db FILE|URL] [--token-file F] [--log-format text|json]
  * netmon help [command]
  * ```
  *
@@ -28,12 +28,13 @@ import {
   UsageError,
 } from "./shared/cli.ts";
 import { ConfigError } from "./shared/config.ts";
+import { ClusterError } from "./manager/cluster.ts";
 import { VERSION } from "./shared/version.ts";
 import { monitorCommand } from "./monitor/cli.ts";
 import { demoCommand, manageCommand, ServeError } from "./manager/cli.ts";
 import { ctlCommand } from "./manager/ctl.ts";
 import { checkCommand } from "./manager/check_config.ts";
-import { StoreFullError } from "./manager/store.ts";
+import { StoreFullError, StoreOpenError } from "./manager/store.ts";
 
 const helpCommand: Command = {
   name: "help",
@@ -95,12 +96,19 @@ export async function main(args: string[]): Promise<number> {
       console.error(`netmon: ${e.message}`);
       return e.exitCode;
     }
-    if (e instanceof ConfigError || e instanceof Deno.errors.PermissionDenied) {
+    if (
+      e instanceof ConfigError || e instanceof ClusterError ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
       console.error(`netmon: ${e.message}`);
       return 1;
     }
     if (e instanceof Deno.errors.AddrInUse) {
       console.error(`netmon: ${e.message}: another process listens there; pick another --port`);
+      return 1;
+    }
+    if (e instanceof StoreOpenError) {
+      console.error(`netmon: cannot open the store: ${e.message}`);
       return 1;
     }
     if (e instanceof StoreFullError) {

@@ -32,7 +32,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
 } from "../shared/protocol.ts";
-import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import type { CheckResult, UncheckedSpec } from "../shared/checks.ts";
 import { phaseOf } from "../monitor/scheduler.ts";
 
 /** What the worker is asked to run. */
@@ -109,10 +109,10 @@ class FakeMonitor {
   readonly listener: Deno.TcpListener;
   #fleet: Fleet;
   #fc: FramedConn | undefined;
-  #checks: CheckSpec[] = [];
+  #checks: UncheckedSpec[] = [];
   /** Each check's phase within its interval (the real scheduler's `phaseOf`). */
   phases: number[] = [];
-  #pendingParts: CheckSpec[] = [];
+  #pendingParts: UncheckedSpec[] = [];
   #seq = 0;
   /** Results not yet acknowledged, by sequence number, oldest first. */
   #unacked = new Map<number, CheckResult>();
@@ -126,7 +126,7 @@ class FakeMonitor {
     return this.#fc !== undefined && !this.#fc.closed;
   }
 
-  get checks(): CheckSpec[] {
+  get checks(): UncheckedSpec[] {
     return this.#checks;
   }
 
@@ -241,7 +241,7 @@ class FakeMonitor {
     return this.#ackWaiter.promise;
   }
 
-  #result(spec: CheckSpec, startedAt: number): CheckResult {
+  #result(spec: UncheckedSpec, startedAt: number): CheckResult {
     return {
       seq: ++this.#seq,
       taskId: crypto.randomUUID(),

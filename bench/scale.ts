@@ -14,7 +14,7 @@
  * @module
  */
 import type { CheckSpec, CheckType } from "../shared/checks.ts";
-import { PARAM_PARSERS } from "../shared/params/mod.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { FramedConn } from "../shared/connection.ts";
 import { handshakeMac, makeNonce, PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
@@ -79,14 +79,7 @@ function syntheticAssignment(checks: number, tcpPort: number): CheckSpec[] {
     const raw = type === "TCP"
       ? { host: "127.0.0.1", port: tcpPort }
       : { server_address: `127.0.${(i >> 8) & 255}.${(i & 255) || 1}` };
-    specs.push({
-      id: `${target}/${type}`,
-      target,
-      type,
-      intervalMs: 10_000,
-      timeoutMs: 5_000,
-      params: PARAM_PARSERS[type](raw, target),
-    });
+    specs.push(checkSpec(type, raw, { target, intervalMs: 10_000, timeoutMs: 5_000 }));
   }
   return specs;
 }

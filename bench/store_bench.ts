@@ -1,30 +1,44 @@
 /**
- * How big the manager's store gets and how fast it answers with many results.
+ * How fast the manager's store ingests, how big it gets and how fast it
+ * answers, on each engine.
  *
- *   ./netmon --deno run -A bench/store_bench.ts [--results 10000000] [--db PATH]
+ *   ./netmon --deno run -A bench/store_bench.ts [--results 1000000] [--monitors 10] [--batch 200] [--engines sqlite,postgres] [--db PATH|URL]
  *
- * Fills a fresh store with results from 50 checks on 4 monitors spread over
- * the last 7 days (the raw retention, so every result is still kept raw: the
- * largest the store gets for that many results), rolls them up, then times
- * the queries the dashboard makes: a 30-day chart (hour rollups), a 24-hour
- * chart (minute rollups), a 1-hour chart (raw), uptime of every series, and a
- * page of results. Prints one line per measurement. A script, not a test.
+ * For each engine (SQLite in a temporary file; PostgreSQL on a private
+ * server started like the tests' one, `tests/helpers/postgres.ts`, or the
+ * store `--db` names): 10 monitors (`--monitors`) store results at once through the
+ * store's `add` (batches of 200, `--batch`, as a busy link delivers them) from 50
+ * checks each, spread over the last 7 days (the raw retention, so every
+ * result is still kept raw: the largest the store gets for that many
+ * results); then rolls them up and times the queries the dashboard and the
+ * API make: 30-day chart (hour rollups), 24-hour chart (minute rollups),
+ * 1-hour chart (raw), uptime of every series, series list, latest results,
+ * a page of results of one check and of everything, a page of minute
+ * rollups, open incidents, prune. Prints one line per measurement. A
+ * script, not a test.
  */
 import { parseArgs } from "node:util";
 import type { CheckResult } from "../shared/checks.ts";
-import { ResultStore } from "../manager/store.ts";
+import { openStore, type Store } from "../manager/store.ts";
 import { History } from "../manager/rollups.ts";
+import { startPostgres } from "../tests/helpers/postgres.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { results: { type: "string" }, db: { type: "string" } },
+  options: {
+    results: { type: "string" },
+    engines: { type: "string" },
+    db: { type: "string" },
+    monitors: { type: "string" },
+    batch: { type: "string" },
+  },
 });
-const total = Number(values.results ?? 10_000_000);
-const dir = values.db ? undefined : await Deno.makeTempDir({ prefix: "netmon-bench-" });
-const path = values.db ?? `${dir}/bench.db`;
+const total = Number(values.results ?? 1_000_000);
+const engines = (values.engines ?? "sqlite,postgres").split(",");
 
 const CHECKS = 50;
-const MONITORS = 4;
+const MONITORS = Number(values.monitors ?? 10);
+const BATCH = Number(values.batch ?? 200);
 const DAY = 86_400_000;
 const monitors = Array.from({ length: MONITORS }, () => crypto.randomUUID());
 const checks = Array.from({ length: CHECKS }, (_, i) => {
@@ -34,21 +48,23 @@ const checks = Array.from({ length: CHECKS }, (_, i) => {
 const series = CHECKS * MONITORS;
 const now = Date.now();
 const start = now - 7 * DAY + 60_000;
-const step = (7 * DAY - 120_000) / Math.ceil(total / series);
+const perSeries = Math.ceil(total / series);
+const step = (7 * DAY - 120_000) / perSeries;
 
-function make(i: number): CheckResult {
-  const s = i % series;
-  const c = checks[s % CHECKS]!;
+/** Result number `n` (from 0) of monitor `m`: checks in turn, time advancing per round. */
+function make(m: number, n: number): CheckResult {
+  const c = checks[n % CHECKS]!;
+  const round = Math.floor(n / CHECKS);
   const up = Math.random() > 0.01;
   const latency = up ? 5 + Math.random() * 40 : null;
   return {
-    seq: Math.floor(i / series),
+    seq: n + 1,
     taskId: crypto.randomUUID(),
-    monitorId: monitors[Math.floor(s / CHECKS)]!,
+    monitorId: monitors[m]!,
     checkId: c.id,
     target: c.target,
     type: c.type,
-    startedAt: Math.round(start + Math.floor(i / series) * step),
+    startedAt: Math.round(start + round * step),
     durationMs: latency ?? 5000,
     up,
     latencyMs: latency,
@@ -66,58 +82,101 @@ function make(i: number): CheckResult {
   };
 }
 
-function time<T>(label: string, fn: () => T, repeat = 1): T {
+async function time<T>(label: string, fn: () => Promise<T>, repeat = 1): Promise<T> {
   let out!: T;
   const t0 = performance.now();
-  for (let i = 0; i < repeat; i++) out = fn();
-  console.log(`${label}: ${((performance.now() - t0) / repeat).toFixed(1)} ms`);
+  for (let i = 0; i < repeat; i++) out = await fn();
+  console.log(`  ${label}: ${((performance.now() - t0) / repeat).toFixed(1)} ms`);
   return out;
 }
 
-const store = ResultStore.open(path);
-const history = new History(store);
-const t0 = performance.now();
-const BATCH = 2000;
-for (let i = 0; i < total; i += BATCH) {
-  const batch: CheckResult[] = [];
-  for (let j = i; j < Math.min(total, i + BATCH); j++) batch.push(make(j));
-  store.add(batch, `monitor-${Math.floor((i % series) / CHECKS)}`);
-  if (i % 1_000_000 === 0 && i > 0) {
-    const s = (performance.now() - t0) / 1000;
-    console.error(`  ${i} results in ${s.toFixed(0)} s`);
-  }
+async function bench(engine: string, store: Store) {
+  console.log(`${engine} (${store.path}, schema ${store.schemaVersion})`);
+  const history = new History(store);
+  const empty = await store.bytes();
+  const each = Math.ceil(total / MONITORS);
+  const t0 = performance.now();
+  await Promise.all(monitors.map(async (_, m) => {
+    for (let n = 0; n < each; n += BATCH) {
+      const batch: CheckResult[] = [];
+      for (let j = n; j < Math.min(each, n + BATCH); j++) batch.push(make(m, j));
+      await store.add(batch, `monitor-${m}`);
+    }
+  }));
+  const insertS = (performance.now() - t0) / 1000;
+  const stored = await store.count();
+  console.log(
+    `  results: ${stored}, ${series} series over 7 days, from ${MONITORS} monitors at once`,
+  );
+  console.log(
+    `  ingest: ${insertS.toFixed(1)} s (${
+      Math.round(stored / insertS)
+    } results/s, batches of ${BATCH})`,
+  );
+  const rawBytes = (await store.bytes()) - empty;
+  const rolled = await time("rollup of every minute", async () => {
+    let n = 0;
+    for (let k; (k = await history.rollup()) > 0;) n += k;
+    return n;
+  });
+  console.log(`  results rolled up: ${rolled}`);
+  const size = (await store.bytes()) - empty;
+  console.log(
+    `  store size: ${(size / 2 ** 20).toFixed(0)} MiB; ${(rawBytes / stored).toFixed(0)} bytes ` +
+      `per stored raw result (indexes included), ${(size / stored).toFixed(0)} with rollups`,
+  );
+  const check = checks[7]!.id;
+  const month = await time(
+    `30-day chart (hour rollups, ${MONITORS} lines)`,
+    () => history.chart(check, now - 30 * DAY, now),
+    5,
+  );
+  console.log(`    points: ${month.series.map((s) => s.points.length).join(", ")}`);
+  await time(
+    `24-hour chart (minute rollups, ${MONITORS} lines)`,
+    () => history.chart(check, now - DAY, now),
+    5,
+  );
+  await time(
+    `1-hour chart (raw results, ${MONITORS} lines)`,
+    () => history.chart(check, now - DAY / 24, now),
+    5,
+  );
+  await time(`uptime of all ${series} series (24 h, 7 d, 30 d)`, () => history.uptime(now), 3);
+  await time("series list", () => history.series(), 5);
+  await time(`latest result of all ${series} series (manager start)`, () => history.latest(), 1);
+  await time(
+    "newest 100 results of one check",
+    () => history.results({ checkId: check, limit: 100 }),
+    5,
+  );
+  await time("newest 100 results of everything", () => history.results({ limit: 100 }), 5);
+  await time(
+    "100 minute rollups of one check",
+    () => history.rollups("minute", { checkId: check, limit: 100 }),
+    5,
+  );
+  await time("open incidents", () => store.incidents({ open: true, limit: 1000 }), 5);
+  await time("prune (nothing due)", () => history.prune(now));
 }
-const insertS = (performance.now() - t0) / 1000;
-console.log(`results: ${total}, ${series} series over 7 days`);
-console.log(
-  `insert: ${insertS.toFixed(0)} s (${Math.round(total / insertS)} results/s, batches of ${BATCH})`,
-);
-const rolled = time("rollup of every minute", () => {
-  let n = 0;
-  for (let k; (k = history.rollup()) > 0;) n += k;
-  return n;
-});
-console.log(`results rolled up: ${rolled}`);
-store.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-const size = (await Deno.stat(path)).size;
-console.log(
-  `store size: ${(size / 2 ** 20).toFixed(0)} MiB (${
-    (size / total).toFixed(0)
-  } bytes per result, rollups included)`,
-);
 
-const check = checks[7]!.id;
-const month = time(
-  "30-day chart (hour rollups, 4 lines)",
-  () => history.chart(check, now - 30 * DAY, now),
-  5,
-);
-console.log(`  points: ${month.series.map((s) => s.points.length).join(", ")}`);
-time("24-hour chart (minute rollups, 4 lines)", () => history.chart(check, now - DAY, now), 5);
-time("1-hour chart (raw results, 4 lines)", () => history.chart(check, now - DAY / 24, now), 5);
-time(`uptime of all ${series} series (24 h, 7 d, 30 d)`, () => history.uptime(now), 3);
-time("newest 100 results of one check", () => history.results({ checkId: check, limit: 100 }), 5);
-time("newest 100 results of everything", () => history.results({ limit: 100 }), 5);
-time("prune (nothing due)", () => history.prune(now));
-store.close();
-if (dir) await Deno.remove(dir, { recursive: true });
+for (const engine of engines) {
+  if (values.db) {
+    const store = await openStore(values.db);
+    await bench(store.engine, store);
+    await store.close();
+    break;
+  }
+  if (engine === "sqlite") {
+    const dir = await Deno.makeTempDir({ prefix: "netmon-bench-" });
+    const store = await openStore(`${dir}/bench.db`);
+    await bench("sqlite", store);
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  } else if (engine === "postgres") {
+    await using pg = await startPostgres();
+    const store = await openStore(pg.url);
+    await bench("postgres", store);
+    await store.close();
+  } else throw new Error(`--engines takes sqlite and postgres, not ${engine}`);
+}

@@ -14,8 +14,8 @@
  */
 import process from "node:process";
 import type { CheckResult, CheckType } from "../shared/checks.ts";
-import { CHECKS } from "../monitor/checks/mod.ts";
-import { PARAM_PARSERS } from "../shared/params/mod.ts";
+import { CHECKS, runCheck } from "../monitor/checks/mod.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { Monitor } from "../monitor/monitor.ts";
 import {
   encodeFrame,
@@ -52,10 +52,9 @@ export interface ChecksReport {
 const WARMUP_MS = 400;
 
 async function runChecks(job: ChecksJob): Promise<ChecksReport> {
-  const check = CHECKS[job.type];
   const target = "bench";
-  const params = PARAM_PARSERS[job.type](job.raw, target);
   const timeoutMs = job.timeoutMs ?? 2000;
+  const spec = checkSpec(job.type, job.raw, { target, intervalMs: timeoutMs + 1, timeoutMs });
   const report: ChecksReport = {
     checks: 0,
     failures: 0,
@@ -68,7 +67,11 @@ async function runChecks(job: ChecksJob): Promise<ChecksReport> {
   let counting = false;
   const loop = async (until: number) => {
     while (performance.now() < until) {
-      const o = await check(params, { signal: AbortSignal.timeout(timeoutMs), timeoutMs, target });
+      const o = await runCheck(CHECKS, spec, {
+        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
+        target,
+      });
       if (!counting) continue;
       report.checks++;
       if (!o.up) {
@@ -167,13 +170,34 @@ export interface MonitorsReport {
   seconds: number;
 }
 
+/** The targets whose results the `monitors` mode sends: t0 … t999, each with a TCP check. */
+export const FAKE_TARGETS = 1000;
+
+/**
+ * The `targets:` entries of a tasks.yaml that assign each fake monitor of
+ * the `monitors` mode every check it reports, since the manager stores only
+ * results of checks assigned to the monitor (see `manager/result_guard.ts`).
+ *
+ * @example
+ * ```ts
+ * import { fakeTargetsYaml } from "./worker.ts";
+ * const yaml = ["targets:", ...fakeTargetsYaml(9)].join("\n");
+ * ```
+ */
+export function fakeTargetsYaml(tcpPort: number): string[] {
+  return Array.from(
+    { length: FAKE_TARGETS },
+    (_, i) => `  t${i}: { TCP: { host: 127.0.0.1, port: ${tcpPort}, frequency: 60 } }`,
+  );
+}
+
 function fakeResults(monitorId: string, n: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const now = Date.now();
   for (let seq = 1; seq <= n; seq += MAX_RESULTS_PER_FRAME) {
     const results: CheckResult[] = [];
     for (let s = seq; s < Math.min(n + 1, seq + MAX_RESULTS_PER_FRAME); s++) {
-      const target = `t${s % 1000}`;
+      const target = `t${s % FAKE_TARGETS}`;
       results.push({
         seq: s,
         taskId: crypto.randomUUID(),

@@ -20,7 +20,7 @@
  * @module
  */
 import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
-import { errorText } from "../shared/connection.ts";
+import { errorText } from "../shared/error_text.ts";
 import { type Command, HELP_OPTION, helpText, parseOptions, UsageError } from "../shared/cli.ts";
 
 /** `netmon check [tasks.yaml]`. */

@@ -43,7 +43,11 @@ import { JsonOutput, LiveView, type Output, TextOutput } from "./output.ts";
 import { startPrompt } from "./prompt.ts";
 
 const options = {
-  db: { type: "string", value: "FILE", help: "result store (default ./data/netmon.db)" },
+  db: {
+    type: "string",
+    value: "FILE|URL",
+    help: "result store: an SQLite file (default ./data/netmon.db) or a postgres:// URL",
+  },
   ...TOKEN_OPTIONS,
   "log-format": {
     type: "string",
@@ -85,6 +89,20 @@ const options = {
     type: "string",
     value: "N",
     help: "days per-minute and per-hour rollups are kept (default 400)",
+  },
+  cluster: {
+    type: "string",
+    value: "URL",
+    help: "share the monitors with the other managers registered in the\n" +
+      "PostgreSQL at URL (postgres://user@host:port/db): each monitor is\n" +
+      "served by one live manager, alerts are evaluated by one",
+  },
+  "cluster-id": {
+    type: "string",
+    value: "ID",
+    help: "this manager's name in the cluster (default a random one); a\n" +
+      "manager restarted with its ID takes its monitors back at once.\n" +
+      "Never give two running managers the same ID",
   },
   ...HELP_OPTION,
 } as const;
@@ -164,8 +182,12 @@ export class ManagerProcess implements AsyncDisposable {
     stack.defer(() => output.close());
     const manager = await Manager.start(managerOptions);
     stack.defer(() => manager.stop());
-    if (output instanceof LiveView) output.judge = freshnessOf(manager);
-    const alerts = attachAlerts(manager);
+    if (output instanceof LiveView) {
+      output.judge = freshnessOf(manager);
+      output.linkStates = () => manager.states();
+      output.latest = () => manager.latest.all();
+    }
+    const alerts = await attachAlerts(manager);
     stack.defer(() => alerts.stop());
     let server: HttpServer | undefined;
     if (http.address) {
@@ -233,10 +255,8 @@ async function manage(
     throw new UsageError(`--log-format must be text or json, got "${format}"`);
   }
   const live = values.live ?? (!values["no-live"] && format === "text" && Deno.stdout.isTerminal());
+  // openStore makes an SQLite file's directory; a URL is no directory
   const dbPath = values.db ?? "./data/netmon.db";
-  if (dbPath.includes("/")) {
-    await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/")), { recursive: true });
-  }
   const managerOptions: ManagerOptions = {
     configPath: positionals[0] ?? "tasks.yaml",
     dbPath,
@@ -248,14 +268,28 @@ async function manage(
       minuteMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
       hourMs: intOption(values, "keep-rollups-days", 400, 36500) * 86_400_000,
     },
+    ...(values.cluster
+      ? {
+        cluster: {
+          url: values.cluster,
+          ...(values["cluster-id"] ? { id: values["cluster-id"] } : {}),
+        },
+      }
+      : {}),
   };
+  const output = managerOptions.output;
+  // what is written to the terminal under the live view would be drawn over: show it there
+  const intoView = output instanceof LiveView && Deno.stderr.isTerminal();
+  const say = intoView ? (line: string) => output.event(line) : console.error;
+  if (intoView) setupLogging({ level: logLevel(values, "warning"), write: say });
   await using proc = await ManagerProcess.start(managerOptions, {
     address: http,
     token: httpToken,
     hosts: httpHosts,
   });
   if (proc.server) {
-    console.error(`netmon: API and dashboard on ${proc.server.url}/`);
+    say(`netmon: API and dashboard on ${proc.server.url}/`);
+    proc.manager.advertise(proc.server.url);
     if (Deno.stdin.isTerminal()) {
       startTerminalPrompt(proc.server, httpToken, live, managerOptions.output);
     }
@@ -275,10 +309,14 @@ function startTerminalPrompt(
   output: Output,
 ): void {
   const api = server.api;
-  startPrompt(Deno.stdin.readable, (req) => {
+  const transport = (req: Request) => {
     if (httpToken) req.headers.set("authorization", `Bearer ${httpToken}`);
     return api.handle(req);
-  }, (text) => live ? text.split("\n").forEach((l) => output.event(l)) : console.log(text))
+  };
+  // the live view draws the line being typed and the answers itself
+  (output instanceof LiveView
+    ? output.prompt(Deno.stdin, transport)
+    : startPrompt(Deno.stdin.readable, transport, console.log))
     .catch((e) => logger("manager").warn("The command prompt stopped: {e}", { e }));
   if (!live) {
     console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");

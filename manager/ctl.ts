@@ -11,7 +11,16 @@
  * @module
  */
 import { CHECK_TYPES } from "../shared/checks.ts";
-import { errorText } from "../shared/connection.ts";
+import { errorText } from "../shared/error_text.ts";
+import type {
+  MonitorsResponse,
+  PauseResponse,
+  ReloadResponse,
+  ResultsResponse,
+  RunResponse,
+  StatusResponse,
+} from "./http/api_types.ts";
+import type { TargetRow } from "./http/api.ts";
 import {
   type Command,
   HELP_OPTION,
@@ -29,8 +38,8 @@ const options = {
   },
   token: { type: "string", value: "T", help: "bearer token (default NETMON_HTTP_TOKEN)" },
   json: { type: "boolean", help: "print the API's JSON instead of a table" },
-  check: { type: "string", value: "ID", help: "results: only this check" },
-  target: { type: "string", value: "T", help: "results, targets: only this target" },
+  check: { type: "string", value: "ID", help: "results, incidents: only this check" },
+  target: { type: "string", value: "T", help: "results, targets, incidents: only this target" },
   type: { type: "string", value: "TYPE", help: "results, targets: only this check type" },
   monitor: { type: "string", value: "NAME", help: "results, targets: only this monitor" },
   since: {
@@ -38,15 +47,17 @@ const options = {
     value: "DURATION",
     help: "results: only newer ones (e.g. 30m, 2h, 7d)",
   },
-  limit: { type: "string", value: "N", help: "results: at most N (default 20)" },
+  limit: { type: "string", value: "N", help: "results, incidents: at most N (default 20)" },
   cursor: { type: "string", value: "C", help: "results: the page after this cursor" },
+  state: { type: "string", value: "S", help: "incidents: open, closed or all (default all)" },
+  before: { type: "string", value: "NEXT", help: "incidents: the page after this one" },
   ...HELP_OPTION,
 } as const;
 
 /** `netmon ctl COMMAND [options]`. */
 export const ctlCommand = {
   name: "ctl",
-  summary: "ask a running manager: status, monitors, targets, results,\n" +
+  summary: "ask a running manager: status, monitors, targets, results, incidents,\n" +
     "run, pause, resume, reload ('netmon help ctl')",
   usage: "COMMAND [options]",
   commands: [
@@ -54,6 +65,7 @@ export const ctlCommand = {
     ["monitors", "every monitor and its link status"],
     ["targets", "every check on every monitor: state, latency, uptime"],
     ["results", "stored results, newest first"],
+    ["incidents", "open and past incidents and what each monitor saw"],
     ["run TARGET[/TYPE]", "run the check(s) now on the monitors that have them"],
     ["pause TARGET[/TYPE]", "stop assigning the check(s) until resumed"],
     ["resume TARGET[/TYPE]", "assign them again"],
@@ -117,8 +129,8 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     case "status": {
       needs(0);
       const [s, monitors] = await Promise.all([
-        client.get<Status>("/api/v1/status"),
-        client.get<Monitor[]>("/api/v1/monitors"),
+        client.get<StatusResponse>("/api/v1/status"),
+        client.get<MonitorsResponse>("/api/v1/monitors"),
       ]);
       return out({ ...s, monitorStates: monitors }, () =>
         [
@@ -137,7 +149,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     }
     case "monitors": {
       needs(0);
-      const monitors = await client.get<Monitor[]>("/api/v1/monitors");
+      const monitors = await client.get<MonitorsResponse>("/api/v1/monitors");
       return out(monitors, () => monitorTable(monitors));
     }
     case "targets": {
@@ -171,9 +183,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
       if (o.type) q.set("type", o.type.toUpperCase());
       if (o.since) q.set("from", String(Date.now() - duration(o.since)));
       q.set("limit", o.limit ?? "20");
-      const page = await client.get<{ items: Result[]; next: string | null }>(
-        `/api/v1/results?${q}`,
-      );
+      const page = await client.get<ResultsResponse>(`/api/v1/results?${q}`);
       return out(page, () =>
         table(
           ["TIME", "TARGET", "TYPE", "MONITOR", "UP", "LATENCY", "SUMMARY"],
@@ -188,11 +198,18 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
           ]),
         ) + (page.next ? `\n(more: --cursor ${page.next})` : ""));
     }
+    case "incidents": {
+      needs(0);
+      const q = new URLSearchParams({ limit: o.limit ?? "20" });
+      for (const k of ["state", "target", "check", "before"] as const) if (o[k]) q.set(k, o[k]);
+      const page = await client.get<IncidentPage>(`/api/v1/incidents?${q}`);
+      return out(page, () => incidentTable(page));
+    }
     case "run":
     case "pause":
     case "resume": {
       needs(1);
-      const res = await client.post<{ checks: string[]; ran?: Ran[]; paused?: string[] }>(
+      const res = await client.post<Partial<PauseResponse> & Partial<RunResponse>>(
         `/api/v1/${cmd}`,
         selector(rest[0]!),
         cmd === "run" ? [409] : [],
@@ -202,7 +219,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
         if (!res.ran?.length) {
           throw new CtlError(
             `no online monitor runs ${
-              res.checks.join(", ")
+              res.checks?.join(", ")
             } now (paused, or its monitors are offline)`,
           );
         }
@@ -211,7 +228,7 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
     }
     case "reload": {
       needs(0);
-      const res = await client.post<{ ok: boolean; error?: string }>("/api/v1/reload", {}, [422]);
+      const res = await client.post<ReloadResponse>("/api/v1/reload", {}, [422]);
       if (!res.ok) throw new CtlError(`the configuration was not applied: ${res.error}`);
       return out(res, () => "Configuration reloaded");
     }
@@ -223,48 +240,6 @@ export async function ctlText(args: string[], transport: Transport = fetch): Pro
           `run 'netmon help ctl'`,
       );
   }
-}
-
-interface Status {
-  manager: { id: string; version: string; startedAt: number };
-  monitors: { total: number; online: number; reconnecting: number; offline: number };
-  checks: { configured: number; paused: string[] };
-  storeBytes: number;
-  store?: { path: string; diskFull: string | null };
-}
-interface Monitor {
-  name: string;
-  address: string;
-  status: string;
-  since: number;
-  lastSeen: number | null;
-  heldBack: number;
-  received: number;
-  lastError: string | null;
-  spool: { pending: number; dropped: number; diskFull: string | null } | null;
-}
-interface TargetRow {
-  target: string;
-  type: string;
-  monitor: string;
-  state: string;
-  paused: boolean;
-  latencyMs: number | null;
-  lastResultAt: number | null;
-  uptime: { h24: number | null; d7: number | null; d30: number | null };
-}
-interface Result {
-  startedAt: number;
-  target: string;
-  type: string;
-  monitorName: string;
-  up: boolean;
-  latencyMs: number | null;
-  summary: string;
-}
-interface Ran {
-  checkId: string;
-  monitor: string;
 }
 
 class Client {
@@ -331,7 +306,7 @@ function selector(arg: string): Record<string, string> {
   return { target: arg };
 }
 
-function monitorTable(monitors: Monitor[]): string {
+function monitorTable(monitors: MonitorsResponse): string {
   return table(
     [
       "MONITOR",
@@ -388,4 +363,35 @@ function duration(s: string): number {
   const m = s.match(/^(\d+)(s|m|h|d)$/);
   if (!m) throw new UsageError(`--since takes a duration such as 30m, 2h or 7d, got "${s}"`);
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+// `ctl incidents`: the answer of /api/v1/incidents and its table
+interface IncidentPage {
+  incidents: {
+    checkId: string;
+    condition: string;
+    openedAt: number;
+    closedAt: number | null;
+    silenced: boolean;
+    monitors: { name: string; up: boolean | null; error?: string }[];
+  }[];
+  next: string | null;
+}
+
+function incidentTable(page: IncidentPage): string {
+  if (page.incidents.length === 0) return "No incidents";
+  return table(
+    ["OPENED", "CLOSED", "CHECK", "CONDITION", "MONITORS"],
+    page.incidents.map((i) => [
+      time(i.openedAt),
+      i.closedAt === null ? "open" : time(i.closedAt),
+      i.checkId,
+      i.condition + (i.silenced ? " (silenced)" : ""),
+      i.monitors.map((m) =>
+        `${m.name} ${m.up === null ? "unknown" : m.up ? "up" : "DOWN"}${
+          m.error ? ` (${m.error})` : ""
+        }`
+      ).join("; "),
+    ]),
+  ) + (page.next ? `\n(more: --before ${page.next})` : "");
 }

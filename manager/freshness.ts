@@ -127,6 +127,8 @@ export type CheckState = "up" | "down" | "pending" | "unknown";
 export interface FreshnessSource {
   readonly config: Config;
   readonly links: ReadonlyMap<string, { readonly online: boolean }>;
+  /** Whether the monitor's link is Online wherever it is served (several managers); else `links` says. */
+  isOnline?(monitorName: string): boolean;
 }
 
 /**
@@ -171,7 +173,9 @@ export function freshnessOf(source: FreshnessSource): Judge {
       config = source.config;
       timing = new Map(config.checks.map((c) => [c.spec.id, c.spec]));
     }
-    const online = source.links.get(monitorName)?.online ?? false;
+    const online = source.isOnline
+      ? source.isOnline(monitorName)
+      : source.links.get(monitorName)?.online ?? false;
     const t = timing.get(checkId);
     if (t === undefined) return online ? "stale" : "offline";
     return freshness({

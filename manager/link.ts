@@ -24,6 +24,7 @@
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
+import { type Clock, realClock } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
 import {
@@ -38,6 +39,7 @@ import {
 } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
+import { type RejectReason, ResultGuard } from "./result_guard.ts";
 
 const log = logger("link");
 
@@ -51,8 +53,12 @@ export interface LinkState {
   status: LinkStatus;
   /** The monitor's own ID, once it has said hello. */
   monitorId: string | null;
-  /** The monitor's host name as it reports it. */
-  remoteName: string | null;
+  /**
+   * The name the monitor gives itself in its hello (its `--name`, else its
+   * host name), or null before one. A detail only: {@linkcode name}, the
+   * configuration's, is the monitor's name everywhere.
+   */
+  reportedName: string | null;
   /** Why the last connection or attempt failed. */
   lastError: string | null;
   /** Wall-clock time of the last status change (epoch ms). */
@@ -65,6 +71,8 @@ export interface LinkState {
   received: number;
   /** The monitor's own report of its spool, or null until it sends one. */
   spool: SpoolReport | null;
+  /** Results acknowledged but not stored, by why (see `result_guard.ts`). */
+  rejected?: Readonly<Record<RejectReason, number>>;
 }
 
 /** What a link needs from the manager. */
@@ -76,12 +84,18 @@ export interface LinkDeps {
   assignment: (link: MonitorLink) => CheckSpec[];
   /** Masks the secrets of results before they are stored (see `shared/secrets.ts`). */
   maskResults?: (results: CheckResult[]) => CheckResult[];
-  /** Called with the newly stored results of each frame, in order. */
-  onResults: (link: MonitorLink, results: CheckResult[]) => void;
+  /**
+   * Stores a frame's results once and hands the new ones to the manager's
+   * sinks (see `Manager.ingest`); resolves with the new ones. Rejects with
+   * `StoreFullError` when nothing was stored.
+   */
+  ingest: (link: MonitorLink, results: CheckResult[], epoch: number) => Promise<CheckResult[]>;
   /** Called on every status change. */
   onStatus: (link: MonitorLink, previous: LinkStatus) => void;
   /** Called when an assignment was sent, with the targets in it. */
   onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
+  /** Time for timeouts, heartbeats, backoff and timestamps (default: the real clock). */
+  clock?: Clock;
 }
 
 /**
@@ -91,9 +105,10 @@ export interface LinkDeps {
  * the backoff cap, under the 2 s in which a returning monitor must be online.
  */
 const CONNECT_TIMEOUT_MS = 1000;
-/** Retry delays grow from BASE to CAP, each randomised to 50–100 %. */
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 600;
+/** Retry delays grow from BASE to CAP, each randomised to 50–100 % (see {@linkcode backoff}). */
+export const BACKOFF_BASE_MS = 100;
+/** The longest wait between two connect attempts (after a failure, not a refusal). */
+export const BACKOFF_CAP_MS = 600;
 /** Retry delay after the monitor refused us (another manager, wrong token). */
 const REFUSED_RETRY_MS = 5000;
 /** How often a results frame the store had no room for is tried again. */
@@ -125,28 +140,37 @@ export class MonitorLink {
   #wasOnline = false;
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
+  readonly #guard: ResultGuard;
+  #admitted = new WeakMap<CheckResult[], CheckResult[]>();
+  readonly #clock: Clock;
 
   constructor(config: MonitorConfig, deps: LinkDeps) {
     this.config = config;
     this.#deps = deps;
+    this.#clock = deps.clock ?? realClock;
     this.#state = {
       name: config.name,
       address: config.address,
       status: "Offline",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: null,
-      since: Date.now(),
+      since: this.#clock.wallNow(),
       lastSeen: null,
       heldBack: 0,
       received: 0,
       spool: null,
     };
+    this.#guard = new ResultGuard({
+      name: config.name,
+      address: config.address,
+      clock: this.#clock,
+    });
   }
 
   /** A copy of the link's current state. */
   get state(): LinkState {
-    return { ...this.#state };
+    return { ...this.#state, rejected: this.#guard.rejected };
   }
 
   /** Whether the monitor is connected and authenticated. */
@@ -164,6 +188,7 @@ export class MonitorLink {
     const fc = this.#fc;
     if (!fc || fc.closed || !this.online) return;
     const checks = this.#deps.assignment(this);
+    this.#guard.assigned(checks);
     const rev = ++this.#rev;
     const parts = splitBySize(checks, ASSIGN_PART_BYTES);
     for (let i = 0; i < parts.length; i++) {
@@ -197,7 +222,7 @@ export class MonitorLink {
     // a new reason while still down is news too (e.g. refused for a new cause)
     if (previous === status && previousError === error) return;
     this.#state.status = status;
-    this.#state.since = Date.now();
+    this.#state.since = this.#clock.wallNow();
     this.#deps.onStatus(this, previous);
   }
 
@@ -222,9 +247,9 @@ export class MonitorLink {
       if (this.#stopped) break;
       if (this.#yielded) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, retryMs);
+        const t = this.#clock.setTimeout(resolve, retryMs);
         this.#wake = () => {
-          clearTimeout(t);
+          this.#clock.clearTimeout(t);
           resolve();
         };
       });
@@ -235,7 +260,12 @@ export class MonitorLink {
   /** One connection, from dial to close. Throws why it ended. */
   async #session(): Promise<void> {
     const { host, port, tls } = this.config;
-    const signal = AbortSignal.timeout(CONNECT_TIMEOUT_MS);
+    const abort = new AbortController();
+    const connectTimer = this.#clock.setTimeout(
+      () => abort.abort(new DOMException("connect timed out", "TimeoutError")),
+      CONNECT_TIMEOUT_MS,
+    );
+    const signal = abort.signal;
     let conn: Transport;
     try {
       if (tls) {
@@ -253,8 +283,10 @@ export class MonitorLink {
       }
       if (e instanceof TlsVerifyError) throw new RefusedError(e.message, "tls");
       throw e;
+    } finally {
+      this.#clock.clearTimeout(connectTimer);
     }
-    const fc = new FramedConn(conn, this.config.address);
+    const fc = new FramedConn(conn, this.config.address, { clock: this.#clock });
     this.#fc = fc;
     if (this.#stopped) {
       fc.close("manager stopping");
@@ -262,12 +294,12 @@ export class MonitorLink {
     }
     const messages = fc.messages();
     const next = async (want: string): Promise<Message> => {
-      const timer = setTimeout(
+      const timer = this.#clock.setTimeout(
         () => fc.close(`no ${want} from the monitor within ${HANDSHAKE_MS} ms`),
         HANDSHAKE_MS,
       );
       const r = await messages.next();
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       if (r.done) {
         if (want === "hello" && tls && !tls.clientCert && !fc.peerByeCode) {
           // a monitor that demands a client certificate ends the TLS handshake this way
@@ -313,12 +345,12 @@ export class MonitorLink {
     }
     this.#yielded = false;
     this.#epoch = hello.epoch;
-    this.#epochId = this.#deps.store.epochId(hello.epoch);
+    this.#epochId = await this.#deps.store.epochId(hello.epoch);
     this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,
-      remoteName: hello.name,
-      lastSeen: Date.now(),
+      reportedName: hello.name,
+      lastSeen: this.#clock.wallNow(),
       heldBack: 0,
     });
     this.#wasOnline = true;
@@ -336,9 +368,9 @@ export class MonitorLink {
       await this.assign();
       this.#held = [];
       for await (const msg of messages) {
-        this.#state.lastSeen = Date.now();
+        this.#state.lastSeen = this.#clock.wallNow();
         if (msg.t === "results") {
-          if (this.#held.length > 0 || !this.#onResults(fc, msg.results)) {
+          if (this.#held.length > 0 || !(await this.#onResults(fc, msg.results))) {
             await this.#hold(fc, msg.results);
           }
           // a socket with data always ready would otherwise run on in microtasks and starve the
@@ -370,8 +402,14 @@ export class MonitorLink {
   }
 
   /** Stores and acknowledges a results frame; false when the store's disk is full (nothing acknowledged). */
-  #onResults(fc: FramedConn, results: CheckResult[]): boolean {
+  async #onResults(fc: FramedConn, results: CheckResult[]): Promise<boolean> {
     if (results.length === 0) return true;
+    // rejected results are acknowledged with the frame, so that the monitor forgets them
+    const [from, to] = [results[0]!.seq, results[results.length - 1]!.seq];
+    // a frame held for a full disk comes back here: judge (and count) it once
+    let admitted = this.#admitted.get(results);
+    if (!admitted) this.#admitted.set(results, admitted = this.#guard.admit(results));
+    results = admitted;
     const monitorId = this.#state.monitorId!;
     for (const r of results) {
       if (r.monitorId === monitorId || this.#foreign.has(r.monitorId)) continue;
@@ -385,9 +423,9 @@ export class MonitorLink {
     }
     let fresh: CheckResult[];
     try {
-      fresh = this.#deps.store.add(
+      fresh = await this.#deps.ingest(
+        this,
         this.#deps.maskResults?.(results) ?? results,
-        this.config.name,
         this.#epochId,
       );
     } catch (e) {
@@ -395,8 +433,7 @@ export class MonitorLink {
       throw e;
     }
     this.#state.received += fresh.length;
-    fc.send({ t: "ack", from: results[0]!.seq, to: results[results.length - 1]!.seq });
-    if (fresh.length > 0) this.#deps.onResults(this, fresh);
+    fc.send({ t: "ack", from, to });
     return true;
   }
 
@@ -413,14 +450,14 @@ export class MonitorLink {
     if (held.length === 1) {
       (async () => {
         while (held.length > 0 && !fc.closed) {
-          await new Promise((r) => setTimeout(r, STORE_RETRY_MS));
-          while (held.length > 0 && !fc.closed && this.#onResults(fc, held[0]!)) held.shift();
+          await new Promise<void>((r) => this.#clock.setTimeout(() => r(), STORE_RETRY_MS));
+          while (held.length > 0 && !fc.closed && await this.#onResults(fc, held[0]!)) held.shift();
         }
         held.length = 0;
       })().catch((e) => fc.close(`storing results failed: ${errorText(e)}`));
     }
     while (held.length > HELD_FRAMES_MAX && !fc.closed) {
-      await new Promise((r) => setTimeout(r, STORE_RETRY_MS / 10));
+      await new Promise<void>((r) => this.#clock.setTimeout(() => r(), STORE_RETRY_MS / 10));
     }
   }
 
@@ -490,7 +527,18 @@ function splitBySize<T>(items: T[], bytes: number): T[][] {
   return parts;
 }
 
-function backoff(failures: number): number {
+/**
+ * The wait before reconnect attempt `failures` + 1: growing from
+ * {@linkcode BACKOFF_BASE_MS} to {@linkcode BACKOFF_CAP_MS}, each randomised
+ * to 50–100 % so that links cut together do not all redial at once.
+ *
+ * @example
+ * ```ts
+ * import { BACKOFF_CAP_MS, backoff } from "./link.ts";
+ * console.assert(backoff(20, () => 1) === BACKOFF_CAP_MS && backoff(1, () => 0) === 100);
+ * ```
+ */
+export function backoff(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures, 10));
-  return ceiling * (0.5 + Math.random() * 0.5);
+  return ceiling * (0.5 + random() * 0.5);
 }

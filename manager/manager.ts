@@ -3,6 +3,14 @@
  * to every monitor, decides which monitor runs which check (`all`, a chosen
  * set, or `spread` over the online ones), stores results and reports them.
  *
+ * Results take one path: the link parses a frame and calls
+ * {@linkcode Manager.ingest}, which stores it once and hands the new results
+ * to the sinks (the output, the latest-state index, every
+ * {@linkcode Manager.onResult} listener such as the live feed and alerts,
+ * every {@linkcode Manager.onBatch} listener such as remote-write), each
+ * isolated: a sink that throws is logged and the others, and the
+ * acknowledgement, go on.
+ *
  * @example
  * ```ts ignore
  * import { Manager } from "./manager.ts";
@@ -19,16 +27,20 @@ import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
-import type { Output } from "./output.ts";
-import { ResultStore, StoreFullError } from "./store.ts";
+import { calledOtherwise, type Output } from "./output.ts";
+import { openStore, type Store, StoreFullError } from "./store.ts";
+import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks, type PlacementState } from "./placement.ts";
+import { RemoteWriteSink } from "./remote_write.ts";
+import { Cluster, type ClusterOptions } from "./cluster.ts";
 
 const log = logger("manager");
 
 /** Options for {@linkcode Manager.start}. */
 export interface ManagerOptions {
   configPath: string;
+  /** `--db`: an SQLite file or a `postgres://` URL (see `store/open.ts`). */
   dbPath: string;
   /** Shared secret with the monitors ("" for none). */
   token: string;
@@ -39,6 +51,27 @@ export interface ManagerOptions {
   watch?: boolean;
   /** How long raw results and rollups are kept (default 7 days and 400 days). */
   retention?: Partial<Retention>;
+  /**
+   * Share the monitors with the other managers registered in this
+   * PostgreSQL (see `cluster.ts`): this one links only to the monitors it
+   * owns, and evaluates alerts only while it holds the lease.
+   */
+  cluster?: ClusterOptions & { url: string };
+}
+
+/**
+ * A monitor's link state, with the manager serving it when several share
+ * the monitors (absent for a manager on its own).
+ *
+ * @example
+ * ```ts
+ * import type { MonitorState } from "./manager.ts";
+ * declare const s: MonitorState;
+ * console.log(s.servedBy?.address ?? "this manager");
+ * ```
+ */
+export interface MonitorState extends LinkState {
+  servedBy?: { managerId: string; address: string; self: boolean };
 }
 
 /** Reads and parses the configuration file. Throws {@linkcode ConfigError}. */
@@ -71,10 +104,14 @@ const SPREAD_SETTLE_MS = 1500;
 
 /** A running manager. */
 export class Manager {
-  readonly managerId = crypto.randomUUID();
-  readonly store: ResultStore;
+  readonly managerId: string;
+  readonly store: Store;
+  /** The newest result of every (check, monitor), kept by ingest. */
+  readonly latest: LatestIndex;
   /** Rollups, retention and history queries over {@linkcode store}. */
   readonly history: History;
+  /** Sends every stored result's metrics to the `remote_write:` endpoints. */
+  readonly remoteWrite: RemoteWriteSink;
   #opts: ManagerOptions;
   #config: Config;
   #links = new Map<string, MonitorLink>();
@@ -91,21 +128,36 @@ export class Manager {
   #pausesUnsaved = false;
   #unsubscribeDiskFull: () => void;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
+  #batchListeners = new Set<(results: CheckResult[], monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
+  #leaderListeners = new Set<(leader: boolean) => void>();
+  readonly #cluster: Cluster | null;
 
-  private constructor(opts: ManagerOptions, config: Config, store: ResultStore) {
+  private constructor(
+    opts: ManagerOptions,
+    config: Config,
+    store: Store,
+    paused: string[],
+    latest: LatestIndex,
+    cluster: Cluster | null,
+  ) {
     this.#opts = opts;
+    this.#cluster = cluster;
+    this.managerId = cluster?.id ?? crypto.randomUUID();
     this.#config = config;
     this.store = store;
-    this.#paused = new Set(store.pausedChecks());
+    this.latest = latest;
+    this.#paused = new Set(paused);
     this.history = new History(store, opts.retention);
     this.history.start();
+    this.remoteWrite = new RemoteWriteSink(config.remoteWrite ?? []);
     this.#spreadTimer = setTimeout(() => {
       this.#spreadSettled = true;
       this.#redistribute();
     }, SPREAD_SETTLE_MS);
     this.#unsubscribeDiskFull = store.onDiskFull((full) => this.#onDiskFull(full));
-    for (const m of config.monitors) this.#addLink(m);
+    for (const m of config.monitors) if (this.#serves(m.name)) this.#addLink(m);
+    if (cluster) this.#joinCluster(cluster);
     this.#statusTimer = setInterval(() => this.#printStatus(), opts.statusEveryMs ?? 10_000);
     this.#printStatus();
     if (opts.watch ?? true) this.#watch();
@@ -114,8 +166,86 @@ export class Manager {
   /** Loads the configuration (throws {@linkcode ConfigError}), opens the store and dials every monitor. */
   static async start(opts: ManagerOptions): Promise<Manager> {
     const config = await loadConfig(opts.configPath);
-    const store = ResultStore.open(opts.dbPath);
-    return new Manager(opts, config, store);
+    const cluster = opts.cluster ? await Cluster.join(opts.cluster.url, opts.cluster) : null;
+    let store: Store;
+    try {
+      store = await openStore(opts.dbPath);
+    } catch (e) {
+      await cluster?.leave();
+      throw e;
+    }
+    try {
+      const [paused, latest] = await Promise.all([store.pausedChecks(), store.latest()]);
+      return new Manager(opts, config, store, paused, new LatestIndex(latest), cluster);
+    } catch (e) {
+      await store.close();
+      await cluster?.leave();
+      throw e;
+    }
+  }
+
+  /** Whether this manager runs the link to the monitor named `name`. */
+  #serves(name: string): boolean {
+    return this.#cluster?.owns(name) ?? true;
+  }
+
+  #joinCluster(cluster: Cluster) {
+    cluster.reportLinks(() => [...this.#links.values()].map((l) => l.state));
+    cluster.onHeartbeat(() => {
+      this.#followCluster().catch((e) =>
+        log.error("Following the cluster failed: {e}", { e: errorText(e) })
+      );
+    });
+    cluster.onSharedResults((results, monitorName) => {
+      // another manager stored them: this one shows them, it does not store them again
+      sink("latest", () => this.latest.add(results, monitorName));
+      for (const r of results) {
+        for (const cb of this.#resultListeners) sink("result listener", () => cb(r, monitorName));
+      }
+    });
+    cluster.onLeadership((leader) => {
+      for (const cb of this.#leaderListeners) cb(leader);
+    });
+  }
+
+  /** Takes the links to the monitors this manager now owns, drops the others, resends spreads. */
+  async #followCluster() {
+    if (this.#stopping) return;
+    const drop = [...this.#links.keys()].filter((name) => !this.#serves(name));
+    for (const m of this.#config.monitors) {
+      if (this.#serves(m.name) && !this.#links.has(m.name)) this.#addLink(m);
+    }
+    await Promise.all(drop.map((name) => this.#removeLink(name)));
+    this.#redistribute();
+  }
+
+  /**
+   * Whether this manager evaluates alerts and sends notifications: always
+   * on its own, only while it holds the lease in a cluster.
+   */
+  get leads(): boolean {
+    return this.#cluster?.leader ?? true;
+  }
+
+  /** Calls `cb` when this manager gains or loses the lease. Returns a function that unsubscribes. */
+  onLeadership(cb: (leader: boolean) => void): () => void {
+    this.#leaderListeners.add(cb);
+    return () => this.#leaderListeners.delete(cb);
+  }
+
+  /** Tells the other managers of the cluster where this one's API is (e.g. `http://10.0.0.5:8080`). */
+  advertise(address: string): void {
+    if (this.#cluster) this.#cluster.address = address;
+  }
+
+  /** Whether this manager shares the monitors with others (`--cluster`). */
+  get clustered(): boolean {
+    return this.#cluster !== null;
+  }
+
+  /** The managers sharing the monitors (empty for a manager on its own). */
+  clusterMembers(): { id: string; address: string; self: boolean }[] {
+    return this.#cluster?.members() ?? [];
   }
 
   /** The configuration in force. */
@@ -123,9 +253,51 @@ export class Manager {
     return this.#config;
   }
 
-  /** Every link's current state, in configuration order. */
-  states(): LinkState[] {
-    return [...this.#links.values()].map((l) => l.state);
+  /**
+   * Every monitor's link state, in configuration order. In a cluster, the
+   * monitors other managers serve come as their manager last reported them.
+   */
+  states(): MonitorState[] {
+    const cluster = this.#cluster;
+    if (!cluster) return [...this.#links.values()].map((l) => l.state);
+    const members = new Map(cluster.members().map((m) => [m.id, m]));
+    const reported = cluster.reported();
+    return this.#config.monitors.map((m): MonitorState => {
+      const owner = cluster.owner(m.name);
+      const member = owner === null ? undefined : members.get(owner);
+      const servedBy = member
+        ? { managerId: member.id, address: member.address, self: member.self }
+        : undefined;
+      const link = this.#links.get(m.name);
+      if (link) return { ...link.state, ...(servedBy ? { servedBy } : {}) };
+      const r = reported.get(m.name);
+      if (r && r.managerId === owner) return { ...r.state, ...(servedBy ? { servedBy } : {}) };
+      return {
+        name: m.name,
+        address: m.address,
+        status: "Reconnecting",
+        monitorId: null,
+        reportedName: null,
+        lastError: owner === null
+          ? "no manager of the cluster is live"
+          : `served by manager ${owner}, which has not reported it yet`,
+        since: Date.now(),
+        lastSeen: null,
+        heldBack: 0,
+        received: 0,
+        spool: null,
+        ...(servedBy ? { servedBy } : {}),
+      };
+    });
+  }
+
+  /** Whether the link to the monitor named `name` is Online, whichever manager serves it. */
+  isOnline(name: string): boolean {
+    const link = this.#links.get(name);
+    if (link || !this.#cluster) return link?.online ?? false;
+    const r = this.#cluster.reported().get(name);
+    return r !== undefined && r.managerId === this.#cluster.owner(name) &&
+      r.state.status === "Online";
   }
 
   #printStatus() {
@@ -153,13 +325,12 @@ export class Manager {
 
   /** Writes the pauses made while the disk was full; on failure they wait for the next chance. */
   #savePauses() {
-    try {
-      this.store.savePaused([...this.#paused]);
-      this.#pausesUnsaved = false;
-    } catch (e) {
+    this.#pausesUnsaved = false;
+    this.store.savePaused([...this.#paused]).catch((e) => {
       // called as results were stored: a failure here must not undo that
+      this.#pausesUnsaved = true;
       log.warn("Pauses not saved yet: {e}", { e: errorText(e) });
-    }
+    });
   }
 
   /** The links, by monitor name. */
@@ -179,12 +350,7 @@ export class Manager {
         const rules = secretRulesOfConfig(this.#config);
         return results.map((r) => maskOutcome(r, rules));
       },
-      onResults: (l, results) => {
-        for (const r of results) {
-          out.result(r, l.config.name);
-          for (const cb of this.#resultListeners) cb(r, l.config.name);
-        }
-      },
+      ingest: (l, results, epoch) => this.ingest(results, l.config.name, epoch),
       onStatus: (l, previous) => this.#onStatus(l, previous),
       onAssigned: (l, checks) => {
         this.#sent.set(l.config.name, assignmentKey(checks));
@@ -195,6 +361,50 @@ export class Manager {
     });
     this.#links.set(m.name, link);
     link.start();
+  }
+
+  /**
+   * Stores `results` from the monitor shown as `monitorName` (numbered in
+   * the spool epoch `epoch`, from `Store.epochId`) once, then hands the new
+   * ones to every sink: the output, the latest-state index, the
+   * {@linkcode onBatch} and {@linkcode onResult} listeners. A sink that
+   * throws is logged; the others still run and the results stay stored.
+   * Resolves with the new results; rejects with {@linkcode StoreFullError}
+   * when nothing was stored (the link then holds the frame unacknowledged).
+   */
+  async ingest(results: CheckResult[], monitorName: string, epoch: number): Promise<CheckResult[]> {
+    const fresh = await this.store.add(results, monitorName, epoch);
+    if (fresh.length === 0) return fresh;
+    const out = this.#opts.output;
+    sink("latest", () => this.latest.add(fresh, monitorName));
+    sink("cluster", () => {
+      this.#cluster?.shareResults(fresh, monitorName).catch((e) =>
+        log.warn("Results not shared with the cluster: {e}", { e: errorText(e) })
+      );
+    });
+    sink("remote-write", () => {
+      const specs = new Map(this.#config.checks.map((c) => [c.spec.id, c.spec]));
+      this.remoteWrite.write(
+        fresh.map((r) => ({ ...r, monitorName })),
+        (id) => specs.get(id),
+      );
+    });
+    for (const cb of this.#batchListeners) sink("batch listener", () => cb(fresh, monitorName));
+    for (const r of fresh) {
+      sink("output", () => out.result(r, monitorName));
+      for (const cb of this.#resultListeners) sink("result listener", () => cb(r, monitorName));
+    }
+    return fresh;
+  }
+
+  /**
+   * Calls `cb` with each batch of newly stored results (after it is
+   * durable), for sinks that send batches on, such as remote-write.
+   * Returns a function that unsubscribes.
+   */
+  onBatch(cb: (results: CheckResult[], monitorName: string) => void): () => void {
+    this.#batchListeners.add(cb);
+    return () => this.#batchListeners.delete(cb);
   }
 
   /**
@@ -224,7 +434,9 @@ export class Manager {
     const out = this.#opts.output;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.remoteName})`,
+        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.name}${
+          calledOtherwise(s) ? `, calls itself ${s.reportedName}` : ""
+        })`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {
@@ -287,11 +499,12 @@ export class Manager {
   }
 
   #placing(): PlacementState {
-    const links = [...this.#links.values()];
+    // in a cluster a spread check goes to one monitor of the whole fleet
+    const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => l.state);
     return {
       config: this.#config,
-      monitors: links.map((l) => l.config.name),
-      online: links.filter((l) => l.online).map((l) => l.config.name),
+      monitors: states.map((s) => s.name),
+      online: states.filter((s) => s.status === "Online").map((s) => s.name),
       starting: !this.#spreadSettled,
       paused: this.#paused,
     };
@@ -307,10 +520,10 @@ export class Manager {
    * out of every assignment, so monitors stop running it until it is resumed.
    * Pauses are kept in the store, so they survive a restart of the manager.
    */
-  pause(checkIds: string[], paused: boolean): void {
+  async pause(checkIds: string[], paused: boolean): Promise<void> {
     for (const id of checkIds) paused ? this.#paused.add(id) : this.#paused.delete(id);
     try {
-      this.store.setPaused(checkIds, paused);
+      await this.store.setPaused(checkIds, paused);
     } catch (e) {
       if (!(e instanceof StoreFullError)) throw e;
       // in force now; written once the disk has room
@@ -341,11 +554,12 @@ export class Manager {
     }
     const before = new Map(this.#config.monitors.map((m) => [m.name, m]));
     this.#config = next;
+    void this.remoteWrite.update(next.remoteWrite ?? []);
     for (const m of next.monitors) {
       const old = before.get(m.name);
       if (old && old.address === m.address) continue;
       if (old) await this.#removeLink(m.name);
-      this.#addLink(m);
+      if (this.#serves(m.name)) this.#addLink(m);
     }
     for (const name of before.keys()) {
       if (!next.monitors.some((m) => m.name === name)) await this.#removeLink(name);
@@ -395,10 +609,21 @@ export class Manager {
     clearTimeout(this.#reloadTimer);
     clearTimeout(this.#coalesce);
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
-    this.history.stop();
+    await this.#cluster?.leave();
+    await this.history.stop();
+    await this.remoteWrite.stop();
     this.#unsubscribeDiskFull();
     this.#opts.output.flush();
-    this.store.close();
+    await this.store.close();
+  }
+}
+
+/** Runs one sink of {@linkcode Manager.ingest}: a fault there must not reach the others or the ack. */
+function sink(name: string, fn: () => void) {
+  try {
+    fn();
+  } catch (e) {
+    log.error("The {name} sink failed on stored results: {e}", { name, e });
   }
 }
 

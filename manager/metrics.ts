@@ -22,8 +22,9 @@
  * @module
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
-import { labelText } from "../shared/prom.ts";
+import { labelText, parseMetricKey } from "../shared/prom.ts";
 import type { LinkState } from "./link.ts";
+import type { RemoteWriteStats } from "./remote_write.ts";
 
 /** What {@linkcode renderMetrics} exposes. */
 export interface MetricsInput {
@@ -50,6 +51,10 @@ export interface MetricsInput {
   checks?: CheckSpec[];
   /** Open alert incidents. */
   incidents?: { target: string; type: string; condition: string; openedAt: number }[];
+  /** Each `remote_write:` endpoint's counters. */
+  remoteWrite?: RemoteWriteStats[];
+  /** With several managers (`--cluster`): how many are live, and whether this one leads. */
+  cluster?: { managers: number; leader: boolean };
 }
 
 /**
@@ -133,33 +138,9 @@ export function renderMetrics(input: MetricsInput): string {
   const specs = new Map((input.checks ?? []).map((c) => [c.id, c]));
   for (const r of input.latest) {
     if (input.isCurrent && !input.isCurrent(r)) continue;
-    const spec = specs.get(r.checkId);
-    const own = labelText({
-      target: r.target,
-      check_type: r.type,
-      monitor: r.monitorName,
-      ...(spec ? { instance: probeInstance(spec) } : {}),
-    });
-    const metrics: Record<string, number> = { probe_success: r.up ? 1 : 0, ...r.metrics };
-    const ip = resolvedAddress(r);
-    if (ip !== null) metrics.probe_ip_addr_hash = ipHash(ip);
-    for (const [key, value] of Object.entries(metrics)) {
-      const m = key.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$/);
-      if (!m || NOT_EXPOSED.has(m[1]!)) continue;
-      const name = m[1]!;
-      add(
-        name,
-        m[2] ? `${own},${m[2]}` : own,
-        value,
-        HELP[name] ?? `${name} as the ${r.type} check reports it`,
-      );
+    for (const s of resultSamples(r, specs.get(r.checkId))) {
+      add(s.name, labelText(s.labels), s.value, s.help);
     }
-    add(
-      "netmon_check_last_result_timestamp_seconds",
-      own,
-      r.startedAt / 1000,
-      "When the newest stored result of the check on the monitor started, in unixtime",
-    );
   }
 
   for (const s of input.monitors) {
@@ -192,6 +173,15 @@ export function renderMetrics(input: MetricsInput): string {
       "counter",
     );
     addSpoolMetrics(add, s);
+    for (const [reason, n] of Object.entries(s.rejected ?? {})) {
+      add(
+        "netmon_results_rejected_total",
+        labelText({ monitor: s.name, reason }),
+        n,
+        "Results from the monitor acknowledged but not stored, by reason (see result_guard.ts)",
+        "counter",
+      );
+    }
     if (s.lastSeen !== null) {
       add(
         "netmon_monitor_last_seen_timestamp_seconds",
@@ -227,6 +217,37 @@ export function renderMetrics(input: MetricsInput): string {
       labelText({ target: i.target, check_type: i.type, condition: i.condition }),
       i.openedAt / 1000,
       "When each open alert incident opened, in unixtime; the series ends when it resolves",
+    );
+  }
+  for (const w of input.remoteWrite ?? []) {
+    const l = labelText({ url: w.url });
+    const counters = [
+      ["samples_sent", w.sent, "Samples the remote-write endpoint accepted"],
+      ["requests_failed", w.failedRequests, "Remote-write requests that failed, retried or not"],
+      [
+        "samples_dropped",
+        w.dropped,
+        "Samples dropped from the full remote-write queue, oldest first",
+      ],
+      ["samples_rejected", w.rejected, "Samples the endpoint refused with a 4xx, not retried"],
+    ] as const;
+    for (const [name, value, help] of counters) {
+      add(`netmon_remote_write_${name}_total`, l, value, help, "counter");
+    }
+    add("netmon_remote_write_queue_samples", l, w.queued, "Samples waiting for the endpoint");
+  }
+  if (input.cluster) {
+    add(
+      "netmon_cluster_managers",
+      "",
+      input.cluster.managers,
+      "Live managers in the cluster, this one included while its heartbeat holds",
+    );
+    add(
+      "netmon_cluster_leader",
+      "",
+      input.cluster.leader ? 1 : 0,
+      "Whether this manager holds the lease: it evaluates alerts and sends notifications",
     );
   }
   add("netmon_build_info", labelText({ version: input.version }), 1, "netmon's version");
@@ -270,6 +291,73 @@ function addSpoolMetrics(
   );
 }
 
+/**
+ * One sample of a result as `/metrics` names and labels it (and remote-write
+ * sends it, see `remote_write.ts`).
+ *
+ * @example
+ * ```ts
+ * import type { ResultSample } from "./metrics.ts";
+ * const s: ResultSample = { name: "probe_success", labels: { target: "web" }, value: 1, help: "" };
+ * ```
+ */
+export interface ResultSample {
+  name: string;
+  /** The result's own labels (`target`, `check_type`, `monitor`, `instance`) first, then the metric's. */
+  labels: Record<string, string>;
+  value: number;
+  help: string;
+}
+
+/**
+ * Every sample of one result, with the names and labels `/metrics` gives
+ * them: `probe_success`, the check's metrics (those not exposed left out),
+ * `probe_ip_addr_hash` and `netmon_check_last_result_timestamp_seconds`.
+ * `spec` is the check's configuration, for the `instance` label.
+ *
+ * @example
+ * ```ts
+ * import { resultSamples } from "./metrics.ts";
+ * const samples = resultSamples({
+ *   seq: 1, taskId: "t", monitorId: "m", monitorName: "eu", checkId: "web/TCP", target: "web",
+ *   type: "TCP", startedAt: 0, durationMs: 1, up: true, latencyMs: 1, summary: "", metrics: {},
+ * });
+ * console.assert(samples[0]!.name === "probe_success" && samples[0]!.labels.monitor === "eu");
+ * ```
+ */
+export function resultSamples(
+  r: CheckResult & { monitorName: string },
+  spec?: CheckSpec,
+): ResultSample[] {
+  const own = {
+    target: r.target,
+    check_type: r.type,
+    monitor: r.monitorName,
+    ...(spec ? { instance: probeInstance(spec) } : {}),
+  };
+  const metrics: Record<string, number> = { probe_success: r.up ? 1 : 0, ...r.metrics };
+  const ip = resolvedAddress(r);
+  if (ip !== null) metrics.probe_ip_addr_hash = ipHash(ip);
+  const out: ResultSample[] = [];
+  for (const [key, value] of Object.entries(metrics)) {
+    const k = parseMetricKey(key);
+    if (!k || NOT_EXPOSED.has(k.name)) continue;
+    out.push({
+      name: k.name,
+      labels: { ...own, ...k.labels },
+      value,
+      help: HELP[k.name] ?? `${k.name} as the ${r.type} check reports it`,
+    });
+  }
+  out.push({
+    name: "netmon_check_last_result_timestamp_seconds",
+    labels: own,
+    value: r.startedAt / 1000,
+    help: "When the newest stored result of the check on the monitor started, in unixtime",
+  });
+  return out;
+}
+
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -282,38 +370,38 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
  * @example
  * ```ts
  * import { probeInstance } from "./metrics.ts";
+ * import { parseTcpParams } from "../shared/params/tcp.ts";
  * const spec = { id: "w/TCP", target: "w", type: "TCP" as const, intervalMs: 1000, timeoutMs: 800,
- *   params: { host: "::1", port: 22 } };
+ *   params: parseTcpParams({ host: "::1", port: 22 }, "w") };
  * console.assert(probeInstance(spec) === "[::1]:22");
  * ```
  */
 export function probeInstance(spec: CheckSpec): string {
-  const p = spec.params;
-  const hostPort = (host: unknown, port: unknown) => {
-    const h = String(host);
-    return `${h.includes(":") ? `[${h}]` : h}:${port}`;
-  };
+  const hostPort = (host: string, port: number) =>
+    `${host.includes(":") ? `[${host}]` : host}:${port}`;
   switch (spec.type) {
     case "HTTP":
     case "HTTPS": {
       try {
-        const url = new URL(String(p.url));
+        const url = new URL(spec.params.url);
         url.username = "";
         url.password = "";
         return url.href;
       } catch {
-        return String(p.url);
+        return spec.params.url;
       }
     }
     case "ICMP":
-      return String(p.server_address);
+      return spec.params.server_address;
     case "TCP":
-      return hostPort(p.host, p.port);
+      return hostPort(spec.params.host, spec.params.port);
     case "DNS":
-      return p.server_address == null ? spec.target : hostPort(p.server_address, p.port);
+      return spec.params.server_address == null
+        ? spec.target
+        : hostPort(spec.params.server_address, spec.params.port);
     case "NTP":
     case "UDP":
-      return hostPort(p.server_address, p.port);
+      return hostPort(spec.params.server_address, spec.params.port);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { CheckResult, CheckSpec } from "../shared/checks.ts";
+import type { CheckResult, CheckType } from "../shared/checks.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { ipHash, probeInstance, renderMetrics } from "./metrics.ts";
 
 const base: CheckResult & { monitorName: string } = {
@@ -48,7 +49,7 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
       address: "127.0.0.1:1",
       status: "Reconnecting",
       monitorId: null,
-      remoteName: null,
+      reportedName: null,
       lastError: "refused",
       since: 0,
       lastSeen: null,
@@ -83,18 +84,12 @@ function escape(s: string): string {
 }
 
 Deno.test("instance is the probe's target; ip hash is blackbox's FNV-1a over the address bytes", () => {
-  const spec = (type: CheckSpec["type"], params: CheckSpec["params"]): CheckSpec => ({
-    id: `t/${type}`,
-    target: "t",
-    type,
-    intervalMs: 1000,
-    timeoutMs: 800,
-    params,
-  });
+  const spec = (type: CheckType, raw: Record<string, unknown>) =>
+    checkSpec(type, raw, { target: "t", intervalMs: 1000, timeoutMs: 800 });
   assert.equal(probeInstance(spec("HTTP", { url: "http://u:pw@h:8/x?q" })), "http://h:8/x?q");
   assert.equal(probeInstance(spec("ICMP", { server_address: "10.0.0.1" })), "10.0.0.1");
   assert.equal(probeInstance(spec("TCP", { host: "::1", port: 22 })), "[::1]:22");
-  assert.equal(probeInstance(spec("DNS", { server_address: null, port: 53 })), "t");
+  assert.equal(probeInstance(spec("DNS", {})), "t");
   assert.equal(probeInstance(spec("UDP", { server_address: "h", port: 53 })), "h:53");
   const text = renderMetrics({
     latest: [{ ...base, details: { resolved_address: "::1" } }],
@@ -108,4 +103,24 @@ Deno.test("instance is the probe's target; ip hash is blackbox's FNV-1a over the
   assert.equal(ipHash("0:0:0:0:0:0:0:1"), 1751717746);
   assert.equal(ipHash("127.0.0.1"), 3668918509);
   assert.equal(ipHash("::ffff:127.0.0.1"), 3668918509);
+});
+
+Deno.test("renderMetrics() counts each remote-write endpoint's samples, failures and queue", () => {
+  const text = renderMetrics({
+    latest: [],
+    monitors: [],
+    version: "1",
+    remoteWrite: [{
+      url: "http://p:9090/api/v1/write",
+      sent: 10,
+      failedRequests: 2,
+      dropped: 3,
+      rejected: 1,
+      queued: 4,
+    }],
+  });
+  const l = '{url="http://p:9090/api/v1/write"}';
+  assert.match(text, new RegExp(`^netmon_remote_write_samples_sent_total${escape(l)} 10$`, "m"));
+  assert.match(text, /^# TYPE netmon_remote_write_samples_dropped_total counter$/m);
+  assert.match(text, new RegExp(`^netmon_remote_write_queue_samples${escape(l)} 4$`, "m"));
 });

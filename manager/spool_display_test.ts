@@ -14,7 +14,7 @@ const link = (over: Partial<LinkState> = {}): LinkState => ({
   address: "127.0.0.1:54322",
   status: "Online",
   monitorId: "0b34d89e-0000-4000-8000-000000000001",
-  remoteName: "fra",
+  reportedName: "fra",
   lastError: null,
   since: Date.now() - 5_000,
   lastSeen: Date.now(),

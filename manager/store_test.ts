@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import type { CheckResult } from "../shared/checks.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { smallDisk } from "../tests/helpers/full_disk.ts";
-import { ResultStore, StoreFullError } from "./store.ts";
+import { StoreFullError, StoreOpenError } from "./store.ts";
+import { SQLITE_SCHEMA_VERSION, SqliteStore } from "./store/sqlite.ts";
+import { openStore, storeKind } from "./store/open.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const MONITOR = "00000000-0000-4000-8000-000000000001";
 
@@ -24,58 +27,16 @@ function result(seq: number, monitorId = MONITOR): CheckResult {
   };
 }
 
-Deno.test("store keeps a result once when it arrives twice", () => {
-  const store = ResultStore.open(":memory:");
-  try {
-    const [r1, r2, r3] = [result(1), result(2), result(3)];
-    assert.deepEqual(store.add([r1!, r2!], "m"), [r1, r2]);
-    assert.deepEqual(store.add([r2!, r3!], "m"), [r3], "only the new one is reported");
-    assert.deepEqual(store.add([r1!], "m"), []);
-    assert.equal(store.count(), 3);
-  } finally {
-    store.close();
-  }
-});
-
-Deno.test("store reports the highest sequence number per monitor", () => {
-  const store = ResultStore.open(":memory:");
-  try {
-    const other = "00000000-0000-4000-8000-000000000002";
-    assert.equal(store.maxSeq(MONITOR), 0);
-    store.add([result(1), result(2), result(7, other)], "m");
-    assert.equal(store.maxSeq(MONITOR), 2);
-    assert.equal(store.maxSeq(other), 7);
-  } finally {
-    store.close();
-  }
-});
-
-Deno.test("stored results come back whole, with their original start times, after a reopen", async () => {
-  await using tmp = await tempDir();
-  const path = `${tmp.path}/netmon.db`;
-  const written = [result(1), result(2)];
-  const store = ResultStore.open(path);
-  store.add(written, "m");
-  store.close();
-  const again = ResultStore.open(path);
-  try {
-    const back = again.results({ monitorId: MONITOR }).sort((a, b) => a.seq - b.seq);
-    assert.deepEqual(back, written.map((r) => ({ ...r, monitorName: "m" })));
-  } finally {
-    again.close();
-  }
-});
-
 Deno.test("results stored before a SIGKILL survive it", async () => {
   await using tmp = await tempDir();
   const path = `${tmp.path}/netmon.db`;
   const store = new URL("./store.ts", import.meta.url).href;
   // a writer that stores in batches and says so, then is killed mid-stream
   const script = `
-    import { ResultStore } from ${JSON.stringify(store)};
-    const s = ResultStore.open(${JSON.stringify(path)});
+    import { openStore } from ${JSON.stringify(store)};
+    const s = await openStore(${JSON.stringify(path)});
     for (let seq = 1; ; seq++) {
-      s.add([{ seq, taskId: crypto.randomUUID(), monitorId: ${JSON.stringify(MONITOR)},
+      await s.add([{ seq, taskId: crypto.randomUUID(), monitorId: ${JSON.stringify(MONITOR)},
         checkId: "x/TCP", target: "x", type: "TCP", startedAt: Date.now(), durationMs: 1,
         up: true, summary: "ok", latencyMs: 1, metrics: {}, details: {} }], "m");
       console.log(seq);
@@ -102,37 +63,23 @@ Deno.test("results stored before a SIGKILL survive it", async () => {
   await lines.cancel();
   await child.status;
   assert.ok(acknowledged >= 500, "the writer stored results before it was killed");
-  const again = ResultStore.open(path);
+  const again = await openStore(path);
   try {
-    assert.ok(again.maxSeq(MONITOR) >= acknowledged, "every result reported stored is there");
-    assert.equal(again.count(), again.maxSeq(MONITOR));
+    assert.ok(await again.maxSeq(MONITOR) >= acknowledged, "every result reported stored is there");
+    assert.equal(await again.count(), await again.maxSeq(MONITOR));
   } finally {
-    again.close();
+    await again.close();
   }
-});
-
-Deno.test("paused checks survive a reopen of the store and resume removes them", async () => {
-  await using tmp = await tempDir();
-  const path = `${tmp.path}/netmon.db`;
-  const first = ResultStore.open(path);
-  first.setPaused(["web/HTTP", "web/TCP"], true);
-  first.setPaused(["web/HTTP"], true);
-  first.close();
-  const again = ResultStore.open(path);
-  assert.deepEqual(again.pausedChecks(), ["web/HTTP", "web/TCP"]);
-  again.setPaused(["web/TCP"], false);
-  assert.deepEqual(again.pausedChecks(), ["web/HTTP"]);
-  again.close();
 });
 
 Deno.test("a full disk: StoreFullError, nothing of the batch stored, new series usable once space returns", async () => {
   await using disk = await smallDisk(2048);
   const path = `${disk.path}/netmon.db`;
-  const store = ResultStore.open(path);
+  const store = SqliteStore.open(path);
   const changes: (string | null)[] = [];
   store.onDiskFull((full) => changes.push(full));
   try {
-    store.add([result(1)], "m");
+    await store.add([result(1)], "m");
     await disk.fill();
     // each batch brings a new series (check, monitor) besides the known one, and a rename
     const held: CheckResult[][] = [];
@@ -143,7 +90,7 @@ Deno.test("a full disk: StoreFullError, nothing of the batch stored, new series 
         return j < 50 ? r : { ...r, checkId: `new${i}/TCP`, target: `new${i}` };
       });
       try {
-        store.add(batch, i % 2 ? "m" : "renamed");
+        await store.add(batch, i % 2 ? "m" : "renamed");
       } catch (e) {
         assert.ok(e instanceof StoreFullError, `not a StoreFullError: ${e}`);
         assert.equal(e.message, `disk full at ${path}`);
@@ -153,18 +100,85 @@ Deno.test("a full disk: StoreFullError, nothing of the batch stored, new series 
     }
     assert.equal(held.length, 3, "the disk never filled");
     assert.equal(store.diskFull, path);
-    const before = store.count();
+    const before = await store.count();
     await disk.free();
-    for (const batch of held) assert.equal(store.add(batch, "m").length, 100);
+    for (const batch of held) assert.equal((await store.add(batch, "m")).length, 100);
     assert.equal(store.diskFull, null);
     assert.deepEqual(changes, [path, null]);
-    assert.equal(store.count(), before + 300);
-    assert.equal(store.maxSeq(MONITOR), held.at(-1)!.at(-1)!.seq);
+    assert.equal(await store.count(), before + 300);
+    assert.equal(await store.maxSeq(MONITOR), held.at(-1)!.at(-1)!.seq);
     // names as the last successful write left them
-    const names = store.db.prepare("SELECT DISTINCT monitor_name AS n FROM series").all()
-      .map((r) => String(r.n));
-    assert.deepEqual(names, ["m"]);
+    assert.deepEqual([...new Set((await store.series()).map((s) => s.monitorName))], ["m"]);
   } finally {
-    store.close();
+    await store.close();
   }
+});
+
+Deno.test("a store file made before schema versions opens, migrates to the current version and keeps everything", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  // made by the netmon of commit d873ccf (results, an epoch, rollups, a pause, an open incident)
+  await Deno.copyFile(new URL("../tests/fixtures/store/v0.db", import.meta.url), path);
+  const before = new DatabaseSync(path);
+  const hadVersion = before.prepare(
+    "SELECT count(*) AS n FROM sqlite_master WHERE name = 'schema_version'",
+  ).get() as { n: number };
+  before.close();
+  assert.equal(hadVersion.n, 0, "the fixture predates schema versions");
+  const store = await openStore(path);
+  try {
+    assert.equal(store.schemaVersion, SQLITE_SCHEMA_VERSION);
+    assert.equal(await store.count(), 7);
+    assert.deepEqual(await store.pausedChecks(), ["db/TCP"]);
+    assert.deepEqual((await store.incidents({ open: true })).map((i) => i.id), ["inc-1"]);
+    const page = await store.results({ checkId: "web/HTTP" });
+    assert.equal(page.items.length, 6);
+    assert.equal(page.items.find((r) => r.seq === 3)!.error, "connection refused");
+    const [minute] = (await store.rollups("minute", { checkId: "web/HTTP" })).items;
+    assert.ok(minute && minute.count > 0, "the old rollups are read");
+    // a replay of an old result is still recognised: same series, epoch and number
+    const epoch = await store.epochId("epoch-a");
+    const replay = { ...page.items[0]! } as Partial<typeof page.items[0]>;
+    delete replay.monitorName;
+    assert.deepEqual(await store.add([replay as CheckResult], "alpha", epoch), []);
+    assert.equal(
+      (await store.add([{ ...result(99), monitorId: "m-1" }], "alpha", epoch)).length,
+      1,
+    );
+  } finally {
+    await store.close();
+  }
+  const again = await openStore(path);
+  assert.equal(again.schemaVersion, SQLITE_SCHEMA_VERSION, "a second open has nothing to migrate");
+  await again.close();
+});
+
+Deno.test("a store of a newer schema is refused with both versions named", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  await (await openStore(path)).close();
+  const db = new DatabaseSync(path);
+  db.exec("UPDATE schema_version SET version = 99");
+  db.close();
+  await assert.rejects(
+    openStore(path),
+    (e: Error) =>
+      e instanceof StoreOpenError &&
+      /schema version 99, newer than this netmon.s 2/.test(e.message),
+  );
+});
+
+Deno.test("--db: a path is SQLite, postgres:// and postgresql:// are PostgreSQL, another scheme is refused by name", () => {
+  assert.deepEqual(storeKind("data/netmon.db"), { engine: "sqlite", path: "data/netmon.db" });
+  assert.deepEqual(storeKind("C:netmon.db"), { engine: "sqlite", path: "C:netmon.db" });
+  assert.deepEqual(storeKind("postgres://u@h:1/d"), {
+    engine: "postgres",
+    url: "postgres://u@h:1/d",
+  });
+  assert.deepEqual(storeKind("postgresql://h/d").engine, "postgres");
+  assert.deepEqual(storeKind("postgres:"), { engine: "postgres", url: null });
+  assert.throws(
+    () => storeKind("mysql://h/d"),
+    (e: Error) => e instanceof StoreOpenError && e.message.includes("--db mysql:// is not a store"),
+  );
 });

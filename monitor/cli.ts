@@ -41,7 +41,8 @@ const options = {
   name: {
     type: "string",
     value: "NAME",
-    help: "name shown by the manager (default: this host's name)",
+    help: "what this monitor calls itself (default: this host's name); the manager\n" +
+      "names it as tasks.yaml does and shows this as a detail",
   },
   "tls-cert": {
     type: "string",

@@ -35,7 +35,8 @@ import {
   REPLAY_RESULTS_PER_S,
   RESULT_FRAME_BYTES,
 } from "../shared/protocol.ts";
-import type { CheckSpec } from "../shared/checks.ts";
+import type { CheckSpec, UncheckedSpec } from "../shared/checks.ts";
+import { assignable } from "./checks/mod.ts";
 import { logger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
@@ -151,7 +152,7 @@ interface Session {
   /** The spool report last sent, as JSON. */
   stats: string;
   /** An assignment arriving in parts. */
-  assigning?: { rev: number; checks: CheckSpec[] };
+  assigning?: { rev: number; checks: UncheckedSpec[] };
 }
 
 /** A running monitor. */
@@ -207,7 +208,7 @@ export class Monitor {
     if (saved.length > 0) {
       m.#resumeTimer = setTimeout(() => {
         m.#resumeTimer = undefined;
-        m.scheduler.apply(saved);
+        m.scheduler.apply(assignable(saved));
         log.info("Resumed {n} checks from the last assignment: no manager within {ms} ms", {
           n: saved.length,
           ms: RESUME_GRACE_MS,
@@ -402,7 +403,7 @@ export class Monitor {
           // a full disk must not stop the checks: they run, only a restart would not resume them
           log.warn("Could not save the assignment in {dir}: {e}", { dir: this.#opts.dataDir, e })
         );
-        const c = this.scheduler.apply(msg.checks);
+        const c = this.scheduler.apply(assignable(msg.checks));
         log.info(
           "Assignment {rev}: {total} checks ({added} added, {changed} changed, {removed} removed)",
           { rev: msg.rev, total: msg.checks.length, ...c },

@@ -18,17 +18,11 @@
  *
  * @module
  */
-import type {
-  CheckFn,
-  CheckOutcome,
-  CheckResult,
-  CheckSpec,
-  JsonObject,
-} from "../shared/checks.ts";
+import type { CheckOutcome, CheckResult, CheckSpec } from "../shared/checks.ts";
 import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
-import { errorText } from "../shared/connection.ts";
+import { errorText } from "../shared/error_text.ts";
 import { fnv1a32 } from "../shared/hash.ts";
-import { CHECKS } from "./checks/mod.ts";
+import { CHECKS, type PartialCheckRegistry, runCheck } from "./checks/mod.ts";
 import { maskOutcome, type SecretRules, secretRulesOf } from "../shared/secrets.ts";
 
 /** A result before the spool gives it its sequence number. */
@@ -41,7 +35,7 @@ export interface SchedulerOptions {
   /** Runs in flight at most; further due runs wait their turn (default 4096). */
   maxInFlight?: number;
   /** Check implementations by type (default: the real ones). */
-  checks?: Record<string, CheckFn<JsonObject>>;
+  checks?: PartialCheckRegistry;
   /** Time and timers (default: the real ones; tests pass a `FakeClock`). */
   clock?: Clock;
 }
@@ -237,7 +231,6 @@ export class Scheduler {
   #start(entry: Entry, due: number) {
     const spec = entry.spec;
     const { checks, clock } = this.#opts;
-    const check = checks[spec.type];
     const abort = new AbortController();
     entry.abort = abort;
     entry.running = true;
@@ -258,13 +251,11 @@ export class Scheduler {
     this.#armDeadlines();
     let outcome: Promise<CheckOutcome>;
     try {
-      outcome = check
-        ? check(spec.params, {
-          signal: abort.signal,
-          timeoutMs: spec.timeoutMs,
-          target: spec.target,
-        })
-        : Promise.reject(new Error(`no check of type ${spec.type}`));
+      outcome = runCheck(checks, spec, {
+        signal: abort.signal,
+        timeoutMs: spec.timeoutMs,
+        target: spec.target,
+      });
     } catch (e) {
       outcome = Promise.reject(e);
     }

@@ -7,6 +7,7 @@ import type {
   JsonObject,
 } from "../shared/checks.ts";
 import { FakeClock } from "../shared/clock.ts";
+import { checkSpec } from "../shared/params/mod.ts";
 import { phaseOf, Scheduler, type UnsequencedResult } from "./scheduler.ts";
 
 const UP: CheckOutcome = { up: true, summary: "ok", latencyMs: 1, metrics: { probe_success: 1 } };
@@ -54,7 +55,7 @@ function harness(opts: { maxInFlight?: number; hold?: string[] } = {}) {
 }
 
 function spec(target: string, intervalMs = 1000, timeoutMs = 500): CheckSpec {
-  return { id: `${target}/TCP`, target, type: "TCP", intervalMs, timeoutMs, params: {} };
+  return checkSpec("TCP", { port: 1 }, { target, intervalMs, timeoutMs });
 }
 
 /** Asserts each actual time is within 1 ms of the expected one (the scheduler starts runs due within 1 ms together). */
@@ -210,7 +211,10 @@ Deno.test("a check that throws, or has no implementation, gives a down result", 
     clock,
     checks: { TCP: () => Promise.reject(new Error("Bad parameter")) },
   });
-  scheduler.apply([spec("t"), { ...spec("u"), id: "u/UDP", type: "UDP" }]);
+  scheduler.apply([
+    spec("t"),
+    checkSpec("UDP", { port: 1 }, { target: "u", intervalMs: 1000, timeoutMs: 500 }),
+  ]);
   await clock.advance(999);
   const byId = new Map(results.map((r) => [r.checkId, r]));
   assert.equal(byId.get("t/TCP")!.error, "bad parameter");

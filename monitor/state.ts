@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { CheckSpec } from "../shared/checks.ts";
+import type { UncheckedSpec } from "../shared/checks.ts";
 import { parseMessage } from "../shared/protocol.ts";
 
 /** Files of the data directory that only the monitor's user may read. */
@@ -69,12 +69,12 @@ export async function loadOrCreateIdentity(dir: string): Promise<string> {
 }
 
 /** Saves the assignment so that checks resume after a restart. */
-export async function saveAssignment(dir: string, checks: CheckSpec[]): Promise<void> {
+export async function saveAssignment(dir: string, checks: UncheckedSpec[]): Promise<void> {
   await writeAtomic(`${dir}/assignment.json`, JSON.stringify({ t: "assign", rev: 0, checks }));
 }
 
 /** The last saved assignment, or none; a damaged file is ignored rather than fatal. */
-export async function loadAssignment(dir: string): Promise<CheckSpec[]> {
+export async function loadAssignment(dir: string): Promise<UncheckedSpec[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(`${dir}/assignment.json`);

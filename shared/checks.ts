@@ -22,43 +22,74 @@
  * @module
  */
 
-/** The check types netmon runs, spelled as in `tasks.yaml`. */
-export const CHECK_TYPES = ["HTTP", "HTTPS", "ICMP", "DNS", "NTP", "TCP", "UDP"] as const;
+import type { CheckParams } from "./params/mod.ts";
+import type { CheckType, JsonObject } from "./params/types.ts";
 
-/** One of {@linkcode CHECK_TYPES}. */
-export type CheckType = typeof CHECK_TYPES[number];
+export {
+  CHECK_TYPES,
+  type CheckType,
+  type IpProtocol,
+  type JsonObject,
+  type JsonValue,
+  ParamError,
+  type ParamParser,
+} from "./params/types.ts";
+export type { CheckParams } from "./params/mod.ts";
 
-/** A JSON value, as carried by the protocol. */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-
-/** A JSON object. */
-export type JsonObject = { [key: string]: JsonValue };
-
-/** Address family choice shared by every check (`ip_protocol` in `tasks.yaml`). */
-export type IpProtocol = "ip4" | "ip6" | "auto";
-
-/**
- * One check as the manager assigns it to a monitor. `params` is already
- * validated and defaulted by the matching parser in `shared/params/`.
- */
-export interface CheckSpec {
+/** What every check shares besides its type and parameters. */
+interface CheckSpecBase {
   /** Stable identity: `TARGET/TYPE`. Changing anything else restarts the check. */
   id: string;
   /** The target's name in `tasks.yaml` (e.g. `google.com`). */
   target: string;
-  type: CheckType;
   /** How often the check runs. */
   intervalMs: number;
   /** Hard deadline for one run; always below `intervalMs`. */
   timeoutMs: number;
-  params: JsonObject;
 }
+
+/**
+ * One check of type `K` (of any type when `K` is left out) with its
+ * parameters, validated and defaulted by the matching parser in
+ * `shared/params/`. Written as a mapped type indexed by `K`, so that a
+ * generic function over `K` can hand `spec.params` to `registry[spec.type]`
+ * without a cast.
+ *
+ * @example
+ * ```ts
+ * import type { CheckSpecOf } from "./checks.ts";
+ * import { parseTcpParams } from "./params/tcp.ts";
+ * const tcp: CheckSpecOf<"TCP"> = {
+ *   id: "db/TCP", target: "db", type: "TCP", intervalMs: 60_000, timeoutMs: 10_000,
+ *   params: parseTcpParams({ port: 5432 }, "db"),
+ * };
+ * console.assert(tcp.params.port === 5432);
+ * ```
+ */
+export type CheckSpecOf<K extends CheckType = CheckType> = {
+  [P in K]: CheckSpecBase & { type: P; params: CheckParams[P] };
+}[K];
+
+/**
+ * One check as the manager assigns it to a monitor: a union over the check
+ * types, so that `spec.type === "TCP"` narrows `spec.params` to `TcpParams`.
+ *
+ * @example
+ * ```ts
+ * import type { CheckSpec } from "./checks.ts";
+ * function portOf(spec: CheckSpec): number | null {
+ *   return spec.type === "TCP" || spec.type === "UDP" ? spec.params.port : null;
+ * }
+ * ```
+ */
+export type CheckSpec = CheckSpecOf;
+
+/**
+ * A check as it arrives over the wire or from the saved assignment, before
+ * its parameters are validated (`validateCheck` in `shared/params/mod.ts`
+ * makes it a {@linkcode CheckSpec}).
+ */
+export type UncheckedSpec = CheckSpecBase & { type: CheckType; params: JsonObject };
 
 /** Options the scheduler hands every check. */
 export interface CheckOptions {
@@ -121,35 +152,3 @@ export interface CheckResult extends CheckOutcome {
   /** Monotonic duration of the run. */
   durationMs: number;
 }
-
-/**
- * A parameter in `tasks.yaml` that is missing, of the wrong type or out of range.
- * `field` is the key inside the check's parameters (e.g. `port`).
- *
- * @example
- * ```ts
- * import { ParamError } from "./checks.ts";
- * const err = new ParamError("port", "must be an integer from 1 to 65535");
- * console.assert(err.message === "port: must be an integer from 1 to 65535");
- * ```
- */
-export class ParamError extends Error {
-  /** The parameter's key. */
-  readonly field: string;
-  /** @param field the parameter's key @param reason what is wrong with it */
-  constructor(field: string, reason: string) {
-    super(`${field}: ${reason}`);
-    this.name = "ParamError";
-    this.field = field;
-  }
-}
-
-/**
- * Parses the raw parameters of one check from `tasks.yaml` into its typed,
- * fully defaulted form. Throws {@linkcode ParamError} naming the field.
- *
- * `raw` holds the keys as written (`url`, `server_address`, `port`,
- * `frequency`, …); `target` is the target's name, the default host for
- * several checks.
- */
-export type ParamParser<P> = (raw: Record<string, unknown>, target: string) => P;

@@ -128,7 +128,7 @@ export function parseOptions<O extends OptionTable>(
     if (!String((e as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) throw e;
     // node's messages name the flag; keep their first sentence and point to the help
     const why = (e instanceof Error ? e.message : String(e)).split(". ")[0]!.replace(/\.$/, "");
-    throw new UsageError(`${command.name}: ${why}; run 'netmon help ${command.name}'`);
+    throw new UsageError(`${why}; run 'netmon help ${command.name}'`);
   }
 }
 

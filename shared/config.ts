@@ -31,8 +31,16 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { isIP } from "node:net";
-import { CHECK_TYPES, type CheckSpec, type CheckType, ParamError } from "./checks.ts";
-import { PARAM_PARSERS } from "./params/mod.ts";
+import {
+  CHECK_TYPES,
+  type CheckParams,
+  type CheckSpec,
+  type CheckSpecOf,
+  type CheckType,
+  ParamError,
+} from "./checks.ts";
+import { parseParams } from "./params/mod.ts";
+import { readStatusPage, type StatusPageConfig } from "./config_status_page.ts";
 import {
   checkIdOf,
   jsonBytes,
@@ -50,6 +58,7 @@ import {
   readCheckAlert,
   readMaintenance,
 } from "./config_alerts.ts";
+import { readRemoteWrite, type RemoteWriteConfig } from "./config_remote_write.ts";
 
 /**
  * Where a check runs: on every monitor, on one monitor the manager picks at
@@ -115,10 +124,11 @@ export interface MonitorTls {
  * @example
  * ```ts
  * import type { AssignedCheck } from "./config.ts";
+ * import { parseTcpParams } from "./params/tcp.ts";
  * const a: AssignedCheck = {
  *   spec: {
  *     id: "x/TCP", target: "x", type: "TCP", intervalMs: 60000, timeoutMs: 10000,
- *     params: { port: 80 },
+ *     params: parseTcpParams({ port: 80 }, "x"),
  *   },
  *   placement: { mode: "all" },
  * };
@@ -149,6 +159,10 @@ export interface Config {
   targets: string[];
   /** Set when the file has `alerts:`, `notifiers:`, `maintenance:` or a target's `alert:`. */
   alerting?: AlertingConfig;
+  /** Set when the file has `remote_write:` (see `config_remote_write.ts`). */
+  remoteWrite?: RemoteWriteConfig[];
+  /** The public status page (`status_page:`, see `config_status_page.ts`). */
+  statusPage?: StatusPageConfig;
 }
 
 /**
@@ -191,7 +205,16 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ["monitors", "defaults", "targets", "alerts", "notifiers", "maintenance"];
+const TOP_KEYS = [
+  "monitors",
+  "defaults",
+  "targets",
+  "alerts",
+  "notifiers",
+  "maintenance",
+  "remote_write",
+  "status_page",
+];
 const MONITOR_KEYS = [
   "address",
   "ip",
@@ -504,15 +527,15 @@ function readDefaults(r: Reader, node: Node | null, fallback: number): Defaults 
   return defaults;
 }
 
-function readCheck(
+function readCheck<K extends CheckType>(
   r: Reader,
   target: string,
-  type: CheckType,
+  type: K,
   entry: Entry,
   targetPlacement: Entry | null,
   defaults: Defaults,
   monitors: MonitorConfig[],
-): AssignedCheck {
+): { spec: CheckSpecOf<K>; placement: Placement } {
   const field = `targets.${target}.${type}`;
   const at = entry.keyNode.range?.[0] ?? 0;
   const id = checkIdOf(target, type);
@@ -567,7 +590,7 @@ function readCheck(
       monitors,
     );
 
-  let params;
+  let params: CheckParams[K];
   try {
     const raw = entry.value === null ? {} : toPlain(entry.value);
     if ((type === "HTTP" || type === "HTTPS") && defaults.secretParams.length > 0) {
@@ -577,7 +600,7 @@ function readCheck(
         ...(Array.isArray(own) ? own : own === undefined || own === null ? [] : [own]),
       ];
     }
-    params = PARAM_PARSERS[type](raw, target);
+    params = parseParams(type, raw, target);
   } catch (e) {
     if (!(e instanceof ParamError)) throw e;
     const keyNode = get(e.field)?.keyNode;
@@ -586,7 +609,7 @@ function readCheck(
       : e.message;
     r.fail(keyNode ?? entry.value, `${field}.${e.field}`, reason, at);
   }
-  const spec: CheckSpec = {
+  const spec: CheckSpecOf<K> = {
     id,
     target,
     type,
@@ -734,7 +757,18 @@ export function parseConfig(
   if (maintenanceEntry) alerting.maintenance = readMaintenance(r, maintenanceEntry, targets);
   const alerted = ["alerts", "notifiers", "maintenance"].some((k) => topEntry(k)) ||
     Object.keys(alerting.targets).length > 0;
-  return { monitors, checks, targets, ...(alerted ? { alerting } : {}) };
+  const remoteWriteEntry = topEntry("remote_write");
+  const remoteWrite = remoteWriteEntry ? readRemoteWrite(r, remoteWriteEntry) : undefined;
+  const statusEntry = topEntry("status_page");
+  const statusPage = statusEntry ? readStatusPage(r, statusEntry, targets) : undefined;
+  return {
+    monitors,
+    checks,
+    targets,
+    ...(alerted ? { alerting } : {}),
+    ...(remoteWrite ? { remoteWrite } : {}),
+    ...(statusPage ? { statusPage } : {}),
+  };
 }
 
 /** With `errors`, a check's mistake is kept there and the next check is read (`netmon check`). */

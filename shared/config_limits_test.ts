@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "./config.ts";
-import type { CheckSpec } from "./checks.ts";
+import type { CheckSpec, UncheckedSpec } from "./checks.ts";
 import { encodeFrame, parseMessage, ProtocolError, readFrames } from "./protocol.ts";
 import { MAX_CHECK_ID_CHARS, MAX_TARGET_CHARS } from "./limits.ts";
 
@@ -24,7 +24,7 @@ function parse(targets: string): ConfigError | CheckSpec[] {
 }
 
 /** What a monitor says of an assignment with `spec`: null when it takes it. */
-async function monitorRefusal(spec: CheckSpec): Promise<string | null> {
+async function monitorRefusal(spec: UncheckedSpec): Promise<string | null> {
   const frame = encodeFrame({ t: "assign", rev: 1, checks: [spec] });
   try {
     for await (const text of readFrames(ReadableStream.from([frame]))) parseMessage(text);
@@ -49,7 +49,7 @@ function assertRefused(targets: string, line: number, field: string, reason: Reg
 Deno.test("the issue's 1,022-character target: refused at its check with the longest name that fits", async () => {
   const name = "a".repeat(1022);
   // what the monitor says of the check the parser used to accept
-  const spec: CheckSpec = {
+  const spec: UncheckedSpec = {
     id: `${name}/HTTP`,
     target: name,
     type: "HTTP",
@@ -139,7 +139,7 @@ Deno.test("parameters too large for one frame are refused at the check", async (
   const big = `  web:\n    HTTP:\n      url: "http://127.0.0.1/"\n      headers: ${headers}\n` +
     `      body_contains: ${list("a")}\n      body_not_contains: ${list("b")}\n`;
   // each parameter within its own limit, together more than a frame holds
-  const spec: CheckSpec = {
+  const spec: UncheckedSpec = {
     id: "web/HTTP",
     target: "web",
     type: "HTTP",

@@ -11,7 +11,9 @@
  *
  * @module
  */
+import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
+import { errorText } from "./error_text.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,6 +36,14 @@ export interface Transport {
 
 /** A heartbeat tick later than this means this process itself was stalled. */
 const STALL_MS = 1000;
+/** How often liveness is looked at: heartbeats go out at most this late. */
+const TICK_MS = 200;
+
+/** Options of {@linkcode FramedConn}. */
+export interface FramedConnOptions {
+  /** Time for heartbeats and dead-peer detection (default: the real clock). */
+  clock?: Clock;
+}
 
 /** One framed, heartbeated protocol connection. */
 export class FramedConn {
@@ -41,19 +51,29 @@ export class FramedConn {
   readonly peer: string;
   readonly conn: Transport;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #lastSent = performance.now();
-  #lastReceived = performance.now();
-  #lastTick = performance.now();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #clock: Clock;
+  #lastSent: number;
+  #lastReceived: number;
+  #lastTick: number;
+  #timer: TimerHandle | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
 
   /** Wraps `conn`, whose peer is shown as `peer`; heartbeats start at once. */
-  constructor(conn: Transport, peer: string) {
+  constructor(conn: Transport, peer: string, options: FramedConnOptions = {}) {
     this.conn = conn;
     this.peer = peer;
+    this.#clock = options.clock ?? realClock;
+    this.#lastSent = this.#lastReceived = this.#lastTick = this.#clock.now();
     this.#writer = conn.writable.getWriter();
-    this.#timer = setInterval(() => this.#tick(), 200);
+    this.#arm();
+  }
+
+  #arm() {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#tick();
+      if (!this.#closed) this.#arm();
+    }, TICK_MS);
   }
 
   /** Set once the connection has ended. */
@@ -63,7 +83,7 @@ export class FramedConn {
 
   /** Milliseconds since any byte arrived from the peer (a frame still arriving counts). */
   get silentMs(): number {
-    return performance.now() - this.#lastReceived;
+    return this.#clock.now() - this.#lastReceived;
   }
 
   /** Registers a callback for the end of the connection. */
@@ -73,7 +93,7 @@ export class FramedConn {
   }
 
   #tick() {
-    const now = performance.now();
+    const now = this.#clock.now();
     if (now - this.#lastTick > STALL_MS) {
       // this process was stalled (a long synchronous task, a paused VM): what the peer sent
       // meanwhile is still unread, so the silence is ours, not the peer's
@@ -101,7 +121,7 @@ export class FramedConn {
    */
   async sendFrame(json: string): Promise<boolean> {
     if (this.#closed) return false;
-    this.#lastSent = performance.now();
+    this.#lastSent = this.#clock.now();
     try {
       await this.#writer.write(encoder.encode(json + "\n"));
       return true;
@@ -118,7 +138,7 @@ export class FramedConn {
   async *messages(): AsyncGenerator<Message> {
     try {
       const alive = () => {
-        this.#lastReceived = performance.now();
+        this.#lastReceived = this.#clock.now();
       };
       for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
         const msg = parseMessage(frame);
@@ -144,7 +164,7 @@ export class FramedConn {
     if (this.#closed) return;
     this.#closed = { reason, local };
     if (peerCode) this.peerByeCode = peerCode;
-    clearInterval(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     try {
       this.#writer.releaseLock();
       this.conn.close();
@@ -158,10 +178,12 @@ export class FramedConn {
     code: "auth" | "busy" | "replaced" | "shutdown" | "protocol",
   ): Promise<void> {
     if (this.#closed) return;
+    let timer: TimerHandle | undefined;
     await Promise.race([
       this.send({ t: "bye", reason, code }),
-      new Promise((r) => setTimeout(r, 500)),
+      new Promise<void>((r) => timer = this.#clock.setTimeout(() => r(), 500)),
     ]);
+    this.#clock.clearTimeout(timer);
     this.close(reason);
   }
 }
@@ -171,11 +193,4 @@ export function formatAddr(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** A short, user-facing description of an error (no stack). */
-export function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const msg = e.message.replace(/\s*\(os error \d+\)$/, "");
-    return msg.charAt(0).toLowerCase() + msg.slice(1);
-  }
-  return String(e);
-}
+export { errorText } from "./error_text.ts";

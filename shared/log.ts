@@ -29,20 +29,29 @@ export interface LogOptions {
   level?: LogLevel;
   /** `json` writes one JSON object per line. */
   format?: "text" | "json";
+  /**
+   * Where each formatted line goes instead of stderr: the manager's live
+   * view shows them among its events, since lines written to the terminal
+   * under it would be drawn over.
+   */
+  write?: (line: string) => void;
 }
 
-/** Sends netmon's diagnostics to stderr at `level` and above. Safe to call again. */
+/** Sends netmon's diagnostics to stderr (or `write`) at `level` and above. Safe to call again. */
 export function setupLogging(options: LogOptions = {}): void {
   const format = options.format === "json" ? getJsonLinesFormatter() : getTextFormatter({
-    timestamp: "date-time-tz",
+    // a line handed to `write` is shown with the time it is shown at
+    timestamp: options.write ? "none" : "date-time-tz",
     value: (v) => (typeof v === "string" ? v : Deno.inspect(v)),
   });
   resetSync();
   configureSync({
     sinks: {
       stderr: (record: LogRecord) => {
+        const write = options.write;
+        if (write) write(format(record).trimEnd());
         // synchronous, so the last lines before an exit are not lost
-        Deno.stderr.writeSync(encoder.encode(format(record)));
+        else Deno.stderr.writeSync(encoder.encode(format(record)));
       },
     },
     loggers: [

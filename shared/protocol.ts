@@ -71,10 +71,10 @@
 import {
   CHECK_TYPES,
   type CheckResult,
-  type CheckSpec,
   type CheckType,
   type DetailValue,
   type JsonObject,
+  type UncheckedSpec,
 } from "./checks.ts";
 import {
   MAX_CHECK_ID_CHARS,
@@ -139,7 +139,8 @@ export interface WelcomeMsg {
 export interface AssignMsg {
   t: "assign";
   rev: number;
-  checks: CheckSpec[];
+  /** Their params are checked by the monitor (`validChecks` in `shared/params/mod.ts`). */
+  checks: UncheckedSpec[];
   more?: boolean;
 }
 /** Manager → monitor: the results frame whose sequence numbers ran from `from` to `to` is stored. */
@@ -263,11 +264,11 @@ function checkType(o: Obj, k: string): CheckType {
   return v as CheckType;
 }
 
-function validateSpec(v: unknown): CheckSpec {
+function validateSpec(v: unknown): UncheckedSpec {
   if (!isObj(v)) throw new ProtocolError("a check must be an object");
   const params = v.params;
   if (!isObj(params)) throw new ProtocolError(`field "params" must be an object`);
-  const spec: CheckSpec = {
+  const spec: UncheckedSpec = {
     id: str(v, "id", MAX_CHECK_ID_CHARS),
     target: str(v, "target", MAX_TARGET_CHARS),
     type: checkType(v, "type"),

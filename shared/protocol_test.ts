@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { CheckResult, CheckSpec } from "./checks.ts";
+import type { CheckResult, UncheckedSpec } from "./checks.ts";
 import {
   encodeFrame,
   MAX_RESULTS_PER_FRAME,
@@ -96,7 +96,7 @@ Deno.test("readFrames skips blank lines; a CRLF frame keeps its CR and still par
   assert.deepEqual(frames.map((f) => parseMessage(f).t), ["hb", "ack"]);
 });
 
-const SPEC: CheckSpec = {
+const SPEC: UncheckedSpec = {
   id: "x/TCP",
   target: "x",
   type: "TCP",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
+import { paramsOf } from "./params/mod.ts";
 import {
   isSecretName,
   maskOutcome,
@@ -75,16 +76,16 @@ targets:
 `,
     "tasks.yaml",
   );
-  const [http, https, tcp] = config.checks.map((c) => c.spec.params);
-  assert.deepEqual(http!.secret_params, ["lot", "Batch", "mine"]);
-  assert.deepEqual(https!.secret_params, ["lot", "Batch"]);
-  assert.equal(tcp!.secret_params, undefined);
+  const [http, https, tcp] = config.checks.map((c) => c.spec);
+  assert.deepEqual(paramsOf(http!, "HTTP").secret_params, ["lot", "Batch", "mine"]);
+  assert.deepEqual(paramsOf(https!, "HTTPS").secret_params, ["lot", "Batch"]);
+  assert.ok(!("secret_params" in tcp!.params));
   assert.deepEqual(secretRulesOfConfig(config).params, ["lot", "Batch", "mine"]);
   const plain = parseConfig(
     "monitors: [{address: '127.0.0.1:1'}]\ntargets: {a: {HTTP: {url: 'http://127.0.0.1/'}}}\n",
     "tasks.yaml",
   );
-  assert.equal(plain.checks[0]!.spec.params.secret_params, undefined, "absent when none");
+  assert.ok(!("secret_params" in plain.checks[0]!.spec.params), "absent when none");
   assert.throws(
     () =>
       parseConfig(

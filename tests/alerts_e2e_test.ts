@@ -24,10 +24,14 @@ const HOOK_SECRET = "T0KEN-in-the-path";
 const SMTP_PASSWORD = "s3cret-smtp-password";
 
 /** Polls `fn` every 100 ms until it returns true, for at most `timeoutMs`. */
-async function waitUntil(fn: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(
+  fn: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (fn()) return;
+    if (await fn()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
@@ -120,7 +124,7 @@ targets:
       statusEveryMs: 60_000,
       watch: false,
     });
-    const alerts = attachAlerts(manager);
+    const alerts = await attachAlerts(manager);
     try {
       const results: { r: CheckResult; monitor: string }[] = [];
       manager.onResult((r, monitor) => results.push({ r, monitor }));
@@ -129,7 +133,7 @@ targets:
         results.slice(from).filter((x) =>
           x.r.checkId === checkId && x.monitor === monitor && x.r.up === up
         ).length;
-      const db = manager.store.db;
+      const db = manager.store;
 
       for (const m of ["m0", "m1", "m2"]) {
         await waitUntil(() => seen("web/TCP", m, true, 0) >= 2, `${m} sees web up`);
@@ -146,7 +150,7 @@ targets:
         "m1 and m2 still see web up",
       );
       assert.equal(hooks.length, 0, "one monitor's view pages nobody");
-      assert.equal(listIncidents(db, { open: true }).length, 0);
+      assert.equal((await listIncidents(db, { open: true })).length, 0);
 
       // a second one loses it too (and both lose the target under maintenance): an outage
       await peers.get("web1")!.stop();
@@ -171,12 +175,12 @@ targets:
       assert.match(downMail.body, /- m1: bad — TCP Port: 127\.0\.0\.1/);
 
       await waitUntil(
-        () => listIncidents(db, { open: true, target: "quiet" }).length === 1,
+        async () => (await listIncidents(db, { open: true, target: "quiet" })).length === 1,
         "the quiet incident is recorded",
       );
-      const quiet = listIncidents(db, { target: "quiet" })[0]!;
+      const quiet = (await listIncidents(db, { target: "quiet" }))[0]!;
       assert.equal(quiet.notified, false);
-      const quietNotes = listNotifications(db, { incidentId: quiet.id });
+      const quietNotes = await listNotifications(db, { incidentId: quiet.id });
       assert.deepEqual(quietNotes.map((n) => n.status).sort(), ["silenced", "silenced"]);
       assert.match(quietNotes[0]!.error ?? "", /maintenance window quiet-time/);
 
@@ -203,7 +207,7 @@ targets:
         ["resolved", "web/TCP"],
       ]);
       assert.equal(smtp.mails().length, 2);
-      const webNotes = listNotifications(db, { target: "web" });
+      const webNotes = await listNotifications(db, { target: "web" });
       assert.deepEqual(
         webNotes.map((n) => [n.event, n.notifier, n.status, n.attempts]).sort(),
         [
@@ -213,7 +217,7 @@ targets:
           ["resolved", "mail", "sent", 1],
         ],
       );
-      for (const n of listNotifications(db)) {
+      for (const n of await listNotifications(db)) {
         assert.ok(
           !JSON.stringify(n).includes(HOOK_SECRET) && !JSON.stringify(n).includes(SMTP_PASSWORD),
         );

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../shared/config.ts";
 import { CHECK_TYPES } from "../shared/checks.ts";
+import { paramsOf } from "../shared/params/mod.ts";
 import { makeCerts } from "./fixtures/certs.ts";
 import { startNginx } from "./fixtures/nginx.ts";
 import { startUnbound } from "./fixtures/unbound.ts";
@@ -187,7 +188,7 @@ Deno.test("the shipped tasks.yaml (the seed's example) parses into 14 checks", a
   }
   const byId = new Map(config.checks.map((c) => [c.spec.id, c.spec]));
   assert.equal(byId.get("google.com/DNS")!.intervalMs, 1000);
-  assert.equal(byId.get("google.com/TCP")!.params.host, "google.com");
-  assert.equal(byId.get("oregonstate.edu/UDP")!.params.port, 53);
-  assert.equal(byId.get("oregonstate.edu/NTP")!.params.server_address, "pool.ntp.org");
+  assert.equal(paramsOf(byId.get("google.com/TCP")!, "TCP").host, "google.com");
+  assert.equal(paramsOf(byId.get("oregonstate.edu/UDP")!, "UDP").port, 53);
+  assert.equal(paramsOf(byId.get("oregonstate.edu/NTP")!, "NTP").server_address, "pool.ntp.org");
 });

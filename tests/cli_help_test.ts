@@ -59,7 +59,7 @@ Deno.test("a wrong flag exits 2 with a message naming the flag", async () => {
   assert.equal(unknown.code, 2);
   assert.match(
     unknown.stderr,
-    /^netmon: monitor: Unknown option '--frobnicate'; run 'netmon help monitor'$/m,
+    /^netmon: Unknown option '--frobnicate'; run 'netmon help monitor'$/m,
   );
   assert.equal(unknown.stdout, "");
 
@@ -73,7 +73,7 @@ Deno.test("a wrong flag exits 2 with a message naming the flag", async () => {
 
   const ctl = await run("ctl", "status", "--frobnicate");
   assert.equal(ctl.code, 2);
-  assert.match(ctl.stderr, /Unknown option '--frobnicate'/);
+  assert.match(ctl.stderr, /^netmon ctl: Unknown option '--frobnicate'; run 'netmon help ctl'$/m);
 
   const command = await run("monitr");
   assert.equal(command.code, 2);

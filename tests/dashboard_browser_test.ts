@@ -69,7 +69,7 @@ targets:
         const card = page.locator('.card[data-monitor="edge-a"] .status');
         await card.filter({ hasText: "Online" }).waitFor({ timeout: 15_000 });
         await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15_000 });
-        await page.locator('#targets tr[data-check="web/HTTP"] td.state-up').first()
+        await page.locator('#checks li[data-check="web/HTTP"] .mon.up').first()
           .waitFor({ timeout: 15_000 });
 
         // a result that arrives after the page loaded shows up without a reload
@@ -103,6 +103,8 @@ targets:
           1,
           "the page was never reloaded",
         );
+        // the check's own page draws its chart
+        await page.locator('#checks li[data-check="web/HTTP"] a.name').click();
         await page.locator("#chart .u-over").waitFor({ timeout: 15_000 });
         await Deno.mkdir(OUTPUT, { recursive: true });
         await page.screenshot({ path: `${OUTPUT}dashboard-phone.png`, fullPage: true });

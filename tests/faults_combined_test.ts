@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { tempDir } from "./helpers/proc.ts";
+import { smallDisk } from "./helpers/full_disk.ts";
 import { canMakeNetns, makeNetns } from "./helpers/netns.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
 import { assertStoredOrDropped, readMonitorLedger, readStored } from "./helpers/ledger.ts";
@@ -19,13 +20,6 @@ import { assertStoredOrDropped, readMonitorLedger, readStored } from "./helpers/
 const TOKEN = "combined-fault-token";
 const CHECKS = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function run(cmd: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-}
 
 /** Reads one value from a running monitor's spool. */
 function spoolValue(dataDir: string, sql: string): number | null {
@@ -38,21 +32,6 @@ function spoolValue(dataDir: string, sql: string): number | null {
   }
 }
 
-/** Fills the file system holding `path` until a write fails. */
-async function fill(path: string): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true });
-  try {
-    for (const size of [64 * 1024, 4096, 512]) {
-      const block = new Uint8Array(size);
-      try {
-        for (let i = 0; i < 100_000; i++) await file.write(block);
-      } catch { /* full at this block size; go on smaller */ }
-    }
-  } finally {
-    file.close();
-  }
-}
-
 Deno.test({
   name:
     "full disk, changed monitor-id and a 256 kbit/s link in one run: every result stored once or counted",
@@ -61,9 +40,8 @@ Deno.test({
     await using tmp = await tempDir();
     await using ns = await makeNetns();
     await ns.limitRate("256kbit");
-    const data = `${tmp.path}/data`;
-    await Deno.mkdir(data);
-    await run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", data]);
+    await using disk = await smallDisk(3072);
+    const data = disk.path;
     const extra = ["--name", "far", "--token", TOKEN, "--spool-max-mb", "1"];
     let mon = await startMonitor({ dataDir: data, listen: ns.nsAddr, wrap: ns.wrap, extra });
     const port = mon.port;
@@ -79,16 +57,15 @@ Deno.test({
     const db = `${tmp.path}/netmon.db`;
     const opts = { db, extra: ["--token", TOKEN, "--log-level", "info"] };
     let manager = startManager(config, opts);
-    const filler = `${data}/filler`;
     try {
       await manager.waitFor(/Monitor: far$/, 20_000);
       assert.equal((await manager.stop("SIGTERM")).code, 0);
 
       // 1. the disk fills up while no manager listens, and frees again
-      await fill(filler);
+      await disk.fill();
       await mon.proc.waitFor(/Spool: disk full at /, 20_000);
       await sleep(4_000);
-      await Deno.remove(filler);
+      await disk.free();
       await mon.proc.waitFor(/Spool: space returned/, 20_000);
 
       // 2. the monitor restarts under another ID, holding what it measured
@@ -133,8 +110,6 @@ Deno.test({
     } finally {
       await manager.stop("SIGKILL");
       await mon.proc.stop("SIGKILL");
-      await Deno.remove(filler).catch(() => {});
-      await run(["umount", data]).catch(() => {});
     }
   },
 });

@@ -1,6 +1,6 @@
 /**
  * Fault test (issue 10, monitor disk full): the monitor's `--data` is a
- * 3 MB tmpfs, nearly full, and the manager is away while the monitor checks.
+ * 3 MB tmpfs (`smallDisk`), filled while the manager is away and the monitor checks.
  * The spool says "disk full at PATH", keeps numbering and holds results in
  * memory; the manager, back, hears the monitor's spool report (pending,
  * dropped, diskFull) and stores what it is sent; once space returns the
@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers/proc.ts";
+import { smallDisk } from "./helpers/full_disk.ts";
 import { startMonitor } from "./helpers/netmon.ts";
 import { assertStoredOrDropped, readMonitorLedger, readStored } from "./helpers/ledger.ts";
 import { Manager } from "../manager/manager.ts";
@@ -17,11 +18,6 @@ import type { SpoolReport } from "../shared/protocol.ts";
 
 const CHECKS = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function run(cmd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr).trim()}`);
-}
 
 /** Polls `cond` every 100 ms for up to `ms`; returns whether it held. */
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
@@ -38,9 +34,8 @@ Deno.test({
   ignore: Deno.uid() !== 0,
   fn: async () => {
     await using tmp = await tempDir();
-    const data = `${tmp.path}/data`;
-    await Deno.mkdir(data);
-    await run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", data);
+    await using disk = await smallDisk(3072);
+    const data = disk.path;
     const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     (async () => {
       try {
@@ -68,21 +63,16 @@ Deno.test({
     const start = () =>
       Manager.start({ configPath, dbPath, token: "", output: quietOutput, watch: false });
     let manager: Manager | undefined = await start();
-    const filler = `${data}/filler`;
     try {
       const spool = (): SpoolReport | null => manager?.links.get("m")?.state.spool ?? null;
-      assert.ok(await until(() => manager!.store.count() > 0, 20_000), "results arrive");
+      let arrived = 0;
+      manager.onResult(() => arrived++);
+      assert.ok(await until(() => arrived > 0, 20_000), "results arrive");
       assert.ok(await until(() => spool() !== null, 5_000), "the spool report arrives");
       await manager.stop();
       manager = undefined;
-      // leave the spool little room: with 500 results a second it fills within seconds
-      const file = await Deno.open(filler, { write: true, create: true });
-      const block = new Uint8Array(64 * 1024);
-      let filled = 0;
-      try {
-        while (filled < 2 * 1024 * 1024) filled += await file.write(block);
-      } catch { /* full already */ }
-      file.close();
+      // no room left: the spool's next write, with 500 results a second, finds the disk full
+      await disk.fill();
       await mon.proc.waitFor(new RegExp(`disk full at ${data}/spool\\.db`), 60_000);
       // results held in memory meanwhile, until the bound drops the oldest
       await mon.proc.waitFor(/Spool full: dropped/, 30_000);
@@ -97,7 +87,7 @@ Deno.test({
         await until(() => (spool()?.pending ?? Infinity) < CHECKS * 2, 30_000),
         `the backlog drains while the disk is full: ${JSON.stringify(spool())}`,
       );
-      await Deno.remove(filler);
+      await disk.free();
       assert.ok(
         await until(() => spool()?.diskFull === null, 10_000),
         `the spool writes again once space returns: ${JSON.stringify(spool())}`,
@@ -132,7 +122,6 @@ Deno.test({
       await manager?.stop();
       await mon.proc.stop("SIGKILL");
       target.close();
-      await run("umount", data).catch(() => {});
     }
   },
 });

@@ -114,7 +114,7 @@ targets:
       });
       await dash.goto(`${http.url}/`);
       await dash.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15_000 });
-      await dash.locator('#targets tr[data-check="web/TCP"]').first().waitFor({ timeout: 15_000 });
+      await dash.locator('#checks li[data-check="web/TCP"]').first().waitFor({ timeout: 15_000 });
       await dash.locator('.card[data-monitor="far"]').waitFor({ timeout: 15_000 });
       const violations = await dash.evaluate(() =>
         (globalThis as unknown as { violations: string[] }).violations

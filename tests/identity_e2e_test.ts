@@ -2,9 +2,12 @@
  * Identity that can't be confused (issue 10): results are numbered within a
  * spool epoch and acknowledged per frame, so a forged sequence number, a
  * deleted spool, a changed `monitor-id` and a copied one each leave every
- * result stored exactly once. Real processes through `./netmon`.
+ * result stored exactly once. And one name per monitor (issue 13): the
+ * configuration's, wherever a person or a program reads it. Real processes
+ * through `./netmon`.
  */
 import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
 import { tempDir } from "./helpers/proc.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
 import {
@@ -305,6 +308,113 @@ Deno.test("two monitors with a copied monitor-id are both stored, and the manage
     await manager.stop("SIGKILL");
     await a.proc.stop("SIGKILL");
     await b.proc.stop("SIGKILL");
+    target.close();
+  }
+});
+
+/** `text` with every mention of what the monitor calls itself as a detail removed. */
+function withoutDetail(text: string): string {
+  return text.replaceAll('"reportedName":"vm"', "").replaceAll("calls itself vm", "");
+}
+
+Deno.test("a monitor named nyc-1 in tasks.yaml that calls itself vm is nyc-1 everywhere, vm only as a detail", async () => {
+  await using tmp = await tempDir();
+  const target = openPort();
+  await using mon = await startMonitor({ dataDir: `${tmp.path}/m`, extra: ["--name", "vm"] });
+  const config = await writeConfig(
+    tmp.path,
+    [{ name: "nyc-1", port: mon.port }],
+    (target.addr as Deno.NetAddr).port,
+  );
+  await using manager = startManager(config, {
+    db: `${tmp.path}/netmon.db`,
+    extra: ["--status-every", "1"],
+  });
+  try {
+    const url = (await manager.waitFor(/API and dashboard on http:\/\/\S+\//, 30_000))
+      .match(/(http:\/\/\S+)\/$/)![1]!;
+    // the log: results, the status block and the connection event
+    await manager.waitFor(/Monitor: nyc-1$/);
+    await manager.waitFor(
+      new RegExp(
+        `^127\\.0\\.0\\.1:${mon.port}: Online \\(name nyc-1, calls itself vm, ID ${mon.id}, `,
+      ),
+    );
+    assert.ok(
+      manager.lines.some((l) =>
+        l.startsWith(`Connected to monitoring service at 127.0.0.1:${mon.port} `) &&
+        l.endsWith(`(monitor ID: ${mon.id}, name: nyc-1, calls itself vm)`)
+      ),
+      manager.lines.join("\n"),
+    );
+
+    // the live event stream the dashboard reads, while the API is asked
+    const events = await fetch(`${url}/api/v1/events`);
+    const sse = (async () => {
+      let text = "";
+      const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+      while (!/event: result\ndata: .*"monitorName":"nyc-1"/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      await reader.cancel();
+      return text;
+    })();
+    const get = async (path: string) => {
+      const res = await fetch(`${url}${path}`);
+      assert.equal(res.status, 200, path);
+      return await res.text();
+    };
+    const monitors = JSON.parse(await get("/api/v1/monitors"));
+    assert.equal(monitors.length, 1);
+    assert.equal(monitors[0].name, "nyc-1");
+    assert.equal(monitors[0].reportedName, "vm");
+    const targets = JSON.parse(await get("/api/v1/targets"));
+    assert.deepEqual([...new Set(targets.map((t: { monitor: string }) => t.monitor))], ["nyc-1"]);
+    const metrics = await get("/metrics");
+    assert.match(metrics, /monitor="nyc-1"/);
+    const bodies: Record<string, string> = {
+      log: manager.lines.join("\n"),
+      "/api/v1/monitors": JSON.stringify(monitors),
+      "/api/v1/status": await get("/api/v1/status"),
+      "/api/v1/targets": JSON.stringify(targets),
+      "/api/v1/results": await get("/api/v1/results?limit=50"),
+      "/api/v1/config": await get("/api/v1/config"),
+      "/metrics": metrics,
+      "/api/v1/events": await sse,
+    };
+    assert.match(bodies["/api/v1/events"]!, /"monitorName":"nyc-1"/);
+    for (const [where, text] of Object.entries(bodies)) {
+      assert.doesNotMatch(withoutDetail(text), /\bvm\b/, `${where} names the monitor vm:\n${text}`);
+    }
+
+    // the dashboard, as a browser renders it
+    if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
+      const profile = await Deno.makeTempDir({ dir: tmp.path, prefix: "chromium-" });
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: "/usr/bin/chromium",
+        headless: true,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${url}/`);
+        await page.getByText("nyc-1").first().waitFor({ timeout: 15_000 });
+        await page.getByText("Online").first().waitFor({ timeout: 15_000 });
+        // the card says what the monitor calls itself, as a detail of nyc-1's
+        await page.getByText("calls itself vm").first().waitFor({ timeout: 15_000 });
+        const shown = await page.locator("body").innerText();
+        assert.doesNotMatch(
+          withoutDetail(shown),
+          /\bvm\b/,
+          `the dashboard names the monitor vm:\n${shown}`,
+        );
+      } finally {
+        await browser.close();
+      }
+    }
+  } finally {
     target.close();
   }
 });

@@ -63,7 +63,7 @@ targets:
       statusEveryMs: 60_000,
       watch: false,
     });
-    const alerts = attachAlerts(manager);
+    const alerts = await attachAlerts(manager);
     try {
       let results = 0;
       manager.onResult((_r, monitor) => monitor === "m1" && results++);
@@ -104,7 +104,7 @@ targets:
         ["opened", "offline", "m1"],
         ["resolved", "offline", "m1"],
       ]);
-      const stored = listIncidents(manager.store.db);
+      const stored = await listIncidents(manager.store);
       assert.deepEqual(stored.map((i) => [i.checkId, i.resolvedAt !== null]), [[
         "monitor:m1",
         true,

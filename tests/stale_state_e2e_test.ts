@@ -191,6 +191,7 @@ targets:
           body: JSON.stringify({ check: "web/HTTP" }),
         });
         assert.equal(paused.status, 200);
+        await paused.body?.cancel(); // an unread body is a leak to the resource sanitizer
         await until("the paused check turns unknown on a live monitor", 15_000, async () => {
           const rows = await targets();
           return stateOf(rows, "web/HTTP", "edge-a") === "unknown" &&

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { startManager } from "./helpers/netmon.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
+import { fakeTargetsYaml } from "../bench/worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const MONITORS = 3;
@@ -54,8 +55,8 @@ async function ingestWithReaders(): Promise<"done" | "again"> {
         "monitors:",
         ...ports.map((p, i) => `  - { address: "127.0.0.1:${p}", name: m${i} }`),
         "targets:",
-        "  bench:",
-        "    TCP: { host: 127.0.0.1, port: 9, frequency: 60 }",
+        // the checks the fake monitors report: the manager stores only assigned ones
+        ...fakeTargetsYaml(9),
         "",
       ].join("\n"),
     );

@@ -15,7 +15,7 @@
  * const manager = await Manager.start({
  *   configPath: "tasks.yaml", dbPath: "netmon.db", token: "", output: new TextOutput(),
  * });
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * // ... on shutdown, before the store closes:
  * await alerts.stop();
  * await manager.stop();
@@ -23,12 +23,12 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
 import type { CheckResult } from "../../shared/checks.ts";
 import type { Config } from "../../shared/config.ts";
 import type { NotifierConfig } from "../../shared/config_alerts.ts";
 import { logger } from "../../shared/log.ts";
 import type { Manager } from "../manager.ts";
+import type { Store } from "../store.ts";
 import { AlertEngine, type AlertEvent, type Incident } from "./engine.ts";
 import { activeWindow } from "./maintenance.ts";
 import { buildMessage } from "./message.ts";
@@ -57,8 +57,8 @@ const log = logger("alerts");
  * ```
  */
 export interface AlertsOptions {
-  /** Where incidents and notifications go (default: the manager's result database). */
-  db?: DatabaseSync;
+  /** Where incidents and notifications go (default: the manager's store). */
+  store?: Store;
 }
 
 /**
@@ -66,7 +66,7 @@ export interface AlertsOptions {
  *
  * @example
  * ```ts ignore
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * console.log(alerts.openIncidents.length);
  * await alerts.stop();
  * ```
@@ -83,10 +83,10 @@ export class Alerts {
   #sweepTimer: ReturnType<typeof setInterval>;
   #sweepSoon: ReturnType<typeof setTimeout> | undefined;
 
-  /** Subscribes to `manager`'s results and monitor status. */
-  constructor(manager: Manager, options: AlertsOptions = {}) {
+  /** Subscribes to `manager`'s results and monitor status; `store` holds the incidents open at start. */
+  constructor(manager: Manager, store: AlertStore) {
     this.#manager = manager;
-    this.store = new AlertStore(options.db ?? manager.store.db);
+    this.store = store;
     const open = this.store.openIncidents();
     this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
     this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
@@ -113,13 +113,21 @@ export class Alerts {
     );
     // a monitor offline long enough is news without any result or status change
     this.#sweepTimer = setInterval(() => this.#guard(() => this.#sweep()), 1000);
+    // in a cluster the lease moves: a new leader starts from the incidents the store holds
+    this.#unsubscribe.push(manager.onLeadership((leader) => {
+      if (!leader) return;
+      const open = this.store.openIncidents();
+      this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
+      this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
+    }));
   }
 
   /** Opens and resolves monitor-offline incidents. */
   #sweep() {
-    if (this.#stop.signal.aborted) return;
+    // in a cluster only the manager holding the lease evaluates and notifies
+    if (this.#stop.signal.aborted || !this.#manager.leads) return;
     const config = this.#manager.config;
-    const links = [...this.#manager.links.values()].map((l) => ({ ...l.state, online: l.online }));
+    const links = this.#manager.states().map((s) => ({ ...s, online: s.status === "Online" }));
     const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
     const now = Date.now();
     for (const e of this.#offline.sweep(links, afterMs, now)) this.#handleOffline(e, config, now);
@@ -151,7 +159,7 @@ export class Alerts {
   }
 
   #onResult(r: CheckResult, monitor: string) {
-    if (this.#stop.signal.aborted) return;
+    if (this.#stop.signal.aborted || !this.#manager.leads) return;
     const config = this.#manager.config;
     const now = Date.now();
     const events: AlertEvent[] = [];
@@ -159,7 +167,7 @@ export class Alerts {
       this.#config = config;
       events.push(...this.#engine.prune(config, now));
     }
-    const online = (name: string) => this.#manager.links.get(name)?.online ?? false;
+    const online = (name: string) => this.#manager.isOnline(name);
     events.push(...this.#engine.observe(r, monitor, config, now, online));
     for (const e of events) this.#handle(e, config, now);
     this.#announceLate(r.checkId, config, now);
@@ -264,6 +272,7 @@ export class Alerts {
     for (const u of this.#unsubscribe) u();
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight]);
+    await this.store.flush();
   }
 }
 
@@ -272,10 +281,10 @@ export class Alerts {
  *
  * @example
  * ```ts ignore
- * const alerts = attachAlerts(manager);
+ * const alerts = await attachAlerts(manager);
  * await alerts.stop();
  * ```
  */
-export function attachAlerts(manager: Manager, options: AlertsOptions = {}): Alerts {
-  return new Alerts(manager, options);
+export async function attachAlerts(manager: Manager, options: AlertsOptions = {}): Promise<Alerts> {
+  return new Alerts(manager, await AlertStore.load(options.store ?? manager.store));
 }

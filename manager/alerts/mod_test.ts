@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { freeTcpPort } from "../../tests/helpers/ports.ts";
 import { startQuietManager } from "../../tests/helpers/manager.ts";
 import { attachAlerts, listIncidents, listNotifications } from "./mod.ts";
-import { AlertStore } from "./store.ts";
 
 Deno.test("attachAlerts() resolves at start an incident of a check removed while the manager was down", async () => {
   await using q = await startQuietManager(
@@ -11,7 +10,7 @@ Deno.test("attachAlerts() resolves at start an incident of a check removed while
   );
   const manager = q.manager;
   // an incident left open by an earlier run, for a check no longer in tasks.yaml
-  new AlertStore(manager.store.db).opened({
+  await manager.store.incidentOpened({
     id: crypto.randomUUID(),
     checkId: "gone/TCP",
     target: "gone",
@@ -24,12 +23,13 @@ Deno.test("attachAlerts() resolves at start an incident of a check removed while
     vantage: [],
     detail: "1 of 1 monitors see it down (quorum 1)",
   });
-  assert.equal(listIncidents(manager.store.db, { open: true }).length, 1);
-  const alerts = attachAlerts(manager);
+  assert.equal((await listIncidents(manager.store, { open: true })).length, 1);
+  const alerts = await attachAlerts(manager);
   try {
-    const open = listIncidents(manager.store.db, { open: true });
+    await alerts.store.flush();
+    const open = await listIncidents(manager.store, { open: true });
     assert.equal(open.length, 0, "the removed check's incident is resolved");
-    const all = listIncidents(manager.store.db);
+    const all = await listIncidents(manager.store);
     assert.equal(all.length, 1);
     assert.notEqual(all[0]!.resolvedAt, null);
   } finally {
@@ -53,14 +53,14 @@ targets:
     TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
 `,
   );
-  const db = q.manager.store.db;
-  const alerts = attachAlerts(q.manager);
+  const db = q.manager.store;
+  const alerts = await attachAlerts(q.manager);
   try {
     const deadline = performance.now() + 10_000;
-    while (listIncidents(db).length === 0 && performance.now() < deadline) {
+    while ((await listIncidents(db)).length === 0 && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    const [i] = listIncidents(db);
+    const [i] = await listIncidents(db);
     assert.ok(i, "the incident opened");
     assert.deepEqual([i.checkId, i.condition, i.target, i.notified], [
       "monitor:far",
@@ -69,7 +69,8 @@ targets:
       false,
     ]);
     assert.match(i.detail, /^monitor far offline since \d{4}-.*\((Offline|Reconnecting)/);
-    const notes = listNotifications(db, { incidentId: i.id });
+    await alerts.store.flush();
+    const notes = await listNotifications(db, { incidentId: i.id });
     assert.deepEqual(notes.map((n) => [n.notifier, n.status]), [["hook", "silenced"]]);
     assert.match(notes[0]!.error ?? "", /maintenance window all-day/);
     assert.equal(alerts.openIncidents.length, 1);

@@ -1,181 +1,59 @@
 /**
- * Incidents and notifications in the manager's SQLite database, beside the
- * results: every notification attempt's outcome is recorded, so the API and
- * the dashboard can show what was sent, when, and what failed.
+ * Incidents and notifications in the manager's store, beside the results:
+ * every notification attempt's outcome is recorded, so the API and the
+ * dashboard can show what was sent, when, and what failed. The SQL is the
+ * store's (`../store/sql.ts`); this is the alert engine's synchronous view
+ * of it: writes are queued in order, and whether an opening was announced
+ * is known without a query.
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
- * import { listIncidents, listNotifications } from "./store.ts";
- * const db = new DatabaseSync(":memory:");
- * console.assert(listIncidents(db).length === 0 && listNotifications(db).length === 0);
- * db.close();
+ * import { openStore } from "../store.ts";
+ * import { AlertStore, listIncidents } from "./store.ts";
+ * const store = await openStore(":memory:");
+ * const alerts = await AlertStore.load(store);
+ * console.assert(alerts.openIncidents().length === 0);
+ * console.assert((await listIncidents(store)).length === 0);
+ * await store.close();
  * ```
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
-import type { Condition, Incident, VantageView } from "./engine.ts";
+import { logger } from "../../shared/log.ts";
+import type {
+  AlertQuery,
+  NewNotification,
+  NotificationStatus,
+  Store,
+  StoredIncident,
+  StoredNotification,
+} from "../store.ts";
+import type { Incident } from "./engine.ts";
 
-/**
- * What happened to one notification.
- *
- * @example
- * ```ts
- * import type { NotificationStatus } from "./store.ts";
- * const s: NotificationStatus = "silenced";
- * ```
- */
-export type NotificationStatus = "pending" | "sent" | "failed" | "silenced";
+export type {
+  AlertQuery,
+  NewNotification,
+  NotificationStatus,
+  StoredIncident,
+  StoredNotification,
+} from "../store.ts";
 
-/**
- * One message to one notifier about one incident event.
- *
- * @example
- * ```ts
- * import type { StoredNotification } from "./store.ts";
- * const n: StoredNotification = {
- *   id: "n1", incidentId: "i1", event: "opened", notifier: "ops", notifierType: "webhook",
- *   status: "sent", attempts: 1, createdAt: 0, finishedAt: 1, error: null, title: "DOWN: x/TCP",
- * };
- * ```
- */
-export interface StoredNotification {
-  id: string;
-  incidentId: string;
-  event: "opened" | "resolved";
-  notifier: string;
-  notifierType: string;
-  status: NotificationStatus;
-  attempts: number;
-  /** Wall-clock times. */
-  createdAt: number;
-  finishedAt: number | null;
-  /** Why the last attempt failed, or why it was silenced (never a secret). */
-  error: string | null;
-  title: string;
-}
-
-/**
- * An incident as stored, with whether its opening was announced.
- *
- * @example
- * ```ts
- * import type { StoredIncident } from "./store.ts";
- * const show = (i: StoredIncident) => `${i.checkId} ${i.condition} ${i.notified}`;
- * ```
- */
-export interface StoredIncident extends Incident {
-  /** The opening was sent (not silenced by maintenance). */
-  notified: boolean;
-}
-
-/**
- * Filters for {@linkcode listIncidents} and {@linkcode listNotifications}.
- *
- * @example
- * ```ts
- * import type { AlertQuery } from "./store.ts";
- * const q: AlertQuery = { limit: 20, open: true };
- * ```
- */
-export interface AlertQuery {
-  /** At most this many rows (default 100, at most 10 000). */
-  limit?: number;
-  /** Only incidents still open (incidents only). */
-  open?: boolean;
-  /** Only notifications about this incident (notifications only). */
-  incidentId?: string;
-  target?: string;
-}
-
-/**
- * Creates the alert tables if they are missing. Safe to call on every open.
- *
- * @example
- * ```ts
- * import { DatabaseSync } from "node:sqlite";
- * import { ensureAlertSchema } from "./store.ts";
- * ensureAlertSchema(new DatabaseSync(":memory:"));
- * ```
- */
-export function ensureAlertSchema(db: DatabaseSync): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS alert_incidents (
-      id TEXT PRIMARY KEY,
-      check_id TEXT NOT NULL,
-      target TEXT NOT NULL,
-      type TEXT NOT NULL,
-      condition TEXT NOT NULL,
-      opened_at INTEGER NOT NULL,
-      resolved_at INTEGER,
-      quorum INTEGER NOT NULL,
-      running INTEGER NOT NULL,
-      vantage TEXT NOT NULL,
-      detail TEXT NOT NULL,
-      notified INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS alert_incidents_opened ON alert_incidents (opened_at);
-    CREATE TABLE IF NOT EXISTS alert_notifications (
-      id TEXT PRIMARY KEY,
-      incident_id TEXT NOT NULL,
-      event TEXT NOT NULL,
-      notifier TEXT NOT NULL,
-      notifier_type TEXT NOT NULL,
-      status TEXT NOT NULL,
-      attempts INTEGER NOT NULL,
-      created_at INTEGER NOT NULL,
-      finished_at INTEGER,
-      error TEXT,
-      title TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS alert_notifications_created ON alert_notifications (created_at);
-  `);
-}
-
-function limitOf(q: AlertQuery): number {
-  return Math.max(1, Math.min(q.limit ?? 100, 10_000));
-}
-
-function rowToIncident(row: Record<string, unknown>): StoredIncident {
-  return {
-    id: String(row.id),
-    checkId: String(row.check_id),
-    target: String(row.target),
-    type: String(row.type) as Incident["type"],
-    condition: String(row.condition) as Condition,
-    openedAt: Number(row.opened_at),
-    resolvedAt: row.resolved_at === null ? null : Number(row.resolved_at),
-    quorum: Number(row.quorum),
-    running: Number(row.running),
-    vantage: JSON.parse(String(row.vantage)) as VantageView[],
-    detail: String(row.detail),
-    notified: Number(row.notified) === 1,
-  };
-}
+const log = logger("alerts");
 
 /**
  * Incidents, newest first.
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { listIncidents } from "./store.ts";
- * const open = listIncidents(new DatabaseSync(":memory:"), { open: true, limit: 10 });
- * console.assert(open.length === 0);
+ * const store = await openStore(":memory:");
+ * console.assert((await listIncidents(store, { open: true, limit: 10 })).length === 0);
+ * await store.close();
  * ```
  */
-export function listIncidents(db: DatabaseSync, q: AlertQuery = {}): StoredIncident[] {
-  ensureAlertSchema(db);
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (q.open) where.push("resolved_at IS NULL");
-  if (q.target) where.push("target = ?"), args.push(q.target);
-  const rows = db.prepare(
-    `SELECT * FROM alert_incidents ${where.length ? "WHERE " + where.join(" AND ") : ""}
-     ORDER BY opened_at DESC, rowid DESC LIMIT ?`,
-  ).all(...args, limitOf(q)) as Record<string, unknown>[];
-  return rows.map(rowToIncident);
+export function listIncidents(store: Store, q: AlertQuery = {}): Promise<StoredIncident[]> {
+  return store.incidents(q);
 }
 
 /**
@@ -183,124 +61,90 @@ export function listIncidents(db: DatabaseSync, q: AlertQuery = {}): StoredIncid
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { listNotifications } from "./store.ts";
- * console.assert(listNotifications(new DatabaseSync(":memory:"), { limit: 5 }).length === 0);
+ * const store = await openStore(":memory:");
+ * console.assert((await listNotifications(store, { limit: 5 })).length === 0);
+ * await store.close();
  * ```
  */
-export function listNotifications(db: DatabaseSync, q: AlertQuery = {}): StoredNotification[] {
-  ensureAlertSchema(db);
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (q.incidentId) where.push("n.incident_id = ?"), args.push(q.incidentId);
-  if (q.target) where.push("i.target = ?"), args.push(q.target);
-  const rows = db.prepare(
-    `SELECT n.* FROM alert_notifications n LEFT JOIN alert_incidents i ON i.id = n.incident_id
-     ${where.length ? "WHERE " + where.join(" AND ") : ""}
-     ORDER BY n.created_at DESC, n.rowid DESC LIMIT ?`,
-  ).all(...args, limitOf(q)) as Record<string, unknown>[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    incidentId: String(row.incident_id),
-    event: String(row.event) as StoredNotification["event"],
-    notifier: String(row.notifier),
-    notifierType: String(row.notifier_type),
-    status: String(row.status) as NotificationStatus,
-    attempts: Number(row.attempts),
-    createdAt: Number(row.created_at),
-    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
-    error: row.error === null ? null : String(row.error),
-    title: String(row.title),
-  }));
+export function listNotifications(store: Store, q: AlertQuery = {}): Promise<StoredNotification[]> {
+  return store.notifications(q);
 }
 
 /**
- * Writes incidents and notifications as the alert engine moves.
+ * Writes incidents and notifications as the alert engine moves. Writes are
+ * queued and run in order; one that fails is logged (the engine's state in
+ * memory goes on), and {@linkcode flush} waits for the queue.
  *
  * @example
  * ```ts
- * import { DatabaseSync } from "node:sqlite";
+ * import { openStore } from "../store.ts";
  * import { AlertStore } from "./store.ts";
- * const store = new AlertStore(new DatabaseSync(":memory:"));
- * console.assert(store.openIncidents().length === 0);
+ * const alerts = await AlertStore.load(await openStore(":memory:"));
+ * console.assert(!alerts.wasNotified("no-such-incident"));
  * ```
  */
 export class AlertStore {
-  readonly db: DatabaseSync;
+  readonly store: Store;
+  #open: StoredIncident[];
+  #notified: Set<string>;
+  #tail: Promise<void> = Promise.resolve();
 
-  /** Uses `db` (typically the result store's), creating the tables if needed. */
-  constructor(db: DatabaseSync) {
-    this.db = db;
-    ensureAlertSchema(db);
+  private constructor(store: Store, open: StoredIncident[]) {
+    this.store = store;
+    this.#open = open;
+    this.#notified = new Set(open.filter((i) => i.notified).map((i) => i.id));
   }
 
-  /** Incidents still open, for the engine to pick up after a restart. */
+  /** Reads the incidents still open from `store`. */
+  static async load(store: Store): Promise<AlertStore> {
+    return new AlertStore(store, await store.incidents({ open: true, limit: 10_000 }));
+  }
+
+  /** The incidents open when {@linkcode load} read them, for the engine to pick up after a restart. */
   openIncidents(): StoredIncident[] {
-    return listIncidents(this.db, { open: true, limit: 10_000 });
+    return this.#open;
+  }
+
+  #queue(what: string, write: () => Promise<void>) {
+    this.#tail = this.#tail.then(write).catch((e) => {
+      log.error("Could not record {what}: {e}", { what, e });
+    });
+  }
+
+  /** Waits for every write queued so far. */
+  flush(): Promise<void> {
+    return this.#tail;
   }
 
   /** Records a newly opened incident. */
   opened(i: Incident): void {
-    this.db.prepare(
-      `INSERT INTO alert_incidents (id, check_id, target, type, condition, opened_at, resolved_at,
-        quorum, running, vantage, detail) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
-    ).run(
-      i.id,
-      i.checkId,
-      i.target,
-      i.type,
-      i.condition,
-      i.openedAt,
-      i.quorum,
-      i.running,
-      JSON.stringify(i.vantage),
-      i.detail,
-    );
+    const copy = structuredClone(i);
+    this.#queue(`incident ${i.id}`, () => this.store.incidentOpened(copy));
   }
 
   /** Records that an incident resolved. */
   resolved(i: Incident): void {
-    this.db.prepare(
-      "UPDATE alert_incidents SET resolved_at = ?, vantage = ?, detail = ? WHERE id = ?",
-    ).run(i.resolvedAt, JSON.stringify(i.vantage), i.detail, i.id);
+    const copy = structuredClone(i);
+    this.#queue(`incident ${i.id}`, () => this.store.incidentResolved(copy));
   }
 
   /** Marks the opening of incident `id` as announced. */
   markNotified(id: string): void {
-    this.db.prepare("UPDATE alert_incidents SET notified = 1 WHERE id = ?").run(id);
+    this.#notified.add(id);
+    this.#queue(`incident ${id}`, () => this.store.markNotified(id));
   }
 
   /** Whether the opening of incident `id` was announced. */
   wasNotified(id: string): boolean {
-    const row = this.db.prepare("SELECT notified FROM alert_incidents WHERE id = ?").get(id) as
-      | { notified: number }
-      | undefined;
-    return Number(row?.notified ?? 0) === 1;
+    return this.#notified.has(id);
   }
 
   /** Records a notification; returns its ID. */
-  addNotification(
-    n: Omit<StoredNotification, "id" | "attempts" | "finishedAt" | "error"> & {
-      error?: string;
-    },
-  ): string {
+  addNotification(n: NewNotification): string {
     const id = crypto.randomUUID();
-    const done = n.status === "silenced" ? n.createdAt : null;
-    this.db.prepare(
-      `INSERT INTO alert_notifications (id, incident_id, event, notifier, notifier_type, status,
-        attempts, created_at, finished_at, error, title) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-    ).run(
-      id,
-      n.incidentId,
-      n.event,
-      n.notifier,
-      n.notifierType,
-      n.status,
-      n.createdAt,
-      done,
-      n.error ?? null,
-      n.title,
-    );
+    this.#queue(`notification ${id}`, () => this.store.addNotification(id, n));
     return id;
   }
 
@@ -309,8 +153,6 @@ export class AlertStore {
     id: string,
     u: { status: NotificationStatus; attempts: number; error: string | null; finishedAt?: number },
   ): void {
-    this.db.prepare(
-      "UPDATE alert_notifications SET status = ?, attempts = ?, error = ?, finished_at = ? WHERE id = ?",
-    ).run(u.status, u.attempts, u.error, u.finishedAt ?? null, id);
+    this.#queue(`notification ${id}`, () => this.store.updateNotification(id, u));
   }
 }

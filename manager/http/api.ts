@@ -5,8 +5,12 @@
  * - `GET /api/v1/status`, `/monitors`, `/config`, `/targets` — current state
  * - `GET /api/v1/results`, `/rollups`, `/chart` — history, paged by `cursor`
  * - `GET /api/v1/events` — Server-Sent Events: `result` and `status`
+ * - `GET /api/v1/incidents` — open and past incidents (`incidents.ts`)
+ * - `GET /api/v1/heartbeats` — the newest results of every check, for the dashboard's strips
  * - `POST /api/v1/run`, `/pause`, `/resume`, `/reload` — control
  * - `GET /metrics` — Prometheus; `GET /` — the dashboard
+ * - public, without the token: `GET /healthz` (`health.ts`), `/status`
+ *   (`status_page.ts`), `/badge/{target}/{check}.svg` (`badges.ts`), the favicon
  *
  * @example
  * ```ts ignore
@@ -17,18 +21,26 @@
  *
  * @module
  */
+import { timingSafeEqual } from "../../shared/timing_safe.ts";
 import type { CheckSpec } from "../../shared/checks.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Manager } from "../manager.ts";
+import type { ReloadResponse, RunResponse, StatusResponse } from "./api_types.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { type HistoryFilter, HistoryQueryError, type Resolution } from "../rollups.ts";
 import { Live } from "./live.ts";
 import { secretsOf } from "../alerts/notifiers.ts";
 import { maskSecrets, secretRulesOfConfig } from "../../shared/secrets.ts";
-import { listIncidents } from "../alerts/store.ts";
 import type { Config } from "../../shared/config.ts";
 import { serveStatic } from "./static.ts";
 import { type CheckState, freshnessOf, type Judge, staleAfterMs, stateOf } from "../freshness.ts";
+import { IncidentQueryError, incidentsAnswer } from "./incidents.ts";
+import { health } from "./health.ts";
+import { badgeCheckId, badgeResponse, checkUptime } from "./badges.ts";
+import { renderStatusPage } from "./status_page.ts";
+import { heartbeats } from "./heartbeats.ts";
+import { isPublicPath } from "./guard.ts";
+import { isPublicTarget } from "../../shared/config_status_page.ts";
 
 /** Options of {@linkcode createApi}. */
 export interface ApiOptions {
@@ -78,6 +90,10 @@ export interface TargetRow {
   freshUntil: number | null;
   summary: string | null;
   error: string | null;
+  /** Days until the earliest certificate the newest result saw expires (HTTPS/TLS checks), else null. */
+  certDaysLeft: number | null;
+  /** The monitor's labels from `tasks.yaml`. */
+  monitorLabels: string[];
   uptime: { h24: number | null; d7: number | null; d30: number | null };
 }
 
@@ -86,25 +102,25 @@ const SECRET_KEY = /pass|secret|token|key/i;
 
 /** Builds the API of `manager`. */
 export function createApi(manager: Manager, options: ApiOptions): Api {
-  const live = new Live(manager, manager.history.latest(), {
+  const live = new Live(manager, {
     maxQueueBytes: options.sseQueueBytes,
   });
   const judge = freshnessOf(manager);
 
   const routes: Record<string, (req: Request, url: URL) => Response | Promise<Response>> = {
-    "GET /api/v1/status": () => json(status(manager)),
+    "GET /api/v1/status": async () => json(await status(manager)),
     "GET /api/v1/monitors": () => json(manager.states()),
     "GET /api/v1/config": () => json(redactConfig(manager.config)),
-    "GET /api/v1/targets": () => json(targets(manager, live, judge)),
-    "GET /api/v1/results": (_req, url) => json(manager.history.results(filter(url))),
-    "GET /api/v1/rollups": (_req, url) => {
+    "GET /api/v1/targets": async () => json(await targets(manager, live, judge)),
+    "GET /api/v1/results": async (_req, url) => json(await manager.history.results(filter(url))),
+    "GET /api/v1/rollups": async (_req, url) => {
       const r = url.searchParams.get("resolution") ?? "minute";
       if (r !== "minute" && r !== "hour") {
         throw new ApiError(400, `resolution must be minute or hour, got "${r}"`);
       }
-      return json(manager.history.rollups(r as Resolution, filter(url)));
+      return json(await manager.history.rollups(r as Resolution, filter(url)));
     },
-    "GET /api/v1/chart": (_req, url) => {
+    "GET /api/v1/chart": async (_req, url) => {
       const check = url.searchParams.get("check");
       if (!check) throw new ApiError(400, "check is required, e.g. check=web/HTTP");
       const to = time(url, "to") ?? Date.now();
@@ -113,14 +129,45 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
       const spec = manager.config.checks.find((c) => c.spec.id === check)?.spec;
       // the dashboard breaks its lines where results are missing for longer than two intervals
       return json({
-        ...manager.history.chart(check, from, to),
+        ...await manager.history.chart(check, from, to),
         intervalMs: spec?.intervalMs ?? null,
+      });
+    },
+    "GET /api/v1/incidents": async (_req, url) =>
+      json(
+        await incidentsAnswer(
+          manager.store,
+          url.searchParams,
+          manager.config.alerting?.maintenance ?? [],
+        ),
+      ),
+    "GET /api/v1/heartbeats": async (_req, url) => {
+      const n = Number(url.searchParams.get("limit") ?? 30);
+      if (!Number.isInteger(n) || n < 1 || n > 200) {
+        throw new ApiError(400, "limit must be a whole number from 1 to 200");
+      }
+      return json(await heartbeats(manager.store, manager.config.checks.map((c) => c.spec.id), n));
+    },
+    "GET /healthz": async () => {
+      const h = await health(manager.store);
+      return json(h, h.ok ? 200 : 503);
+    },
+    "GET /status": async () => {
+      const page = manager.config.statusPage;
+      if (!page) {
+        throw new ApiError(
+          404,
+          "no status page is configured: add status_page: with groups of targets to tasks.yaml",
+        );
+      }
+      return new Response(await renderStatusPage(page, await publicSource(), Date.now()), {
+        headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
       });
     },
     "GET /api/v1/events": () => live.stream({ managerId: manager.managerId, version: VERSION }),
     "POST /api/v1/run": async (req) => {
       const ids = select(manager, await body(req));
-      const ran: { checkId: string; monitor: string }[] = [];
+      const ran: RunResponse["ran"] = [];
       await Promise.all(
         [...manager.links.values()].flatMap((link) =>
           manager.assignedTo(link.config.name)
@@ -130,21 +177,21 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
             })
         ),
       );
-      return json({ checks: ids, ran }, ran.length ? 202 : 409);
+      return json({ checks: ids, ran } satisfies RunResponse, ran.length ? 202 : 409);
     },
     "POST /api/v1/pause": async (req) => {
-      manager.pause(select(manager, await body(req)), true);
+      await manager.pause(select(manager, await body(req)), true);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/resume": async (req) => {
-      manager.pause(select(manager, await body(req)), false);
+      await manager.pause(select(manager, await body(req)), false);
       return json({ paused: [...manager.paused] });
     },
     "POST /api/v1/reload": async () => {
-      const r = await manager.reload();
+      const r: ReloadResponse = await manager.reload();
       return json(r, r.ok ? 200 : 422);
     },
-    "GET /metrics": () =>
+    "GET /metrics": async () =>
       new Response(
         renderMetrics({
           latest: live.latest().filter((r) =>
@@ -153,22 +200,51 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
           isCurrent: (r) => judge(r.checkId, r.monitorName, r.startedAt, Date.now()) === "fresh",
           monitors: manager.states(),
           version: VERSION,
-          storeBytes: storeBytes(manager),
+          storeBytes: await manager.store.bytes(),
           storeDiskFull: manager.store.diskFull !== null,
           checksConfigured: manager.config.checks.length,
           checksPaused: manager.paused.size,
           sseClients: live.clients,
           checks: manager.config.checks.map((c) => c.spec),
-          incidents: listIncidents(manager.store.db, { open: true, limit: 1000 }),
+          incidents: await manager.store.incidents({ open: true, limit: 1000 }),
+          remoteWrite: manager.remoteWrite.stats(),
+          ...(manager.clustered
+            ? { cluster: { managers: manager.clusterMembers().length, leader: manager.leads } }
+            : {}),
         }),
         { headers: { "content-type": METRICS_CONTENT_TYPE } },
       ),
   };
 
+  /** Each monitor's state of a check, for the status page and badges. */
+  const publicSource = async () => {
+    const rows = await targets(manager, live, judge, false);
+    return {
+      states: (checkId: string) => rows.filter((r) => r.checkId === checkId).map((r) => r.state),
+      uptime: (checkId: string, since: number) => checkUptime(manager.store, checkId, since),
+      store: manager.store,
+      checks: manager.config.checks.map((c) => c.spec),
+    };
+  };
+
+  const badge = async (req: Request, url: URL): Promise<Response> => {
+    const checkId = badgeCheckId(url.pathname);
+    const spec = manager.config.checks.find((c) => c.spec.id === checkId)?.spec;
+    const open = !options.token || authorized(req, url, options.token);
+    if (!spec || (!open && !isPublicTarget(manager.config.statusPage, spec.target))) {
+      throw new ApiError(
+        404,
+        `no public badge at ${url.pathname}: badges are /badge/TARGET/CHECK.svg for the ` +
+          `targets listed under status_page: in tasks.yaml`,
+      );
+    }
+    return await badgeResponse(req, spec.id, await publicSource(), Date.now());
+  };
+
   return {
     async handle(req: Request): Promise<Response> {
       const url = new URL(req.url);
-      const protectedPath = url.pathname.startsWith("/api/") || url.pathname === "/metrics";
+      const protectedPath = !isPublicPath(url.pathname);
       try {
         if (protectedPath && options.token && !authorized(req, url, options.token)) {
           return new Response(JSON.stringify({ error: "a valid bearer token is required" }), {
@@ -179,6 +255,8 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
             },
           });
         }
+        const safe = req.method === "GET" || req.method === "HEAD";
+        if (safe && url.pathname.startsWith("/badge/")) return await badge(req, url);
         const route = routes[`${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`];
         if (route) return await route(req, url);
         if (!protectedPath && (req.method === "GET" || req.method === "HEAD")) {
@@ -191,7 +269,9 @@ export function createApi(manager: Manager, options: ApiOptions): Api {
         throw new ApiError(404, `no such endpoint: ${url.pathname}; see docs/openapi.yaml`);
       } catch (e) {
         if (e instanceof ApiError) return json({ error: e.message }, e.status);
-        if (e instanceof HistoryQueryError) return json({ error: e.message }, 400);
+        if (e instanceof HistoryQueryError || e instanceof IncidentQueryError) {
+          return json({ error: e.message }, 400);
+        }
         throw e;
       }
     },
@@ -213,14 +293,10 @@ function authorized(req: Request, url: URL, token: string): boolean {
   const given = header.startsWith("Bearer ")
     ? header.slice(7)
     : url.searchParams.get("access_token") ?? "";
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(token);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i]!;
-  return diff === 0;
+  return timingSafeEqual(given, token);
 }
 
-function status(manager: Manager) {
+async function status(manager: Manager): Promise<StatusResponse> {
   const states = manager.states();
   return {
     manager: { id: manager.managerId, version: VERSION, startedAt },
@@ -231,38 +307,42 @@ function status(manager: Manager) {
       offline: states.filter((s) => s.status === "Offline").length,
     },
     checks: { configured: manager.config.checks.length, paused: [...manager.paused] },
-    storeBytes: storeBytes(manager),
+    storeBytes: await manager.store.bytes(),
     store: { path: manager.store.path, diskFull: manager.store.diskFull },
   };
 }
 
-function storeBytes(manager: Manager): number {
-  const row = manager.store.db.prepare(
-    "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
-  ).get() as { n: number };
-  return Number(row.n);
-}
-
-function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
+/** Every check on every monitor; without `withUptime` (badges, status page) uptime is left null. */
+async function targets(
+  manager: Manager,
+  live: Live,
+  judge: Judge,
+  withUptime = true,
+): Promise<TargetRow[]> {
   const now = Date.now();
-  const series = manager.history.series();
-  const uptime = manager.history.uptime();
+  const [series, uptime] = await Promise.all([
+    manager.history.series(),
+    withUptime ? manager.history.uptime() : new Map(),
+  ]);
   const rows: TargetRow[] = [];
-  for (const link of manager.links.values()) {
-    const name = link.config.name;
+  // in a cluster, the monitors other managers serve too (their latest results are shared)
+  const labels = new Map(manager.config.monitors.map((m) => [m.name, m.labels]));
+  for (const st of manager.states()) {
+    const name = st.name;
     const assigned = new Set(manager.assignedTo(name).map((c) => c.id));
     for (const { spec } of manager.config.checks) {
       const s = series.find((x) => x.checkId === spec.id && x.monitorName === name);
       const paused = manager.paused.has(spec.id);
       // a paused check is no one's assignment, yet still listed where it would run
       if (!assigned.has(spec.id) && !s && !(paused && wouldRun(manager, name, spec))) continue;
-      const last = s ? live.latestOf(spec.id, s.monitorId) : undefined;
+      const monitorId = s?.monitorId ?? st.monitorId;
+      const last = monitorId ? live.latestOf(spec.id, monitorId) : undefined;
       rows.push({
         checkId: spec.id,
         target: spec.target,
         type: spec.type,
         monitor: name,
-        monitorId: s?.monitorId ?? link.state.monitorId,
+        monitorId,
         assigned: assigned.has(spec.id),
         paused,
         state: stateOf(judge(spec.id, name, last?.startedAt ?? null, now), last?.up),
@@ -271,6 +351,8 @@ function targets(manager: Manager, live: Live, judge: Judge): TargetRow[] {
         freshUntil: last ? last.startedAt + staleAfterMs(spec.intervalMs, spec.timeoutMs) : null,
         summary: last?.summary ?? null,
         error: last?.error ?? null,
+        certDaysLeft: last?.metrics.netmon_ssl_cert_days_left ?? null,
+        monitorLabels: labels.get(name) ?? [],
         uptime: (s && uptime.get(s.id)) ?? { h24: null, d7: null, d30: null },
       });
     }
@@ -346,9 +428,8 @@ function select(manager: Manager, b: Record<string, unknown>): string[] {
 function redactConfig(config: Config): unknown {
   const secrets = (config.alerting?.notifiers ?? []).flatMap(secretsOf);
   for (const { spec } of config.checks) {
-    const headers = spec.params.headers;
-    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
-      for (const v of Object.values(headers)) if (typeof v === "string") secrets.push(v);
+    if (spec.type === "HTTP" || spec.type === "HTTPS") {
+      secrets.push(...Object.values(spec.params.headers));
     }
   }
   const rules = secretRulesOfConfig(config);

@@ -48,7 +48,11 @@ const get = (api: ReturnType<typeof createApi>, path: string, init?: RequestInit
 
 Deno.test("handlers answer without a server: state, history and errors", async () => {
   await withApi("", async (api, m) => {
-    m.store.add([result("web/HTTP", Date.now() - 1000), result("web/TCP", Date.now())], "far");
+    await m.ingest(
+      [result("web/HTTP", Date.now() - 1000), result("web/TCP", Date.now())],
+      "far",
+      0,
+    );
     const monitors = await (await get(api, "/api/v1/monitors")).json();
     assert.equal(monitors[0].name, "far");
     assert.notEqual(monitors[0].status, "Online");
@@ -109,7 +113,7 @@ targets:
     TCP: { host: 127.0.0.1, port: 1, frequency: 5 }
 `);
   // a result from just now, from a monitor that is not connected
-  q.manager.store.add([result("web/TCP", Date.now())], "far");
+  await q.manager.ingest([result("web/TCP", Date.now())], "far", 0);
   const api = createApi(q.manager, { token: "" });
   try {
     const targets = await (await get(api, "/api/v1/targets")).json();

@@ -58,6 +58,32 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "cross-origin-resource-policy": "same-origin",
 };
 
+/**
+ * Whether `pathname` is served without the API's token: the dashboard's
+ * files (its data still needs the token), the favicon, `/healthz`, the
+ * status page and badges (which show only what `status_page:` lists).
+ * Everything else, `/api/` and `/metrics` included, needs it.
+ *
+ * @example
+ * ```ts
+ * import { isPublicPath } from "./guard.ts";
+ * console.assert(isPublicPath("/status") && !isPublicPath("/api/v1/targets"));
+ * ```
+ */
+export function isPublicPath(pathname: string): boolean {
+  return PUBLIC_PATHS.has(pathname) || pathname.startsWith("/badge/") ||
+    pathname.startsWith("/dashboard/") || pathname.startsWith("/vendor/");
+}
+
+const PUBLIC_PATHS = new Set([
+  "/",
+  "/index.html",
+  "/favicon.svg",
+  "/favicon.ico",
+  "/healthz",
+  "/status",
+]);
+
 /** Names that always mean this machine. */
 const LOOPBACK_NAMES = new Set([
   "localhost",
@@ -187,16 +213,22 @@ export class RequestGuard {
     return null;
   }
 
-  /** `res` with {@linkcode SECURITY_HEADERS} set. */
+  /**
+   * `res` with {@linkcode SECURITY_HEADERS} set; a response that other
+   * sites may embed (a badge) keeps its `cross-origin` resource policy.
+   */
   secure(res: Response): Response {
+    const embeddable = res.headers.get("cross-origin-resource-policy") === "cross-origin";
+    const set = (r: Response) => {
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) r.headers.set(k, v);
+      if (embeddable) r.headers.set("cross-origin-resource-policy", "cross-origin");
+      return r;
+    };
     try {
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.headers.set(k, v);
-      return res;
+      return set(res);
     } catch {
       // an immutable response (Response.error, Response.redirect): copy it
-      const copy = new Response(res.body, res);
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) copy.headers.set(k, v);
-      return copy;
+      return set(new Response(res.body, res));
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * What the API knows without asking the database: the newest result of
- * every (check, monitor) and the open Server-Sent Events streams, both fed
- * by the manager's result and status listeners.
+ * The open Server-Sent Events streams, fed by the manager's result and
+ * status listeners, and the manager's newest result of every (check,
+ * monitor) (its `LatestIndex`, `../latest.ts`).
  *
  * @example
  * ```ts ignore
@@ -52,7 +52,7 @@ export interface LiveOptions {
 
 /** Latest results and the SSE fan-out of one manager. */
 export class Live {
-  #latest = new Map<string, StoredResult>();
+  #manager: Manager;
   #clients = new Set<Client>();
   /** Slow clients closed but still given time to read their last event. */
   #closing = new Set<Client>();
@@ -61,18 +61,12 @@ export class Live {
   #maxQueue: number;
   #slowClosed = 0;
 
-  /** Seeds the latest results from the store and subscribes to the manager. */
-  constructor(manager: Manager, seed: StoredResult[], options: LiveOptions = {}) {
+  /** Subscribes to the manager. */
+  constructor(manager: Manager, options: LiveOptions = {}) {
+    this.#manager = manager;
     this.#maxQueue = Math.max(options.maxQueueBytes ?? DEFAULT_SSE_QUEUE_BYTES, 4096);
-    for (const r of seed) this.#latest.set(key(r.checkId, r.monitorId), r);
     this.#unsubscribe = [
-      manager.onResult((r, monitorName) => {
-        const stored = { ...r, monitorName };
-        const k = key(r.checkId, r.monitorId);
-        const prev = this.#latest.get(k);
-        if (!prev || prev.startedAt <= r.startedAt) this.#latest.set(k, stored);
-        this.#send("result", stored);
-      }),
+      manager.onResult((r, monitorName) => this.#send("result", { ...r, monitorName })),
       manager.onStatus((state, previous) => this.#send("status", { ...state, previous })),
     ];
     this.#keepalive = setInterval(() => this.#write(": keepalive\n\n"), KEEPALIVE_MS);
@@ -80,12 +74,12 @@ export class Live {
 
   /** The newest result of every (check, monitor) seen so far. */
   latest(): StoredResult[] {
-    return [...this.#latest.values()];
+    return this.#manager.latest.all();
   }
 
   /** The newest result of one check on one monitor. */
   latestOf(checkId: string, monitorId: string): StoredResult | undefined {
-    return this.#latest.get(key(checkId, monitorId));
+    return this.#manager.latest.of(checkId, monitorId);
   }
 
   /** Number of open event streams. */
@@ -207,8 +201,4 @@ function slowClientError(maxQueue: number): Error {
   );
   e.stack = e.message;
   return e;
-}
-
-function key(checkId: string, monitorId: string): string {
-  return `${checkId}\0${monitorId}`;
 }

@@ -22,6 +22,19 @@ const FILES: Record<string, { url: URL; type: string }> = {
     url: new URL("../dashboard/style.css", import.meta.url),
     type: "text/css",
   },
+  "/dashboard/status.css": {
+    url: new URL("../dashboard/status.css", import.meta.url),
+    type: "text/css",
+  },
+  "/favicon.svg": {
+    url: new URL("../dashboard/favicon.svg", import.meta.url),
+    type: "image/svg+xml",
+  },
+  // browsers ask for /favicon.ico on their own; an SVG answer serves them all the same
+  "/favicon.ico": {
+    url: new URL("../dashboard/favicon.svg", import.meta.url),
+    type: "image/svg+xml",
+  },
   "/vendor/uplot.js": {
     url: new URL("../../node_modules/uplot/dist/uPlot.iife.min.js", import.meta.url),
     type: "text/javascript",

@@ -25,6 +25,7 @@ import {
   RECURSION_DESIRED,
 } from "dns-packet";
 import type { CheckFn, CheckOutcome } from "../../shared/checks.ts";
+import { errorText } from "../../shared/error_text.ts";
 import type { DnsParams } from "../../shared/params/dns.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 import { udpRequest, UdpRequestError, type UdpServer } from "../net/udp_request.ts";
@@ -97,16 +98,6 @@ export async function systemResolver(path = "/etc/resolv.conf"): Promise<string>
   const match = text.match(/^\s*nameserver\s+(\S+)/m);
   if (!match) throw new DnsError(`no server_address given and no nameserver in ${path}`);
   return match[1]!;
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  if (e instanceof Deno.errors.ConnectionReset) return "connection reset by the server";
-  if (e instanceof Deno.errors.UnexpectedEof) {
-    return "server closed the connection before answering";
-  }
-  if (e instanceof Deno.errors.NetworkUnreachable) return "network unreachable";
-  return e instanceof Error ? e.message : String(e);
 }
 
 function normalizeName(name: string): string {
@@ -245,7 +236,9 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   let filled = 0;
   while (filled < n) {
     const got = await conn.read(buf.subarray(filled));
-    if (got === null) throw new Deno.errors.UnexpectedEof();
+    if (got === null) {
+      throw new Deno.errors.UnexpectedEof("Server closed the connection before answering");
+    }
     filled += got;
   }
   return buf;

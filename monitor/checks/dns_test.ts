@@ -7,6 +7,11 @@ import type { CheckOutcome } from "../../shared/checks.ts";
 import { freeDualPort } from "../../tests/helpers/ports.ts";
 import { startUnbound, type UnboundServer } from "../../tests/fixtures/unbound.ts";
 import { canMakeNetns, makeNetns } from "../../tests/helpers/netns.ts";
+import { libc } from "../net/libc.ts";
+
+// libc stays open for the life of the process: open it before the first test, so that the
+// resource sanitizer does not count it against that test
+libc();
 
 const ZONE = "netmon.test.";
 /** Twelve 200-byte strings: about 2.5 kB, more than any UDP reply without fragmentation. */
@@ -321,28 +326,4 @@ Deno.test({
     assert.equal(out.up, false);
     assert.equal(out.error, "timeout after 300 ms");
   },
-});
-
-Deno.test("parseDnsParams() defaults the query to the target or the seed's yahoo.com", () => {
-  const p = parseDnsParams({ server_address: "8.8.8.8", frequency: 1 }, "google.com");
-  assert.deepEqual(p, {
-    server_address: "8.8.8.8",
-    port: 53,
-    query_name: "google.com",
-    query_type: "A",
-    transport: "udp",
-    recursion_desired: true,
-    valid_rcodes: ["NOERROR"],
-    expect_answers: [],
-    ip_protocol: "auto",
-  });
-  assert.equal(parseDnsParams({}, "8.8.8.8").query_name, "yahoo.com");
-  assert.equal(parseDnsParams({}, "8.8.8.8").server_address, null);
-  assert.equal(
-    parseDnsParams({ query_type: "ptr", query_name: "192.0.2.1" }, "x").query_name,
-    "1.2.0.192.in-addr.arpa",
-  );
-  assert.throws(() => parseDnsParams({ query_type: "WKS" }, "x"), /query_type: must be one of/);
-  assert.throws(() => parseDnsParams({ valid_rcodes: ["OK"] }, "x"), /unknown rcode "OK"/);
-  assert.throws(() => parseDnsParams({ transport: "doh" }, "x"), /transport: must be one of/);
 });

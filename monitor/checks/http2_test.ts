@@ -9,7 +9,6 @@ import { checkHttps } from "./https.ts";
 import { checkHttp } from "./http.ts";
 import { parseHttpsParams } from "../../shared/params/https.ts";
 import { parseHttpParams } from "../../shared/params/http.ts";
-import { ParamError } from "../../shared/checks.ts";
 import type { CheckOutcome } from "../../shared/checks.ts";
 import { makeCerts } from "../../tests/fixtures/certs.ts";
 import { BIG_SIZE, HAS_ECHO, OK_BODY, startNginx } from "../../tests/fixtures/nginx.ts";
@@ -132,22 +131,6 @@ Deno.test("checkHttps() fails the http_version condition when the server speaks 
 
   const either = await https({ url: on1, ca_file: certs.ca.cert, http_version: ["1.1", "2"] });
   assert.equal(either.up, true, either.summary);
-});
-
-Deno.test("parseHttpParams() reads http_version in the forms people write it", () => {
-  const versions = (v: unknown) => parseHttpParams({ url: "https://x/", http_version: v }, "x");
-  assert.deepEqual(parseHttpParams({ url: "https://x/" }, "x").http_version, []);
-  assert.deepEqual(versions(2).http_version, ["2"]);
-  assert.deepEqual(versions("2.0").http_version, ["2"]);
-  assert.deepEqual(versions(["HTTP/1.1", 2]).http_version, ["1.1", "2"]);
-  assert.deepEqual(versions([1.0]).http_version, ["1.0"]);
-  for (const bad of [3, "h2", ["1.1", "0.9"], { v: 2 }]) {
-    assert.throws(
-      () => versions(bad),
-      (e) => e instanceof ParamError && e.field === "http_version",
-      JSON.stringify(bad),
-    );
-  }
 });
 
 Deno.test("a bad http_version in tasks.yaml is a config error at its file, line and field", () => {

@@ -3,7 +3,6 @@ import { checkHttp } from "./http.ts";
 import { checkHttps } from "./https.ts";
 import { parseHttpParams } from "../../shared/params/http.ts";
 import { parseHttpsParams } from "../../shared/params/https.ts";
-import { ParamError } from "../../shared/checks.ts";
 import type { CheckOutcome } from "../../shared/checks.ts";
 import { BIG_SIZE, HAS_ECHO, OK_BODY, startNginx } from "../../tests/fixtures/nginx.ts";
 import { makeCerts, opensslEndDate } from "../../tests/fixtures/certs.ts";
@@ -49,46 +48,6 @@ async function curl(url: string, ...args: string[]) {
     version: Number(version),
   };
 }
-
-Deno.test("parseHttpParams() fills in the seed's defaults", () => {
-  const p = parseHttpParams({ url: "http://www.google.com", frequency: 2 }, "google.com");
-  assert.equal(p.method, "GET");
-  assert.equal(p.follow_redirects, true);
-  assert.equal(p.max_redirects, 10);
-  assert.deepEqual(p.valid_status_codes, [[100, 399]]);
-  assert.equal(p.tls_verify, true);
-  assert.equal(p.cert_expiry_days, 0);
-  assert.equal(p.ip_protocol, "auto");
-  assert.deepEqual(JSON.parse(JSON.stringify(p)), p);
-});
-
-Deno.test("parseHttpParams() reads status codes, ranges and classes", () => {
-  const p = parseHttpParams({ url: "http://x/", valid_status_codes: [404, "200-299", "5xx"] }, "x");
-  assert.deepEqual(p.valid_status_codes, [[404, 404], [200, 299], [500, 599]]);
-});
-
-Deno.test("parseHttpParams() rejects bad input naming the field", () => {
-  const field = (raw: Record<string, unknown>) => {
-    try {
-      parseHttpParams(raw, "x");
-    } catch (e) {
-      assert.ok(e instanceof ParamError);
-      return e.field;
-    }
-    assert.fail("no ParamError");
-  };
-  assert.equal(field({}), "url");
-  assert.equal(field({ url: "ftp://x/" }), "url");
-  assert.equal(field({ url: "http://x/", valid_status_codes: ["20x"] }), "valid_status_codes");
-  assert.equal(field({ url: "http://x/", body_regex: "(" }), "body_regex");
-  assert.equal(field({ url: "http://x/", headers: ["a"] }), "headers");
-  assert.equal(field({ url: "http://x/", follow_redirect: true }), "follow_redirect");
-});
-
-Deno.test("parseHttpsParams() requires an https URL", () => {
-  assert.throws(() => parseHttpsParams({ url: "http://x/" }, "x"), ParamError);
-  assert.equal(parseHttpsParams({ url: "https://x/" }, "x").url, "https://x/");
-});
 
 Deno.test("checkHttp() reports a 200 from nginx as up, with curl's status, size and version", async () => {
   await using nginx = await startNginx();

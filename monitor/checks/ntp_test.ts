@@ -5,6 +5,11 @@ import type { CheckOutcome } from "../../shared/checks.ts";
 import { chronyNtpData, startChrony } from "../../tests/fixtures/chrony.ts";
 import { freeDualPort } from "../../tests/helpers/ports.ts";
 import { canMakeNetns, makeNetns } from "../../tests/helpers/netns.ts";
+import { libc } from "../net/libc.ts";
+
+// libc stays open for the life of the process: open it before the first test, so that the
+// resource sanitizer does not count it against that test
+libc();
 
 function run(raw: Record<string, unknown>, timeoutMs = 2000): Promise<CheckOutcome> {
   return checkNtp(parseNtpParams(raw, "ntp.example"), {
@@ -116,18 +121,4 @@ Deno.test({
 Deno.test("ctime() pads the day of the month with a space like Python's time.ctime()", () => {
   assert.equal(ctime(new Date(2024, 4, 5, 9, 3, 7)), "Sun May  5 09:03:07 2024");
   assert.equal(ctime(new Date(2024, 4, 15, 11, 26, 19)), "Wed May 15 11:26:19 2024");
-});
-
-Deno.test("parseNtpParams() defaults the server to the target and the port to 123", () => {
-  assert.deepEqual(parseNtpParams({ frequency: 2 }, "pool.ntp.org"), {
-    server_address: "pool.ntp.org",
-    port: 123,
-    max_offset_ms: 1000,
-    ip_protocol: "auto",
-  });
-  assert.throws(() => parseNtpParams({ "max-offset-ms": 5 }, "x"), /did you mean "max_offset_ms"/);
-  assert.throws(
-    () => parseNtpParams({ max_offset_ms: -1 }, "x"),
-    /max_offset_ms: must be at least 0/,
-  );
 });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { checkTcp } from "./tcp.ts";
 import { parseTcpParams } from "../../shared/params/tcp.ts";
-import { ParamError } from "../../shared/checks.ts";
 import { socatTcp } from "../../tests/fixtures/socat.ts";
 import { Proc, tempDir } from "../../tests/helpers/proc.ts";
 import { freeTcpPort, waitForTcp } from "../../tests/helpers/ports.ts";
@@ -56,42 +55,6 @@ async function makeCerts(dir: string) {
     leafExpiry: Date.parse(endDate.trim().replace(/^notAfter=/, "")) / 1000,
   };
 }
-
-Deno.test("parseTcpParams() defaults the host to the target and keeps the seed's keys", () => {
-  const p = parseTcpParams({ port: 80, frequency: 2 }, "google.com");
-  assert.deepEqual(p, {
-    host: "google.com",
-    port: 80,
-    send: null,
-    expect: null,
-    tls: false,
-    tls_verify: true,
-    ca_file: null,
-    server_name: "google.com",
-    ip_protocol: "auto",
-  });
-  assert.equal(parseTcpParams({ server_address: "10.0.0.1", port: 53 }, "x").host, "10.0.0.1");
-  assert.equal(parseTcpParams({ host: "[::1]", port: 53 }, "x").server_name, "::1");
-});
-
-Deno.test("parseTcpParams() names the field when the input is wrong", () => {
-  const field = (raw: Record<string, unknown>) => {
-    try {
-      parseTcpParams(raw, "t");
-    } catch (e) {
-      assert.ok(e instanceof ParamError);
-      return e.message;
-    }
-    assert.fail("no error");
-  };
-  assert.equal(field({}), "port: is required");
-  assert.equal(field({ port: 70000 }), "port: must be at most 65535");
-  assert.equal(field({ port: 0 }), "port: must be at least 1");
-  assert.match(field({ port: 1, expect: "(" }), /^expect: is not a valid regular expression/);
-  assert.match(field({ port: 1, send: "hex:0g" }), /^send: hex payload/);
-  assert.match(field({ port: 1, "tls-verify": false }), /^tls-verify: .*did you mean "tls_verify"/);
-  assert.match(field({ port: 1, host: "a", server_address: "b" }), /^server_address: give either/);
-});
 
 Deno.test("checkTcp() reports an open port with its connect time, as socat sees it", async () => {
   await using peer = await socatTcp();

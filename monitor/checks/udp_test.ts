@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import dnsPacket from "dns-packet";
-import { Buffer } from "node:buffer";
 import { checkUdp } from "./udp.ts";
-import { parsePayload } from "../../shared/params/common.ts";
 import { parseUdpParams } from "../../shared/params/udp.ts";
 import { makeNetns } from "../../tests/helpers/netns.ts";
 import { socatUdp } from "../../tests/fixtures/socat.ts";
 import { freeUdpPort } from "../../tests/helpers/ports.ts";
+import { libc } from "../net/libc.ts";
+
+// libc stays open for the life of the process: open it before the first test, so that the
+// resource sanitizer does not count it against that test
+libc();
 
 function run(raw: Record<string, unknown>, timeoutMs = 1500, signal?: AbortSignal) {
   return checkUdp(parseUdpParams(raw, "target.test"), {
@@ -97,18 +99,4 @@ Deno.test("checkUdp() resolves at once when aborted", async () => {
     `aborted UDP check resolved ${(performance.now() - start - 100).toFixed(1)} ms after abort`,
   );
   assert.equal(o.details?.state, "Open|Filtered");
-});
-
-Deno.test("parseUdpParams() defaults port 53 to a DNS query and 123 to an SNTP request", () => {
-  const dns = dnsPacket.decode(
-    Buffer.from(parsePayload("payload", parseUdpParams({ port: 53 }, "h").payload)),
-  );
-  assert.equal(dns.type, "query");
-  assert.deepEqual(dns.questions, [{ name: ".", type: "NS", class: "IN" }]);
-  const ntp = parsePayload("payload", parseUdpParams({ port: 123 }, "h").payload);
-  assert.equal(ntp.length, 48);
-  assert.equal(ntp[0]! & 0x07, 3); // mode: client
-  assert.equal(parseUdpParams({ port: 7 }, "h").payload, "");
-  assert.throws(() => parseUdpParams({}, "h"), /port: is required/);
-  assert.throws(() => parseUdpParams({ port: 7, expect: "(" }, "h"), /expect: not a valid/);
 });

@@ -12,7 +12,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import { type IpProtocol, ParamError } from "../checks.ts";
+import { type IpProtocol, ParamError } from "./types.ts";
 
 /** Keys every check accepts besides its own; check parsers skip them. */
 export const COMMON_KEYS = [

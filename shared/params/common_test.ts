@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ParamError } from "../checks.ts";
+import { ParamError } from "./types.ts";
 import { ConfigError, parseConfig } from "../config.ts";
-import { PARAM_PARSERS } from "./mod.ts";
+import { PARAM_PARSERS, paramsOf } from "./mod.ts";
 import { MAX_LIST_ITEMS, MAX_TEXT_LENGTH, rejectSpecialAddress } from "./common.ts";
 
 const SPECIAL = [
@@ -81,7 +81,7 @@ Deno.test("parseConfig() points at a special address and names allow_special", (
     text.replace("port: 9}", "port: 9, allow_special: true}"),
     "tasks.yaml",
   );
-  assert.equal(allowed.checks[0]!.spec.params.server_address, "255.255.255.255");
+  assert.equal(paramsOf(allowed.checks[0]!.spec, "UDP").server_address, "255.255.255.255");
 });
 
 Deno.test("check parameters are bounded in length, count and size", () => {

@@ -12,7 +12,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { type IpProtocol, ParamError, type ParamParser } from "./types.ts";
 import {
   ipProtocol,
   optBool,
@@ -23,6 +23,7 @@ import {
   rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
+import { bool, choice, ipProtocolField, list, nullable, port, type Shape, text } from "./shape.ts";
 
 /** Query types the DNS check can ask for. */
 export const DNS_QUERY_TYPES = [
@@ -196,4 +197,26 @@ export const parseDnsParams: ParamParser<DnsParams> = (raw, target) => {
     expect_answers: optStringList(raw, "expect_answers", []),
     ip_protocol: ipProtocol(raw),
   };
+};
+
+/**
+ * The parsed form of {@linkcode DnsParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { DNS_SHAPE, parseDnsParams } from "./dns.ts";
+ * console.assert(checkShape(DNS_SHAPE, parseDnsParams({}, "example.com")).query_type === "A");
+ * ```
+ */
+export const DNS_SHAPE: Shape<DnsParams> = {
+  server_address: nullable(text),
+  port,
+  query_name: text,
+  query_type: choice(DNS_QUERY_TYPES),
+  transport: choice(["udp", "tcp"] as const),
+  recursion_desired: bool,
+  valid_rcodes: list(choice(DNS_RCODES)),
+  expect_answers: list(text),
+  ip_protocol: ipProtocolField,
 };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { type IpProtocol, ParamError, type ParamParser } from "./types.ts";
 import {
   ipProtocol,
   MAX_LIST_ITEMS,
@@ -25,6 +25,19 @@ import {
   rejectUnknown,
   reqString,
 } from "./common.ts";
+import {
+  bool,
+  choice,
+  int,
+  ipProtocolField,
+  list,
+  num,
+  optional,
+  record,
+  regex,
+  type Shape,
+  text,
+} from "./shape.ts";
 
 /** Keys the HTTP and HTTPS checks accept besides the common ones. */
 export const HTTP_KEYS = [
@@ -87,7 +100,7 @@ export type HttpParams = {
 };
 
 /** The HTTP versions a check can meet: HTTP/2 over TLS when the server offers it (ALPN). */
-const HTTP_VERSIONS = ["1.0", "1.1", "2"];
+const HTTP_VERSIONS = ["1.0", "1.1", "2"] as const;
 
 /**
  * `http_version`: one version or a list, as numbers or text (`2`, `"2.0"`,
@@ -104,7 +117,7 @@ function parseHttpVersions(raw: Record<string, unknown>): string[] {
     const text = item.trim().replace(/^HTTP\//i, "");
     // YAML reads 1.0 and 2.0 as the numbers 1 and 2
     const version = text === "1" ? "1.0" : text === "2.0" ? "2" : text;
-    if (!HTTP_VERSIONS.includes(version)) {
+    if (!(HTTP_VERSIONS as readonly string[]).includes(version)) {
       throw new ParamError(
         "http_version",
         `"${item}" is not an HTTP version netmon speaks: use ${HTTP_VERSIONS.join(", ")}`,
@@ -251,3 +264,33 @@ export function parseHttpLike(
  */
 export const parseHttpParams: ParamParser<HttpParams> = (raw) =>
   parseHttpLike(raw, ["http:", "https:"]);
+
+/**
+ * The parsed form of {@linkcode HttpParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { HTTP_SHAPE, parseHttpParams } from "./http.ts";
+ * const p = parseHttpParams({ url: "http://127.0.0.1/" }, "x");
+ * console.assert(checkShape(HTTP_SHAPE, p).method === "GET");
+ * ```
+ */
+export const HTTP_SHAPE: Shape<HttpParams> = {
+  url: text,
+  method: text,
+  headers: record(text),
+  body: text,
+  follow_redirects: bool,
+  max_redirects: int(0, 100),
+  valid_status_codes: list(list(int(100, 599))),
+  body_contains: list(text),
+  body_not_contains: list(text),
+  body_regex: list(regex),
+  tls_verify: bool,
+  ca_file: text,
+  cert_expiry_days: num(0, 3650),
+  http_version: list(choice(HTTP_VERSIONS)),
+  ip_protocol: ipProtocolField,
+  secret_params: optional(list(text)),
+};

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { IpProtocol, ParamParser } from "../checks.ts";
+import type { IpProtocol, ParamParser } from "./types.ts";
 import {
   ipProtocol,
   optInt,
@@ -20,6 +20,7 @@ import {
   rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
+import { int, ipProtocolField, num, type Shape, text } from "./shape.ts";
 
 /** ICMP parameters, fully defaulted. */
 export type IcmpParams = {
@@ -70,4 +71,24 @@ export const parseIcmpParams: ParamParser<IcmpParams> = (raw, target) => {
     max_loss_percent: optNumber(raw, "max_loss_percent", 100, { min: 0, max: 100 }),
     ip_protocol: ipProtocol(raw),
   };
+};
+
+/**
+ * The parsed form of {@linkcode IcmpParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { ICMP_SHAPE, parseIcmpParams } from "./icmp.ts";
+ * console.assert(checkShape(ICMP_SHAPE, parseIcmpParams({}, "h")).count === 3);
+ * ```
+ */
+export const ICMP_SHAPE: Shape<IcmpParams> = {
+  server_address: text,
+  count: int(1, 100),
+  interval_ms: int(1, 60_000),
+  payload_size: int(0, 65_000),
+  ttl: int(1, 255),
+  max_loss_percent: num(0, 100),
+  ip_protocol: ipProtocolField,
 };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { type IpProtocol, ParamError, type ParamParser } from "./types.ts";
 import {
   ipProtocol,
   optNumber,
@@ -20,6 +20,7 @@ import {
   rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
+import { ipProtocolField, num, port, type Shape, text } from "./shape.ts";
 
 /**
  * The NTP check's parameters, fully defaulted. A type alias (not an
@@ -68,4 +69,21 @@ export const parseNtpParams: ParamParser<NtpParams> = (raw, target) => {
     max_offset_ms: optNumber(raw, "max_offset_ms", 1000, { min: 0, max: MAX_OFFSET_MS }),
     ip_protocol: ipProtocol(raw),
   };
+};
+
+/**
+ * The parsed form of {@linkcode NtpParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { NTP_SHAPE, parseNtpParams } from "./ntp.ts";
+ * console.assert(checkShape(NTP_SHAPE, parseNtpParams({}, "h")).port === 123);
+ * ```
+ */
+export const NTP_SHAPE: Shape<NtpParams> = {
+  server_address: text,
+  port,
+  max_offset_ms: num(0, MAX_OFFSET_MS),
+  ip_protocol: ipProtocolField,
 };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { type IpProtocol, ParamError, type ParamParser } from "./types.ts";
 import {
   ipProtocol,
   optBool,
@@ -21,6 +21,7 @@ import {
   rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
+import { bool, ipProtocolField, nullable, port, regex, type Shape, text } from "./shape.ts";
 
 /**
  * The TCP check's parameters, fully defaulted. A type alias (not an
@@ -122,4 +123,27 @@ export const parseTcpParams: ParamParser<TcpParams> = (raw, target) => {
     server_name: optString(raw, "server_name", host.replace(/^\[(.*)\]$/, "$1")),
     ip_protocol: ipProtocol(raw),
   };
+};
+
+/**
+ * The parsed form of {@linkcode TcpParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { parseTcpParams, TCP_SHAPE } from "./tcp.ts";
+ * const p = parseTcpParams({ port: 22 }, "h");
+ * console.assert(checkShape(TCP_SHAPE, p).port === 22);
+ * ```
+ */
+export const TCP_SHAPE: Shape<TcpParams> = {
+  host: text,
+  port,
+  send: nullable(text),
+  expect: nullable(regex),
+  tls: bool,
+  tls_verify: bool,
+  ca_file: nullable(text),
+  server_name: text,
+  ip_protocol: ipProtocolField,
 };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type IpProtocol, ParamError, type ParamParser } from "../checks.ts";
+import { type IpProtocol, ParamError, type ParamParser } from "./types.ts";
 import {
   ipProtocol,
   optPort,
@@ -20,6 +20,7 @@ import {
   rejectSpecialAddress,
   rejectUnknown,
 } from "./common.ts";
+import { ipProtocolField, nullable, port, regex, type Shape, text } from "./shape.ts";
 
 /** UDP parameters, fully defaulted. */
 export type UdpParams = {
@@ -91,4 +92,22 @@ export const parseUdpParams: ParamParser<UdpParams> = (raw, target) => {
     expect,
     ip_protocol: ipProtocol(raw),
   };
+};
+
+/**
+ * The parsed form of {@linkcode UdpParams}, as a monitor checks it on arrival.
+ *
+ * @example
+ * ```ts
+ * import { checkShape } from "./shape.ts";
+ * import { parseUdpParams, UDP_SHAPE } from "./udp.ts";
+ * console.assert(checkShape(UDP_SHAPE, parseUdpParams({ port: 53 }, "h")).port === 53);
+ * ```
+ */
+export const UDP_SHAPE: Shape<UdpParams> = {
+  server_address: text,
+  port,
+  payload: text,
+  expect: nullable(regex),
+  ip_protocol: ipProtocolField,
 };

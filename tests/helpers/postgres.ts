@@ -23,8 +23,10 @@ export interface TestPostgres extends AsyncDisposable {
   port: number;
   /** Creates another empty database owned by `netmon` and returns its URL. */
   createDatabase(name: string): Promise<string>;
-  /** The server process (for its log lines). */
+  /** The server process (for its log lines); a new one after {@linkcode restart}. */
   proc: Proc;
+  /** Stops the server (fast shutdown: clients are cut off), waits `downMs`, starts it again on the same port and data. */
+  restart(downMs: number): Promise<void>;
 }
 
 /** Directory holding `initdb` and `postgres`, or null when the package is missing. */
@@ -81,25 +83,28 @@ export async function startPostgres(): Promise<TestPostgres> {
     "UTF8",
   ]));
   const port = freeTcpPort();
-  const proc = Proc.start(
-    asPostgres([
-      `${bin}/postgres`,
-      "-D",
-      data,
-      "-p",
-      String(port),
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      `unix_socket_directories=${dir}`,
-      "-c",
-      "fsync=off",
-      "-c",
-      "max_connections=200",
-    ]),
-    { name: "postgres" },
-  );
+  const serve = () =>
+    Proc.start(
+      asPostgres([
+        `${bin}/postgres`,
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        `unix_socket_directories=${dir}`,
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=200",
+      ]),
+      { name: "postgres" },
+    );
+  let proc = serve();
   await proc.waitFor(/database system is ready to accept connections/, 30_000);
+  const stop = () => run(asPostgres([`${bin}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]));
   const psql = (sql: string, db = "postgres") =>
     run(
       asPostgres([
@@ -118,20 +123,27 @@ export async function startPostgres(): Promise<TestPostgres> {
     );
   await psql("CREATE DATABASE netmon");
   const base = `postgres://netmon@127.0.0.1:${port}`;
-  return {
+  const pg: TestPostgres = {
     url: `${base}/netmon`,
     port,
     proc,
+    async restart(downMs: number) {
+      await stop();
+      await proc.exited();
+      await new Promise((r) => setTimeout(r, downMs));
+      pg.proc = proc = serve();
+      await proc.waitFor(/database system is ready to accept connections/, 30_000);
+    },
     async createDatabase(name: string) {
       await psql(`CREATE DATABASE "${name.replaceAll('"', "")}"`);
       return `${base}/${name}`;
     },
     async [Symbol.asyncDispose]() {
       // runuser does not pass signals on: ask the server itself to stop
-      await run(asPostgres([`${bin}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]))
-        .catch(() => proc.stop("SIGKILL"));
+      await stop().catch(() => proc.stop("SIGKILL"));
       await proc.exited();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+  return pg;
 }

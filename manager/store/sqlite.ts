@@ -1,0 +1,307 @@
+/**
+ * The embedded engine: one SQLite file (`node:sqlite`, WAL), the default
+ * store. Durability: WAL with `synchronous = NORMAL` keeps every committed
+ * transaction through a crash of the process (SIGKILL); a power loss may
+ * lose the last transactions, which the monitors then replay because their
+ * spool only forgets what was acknowledged.
+ *
+ * `node:sqlite` is synchronous, so every statement here runs to completion
+ * at once; the driver still queues them, because a transaction of
+ * {@linkcode SqlStore} spans several awaited steps and a statement of
+ * another caller must not land inside it.
+ *
+ * Schema versions (`schema_version`): 1 is the schema of netmon before
+ * versions existed, so a file made then opens, is found at version 0 and
+ * migrates (its statements are all "if not exists").
+ *
+ * @example
+ * ```ts
+ * import { SqliteStore } from "./sqlite.ts";
+ * const store = SqliteStore.open(":memory:");
+ * console.assert(store.schemaVersion >= 1);
+ * await store.close();
+ * ```
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import {
+  type Driver,
+  type Queries,
+  RESULT_COLUMNS,
+  type SqlRow,
+  SqlStore,
+  type SqlValue,
+} from "./sql.ts";
+import { isDiskFull, StoreFullError, StoreOpenError } from "./store.ts";
+
+/** The migrations, in order: migration `i` brings the schema to version `i + 1`. */
+const MIGRATIONS: ((db: DatabaseSync) => void)[] = [
+  // 1: the schema of the first netmon releases
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS paused_checks (check_id TEXT PRIMARY KEY, since INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS series (
+        id INTEGER PRIMARY KEY,
+        check_id TEXT NOT NULL,
+        monitor_id TEXT NOT NULL,
+        monitor_name TEXT NOT NULL,
+        UNIQUE (check_id, monitor_id)
+      );
+      CREATE TABLE IF NOT EXISTS result_rows (
+        -- AUTOINCREMENT: IDs only grow, even once pruning emptied the table,
+        -- because rollups take every row above the last ID they saw as new
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        series_id INTEGER NOT NULL REFERENCES series (id),
+        seq INTEGER NOT NULL,
+        task_id TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        up INTEGER NOT NULL,
+        latency_ms REAL,
+        summary TEXT NOT NULL,
+        error TEXT,
+        metrics TEXT NOT NULL,
+        details TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS epochs (id INTEGER PRIMARY KEY, epoch TEXT NOT NULL UNIQUE);
+      INSERT OR IGNORE INTO epochs (id, epoch) VALUES (0, '');
+      -- charts, rollups and filtered pages of one series
+      CREATE INDEX IF NOT EXISTS result_rows_series_time ON result_rows (series_id, started_at);
+      -- unfiltered pages, newest first, and pruning by age
+      CREATE INDEX IF NOT EXISTS result_rows_time ON result_rows (started_at);
+      DROP INDEX IF EXISTS result_rows_series_seq;
+      CREATE VIEW IF NOT EXISTS results AS
+        SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id;
+      CREATE TABLE IF NOT EXISTS rollup_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)
+        WITHOUT ROWID;
+      INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('rolled_up_to_id', 0);
+    `);
+    for (const table of ["rollup_minute", "rollup_hour"]) {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS ${table} (
+          series_id INTEGER NOT NULL,
+          start INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          failures INTEGER NOT NULL,
+          min_ms REAL,
+          avg_ms REAL,
+          max_ms REAL,
+          p95_ms REAL,
+          PRIMARY KEY (series_id, start)
+        ) WITHOUT ROWID;`);
+    }
+    const columns = db.prepare("PRAGMA table_info(result_rows)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "epoch")) {
+      db.exec("ALTER TABLE result_rows ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0");
+    }
+    // a result's series, epoch and sequence number identify it: this is what keeps a replay out
+    db.exec(`
+      CREATE UNIQUE INDEX IF NOT EXISTS result_rows_series_epoch_seq
+        ON result_rows (series_id, epoch, seq);
+      CREATE TABLE IF NOT EXISTS alert_incidents (
+        id TEXT PRIMARY KEY,
+        check_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        type TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        quorum INTEGER NOT NULL,
+        running INTEGER NOT NULL,
+        vantage TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        notified INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS alert_incidents_opened ON alert_incidents (opened_at);
+      CREATE TABLE IF NOT EXISTS alert_notifications (
+        id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        notifier TEXT NOT NULL,
+        notifier_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        error TEXT,
+        title TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS alert_notifications_created ON alert_notifications (created_at);
+    `);
+  },
+  // 2: the row `/healthz` writes to prove the store takes writes
+  (db) => {
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)",
+    );
+  },
+];
+
+/**
+ * The schema version this netmon writes on SQLite.
+ *
+ * @example
+ * ```ts
+ * import { SQLITE_SCHEMA_VERSION } from "./sqlite.ts";
+ * console.assert(SQLITE_SCHEMA_VERSION >= 1);
+ * ```
+ */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings `db` to {@linkcode SQLITE_SCHEMA_VERSION}, one transaction per step; returns the version. */
+function migrate(db: DatabaseSync, path: string): number {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = db.prepare("SELECT max(version) AS v FROM schema_version").get() as {
+    v: number | null;
+  };
+  const at = Number(row.v ?? 0);
+  if (at > MIGRATIONS.length) {
+    throw new StoreOpenError(
+      `${path} has schema version ${at}, newer than this netmon's ${MIGRATIONS.length}: ` +
+        `run the netmon that wrote it, or a newer one`,
+    );
+  }
+  for (let v = at; v < MIGRATIONS.length; v++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      MIGRATIONS[v]!(db);
+      db.exec("DELETE FROM schema_version");
+      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(v + 1);
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  return MIGRATIONS.length;
+}
+
+/** Most statements kept prepared (the multi-row inserts come in many sizes). */
+const STATEMENTS_MAX = 256;
+
+class SqliteDriver implements Driver {
+  readonly engine = "sqlite";
+  readonly orderId = "rowid";
+  // SQLITE_MAX_VARIABLE_NUMBER of the SQLite in Deno's node:sqlite
+  readonly maxParams = 32766;
+  readonly path: string;
+  readonly schemaVersion: number;
+  #db: DatabaseSync;
+  #stmts = new Map<string, StatementSync>();
+  /** Settles when the statement or transaction before the next one is done. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #direct: Queries;
+
+  constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.path = path;
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      PRAGMA busy_timeout = 5000;
+      PRAGMA cache_size = -32768;
+      PRAGMA temp_store = MEMORY;
+    `);
+    this.schemaVersion = migrate(db, path);
+    this.#direct = {
+      all: (sql, args = []) => Promise.resolve(this.#all(sql, args)),
+      run: (sql, args = []) => Promise.resolve(this.#run(sql, args)),
+    };
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      if (this.#stmts.size >= STATEMENTS_MAX) this.#stmts.clear();
+      this.#stmts.set(sql, s = this.#db.prepare(sql));
+    }
+    return s;
+  }
+
+  #all(sql: string, args: SqlValue[]): SqlRow[] {
+    return this.#stmt(sql).all(...(args as SQLInputValue[])) as SqlRow[];
+  }
+
+  #run(sql: string, args: SqlValue[]): number {
+    return Number(this.#stmt(sql).run(...(args as SQLInputValue[])).changes);
+  }
+
+  /** Runs `fn` after everything queued before it. */
+  #queue<T>(fn: () => T | Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn);
+    this.#tail = next.then(() => {}, () => {});
+    return next;
+  }
+
+  all(sql: string, args: SqlValue[] = []): Promise<SqlRow[]> {
+    return this.#queue(() => this.#all(sql, args));
+  }
+
+  run(sql: string, args: SqlValue[] = []): Promise<number> {
+    return this.#queue(() => this.#run(sql, args));
+  }
+
+  tx<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+    return this.#queue(async () => {
+      this.#db.exec("BEGIN");
+      try {
+        const out = await fn(this.#direct);
+        this.#db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        // on SQLITE_FULL, SQLite may have rolled back already: a failed ROLLBACK would hide the cause
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+
+  bytes(): Promise<number> {
+    return this.#queue(() =>
+      Number(
+        this.#all(
+          "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+          [],
+        )[0]!.n,
+      )
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#queue(() => {
+      this.#stmts.clear();
+      this.#db.close();
+    });
+  }
+}
+
+/**
+ * {@linkcode SqlStore} on an SQLite file.
+ *
+ * @example
+ * ```ts
+ * import { SqliteStore } from "./sqlite.ts";
+ * const store = SqliteStore.open(":memory:");
+ * console.assert(store.engine === "sqlite" && (await store.count()) === 0);
+ * await store.close();
+ * ```
+ */
+export class SqliteStore extends SqlStore {
+  /**
+   * Opens (or creates) the store at `path` (`:memory:` for a throwaway one)
+   * and migrates it. Throws {@linkcode StoreFullError} when that finds the
+   * disk full, {@linkcode StoreOpenError} for a schema newer than this netmon.
+   */
+  static open(path: string): SqliteStore {
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      return new SqliteStore(new SqliteDriver(db, path));
+    } catch (e) {
+      if (db?.isOpen) db.close();
+      if (isDiskFull(e)) throw new StoreFullError(path, e);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Several managers (issue 14): two `netmon manage --cluster` processes on
+ * one real PostgreSQL share three monitors. Both list the whole fleet with
+ * the manager serving each monitor; only the lease holder notifies, so an
+ * incident seen by both is notified once; when the manager serving most
+ * monitors is SIGKILLed, the other takes its monitors over and nothing is
+ * notified twice. Until results share one PostgreSQL store, each manager
+ * keeps its own SQLite file; the test checks there that no result of any
+ * monitor is lost across the takeover.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { rendezvousOwner } from "../manager/cluster.ts";
+import { startPostgres } from "./helpers/postgres.ts";
+import { startManager, startMonitor } from "./helpers/netmon.ts";
+import { freeTcpPort } from "./helpers/ports.ts";
+import { type Proc, tempDir } from "./helpers/proc.ts";
+
+interface FleetMonitor {
+  name: string;
+  status: string;
+  servedBy?: { managerId: string; address: string; self: boolean };
+}
+
+async function apiUrl(manager: Proc): Promise<string> {
+  const line = await manager.waitFor(/API and dashboard on http:\/\/\S+\//, 60_000);
+  return line.match(/(http:\/\/\S+)\/$/)![1]!;
+}
+
+async function fleet(base: string): Promise<FleetMonitor[]> {
+  const res = await fetch(`${base}/api/v1/monitors`);
+  return await res.json();
+}
+
+/** Polls `probe` every 200 ms until it is true; fails after `ms`. Returns how long it took. */
+async function within(
+  what: string | (() => string),
+  ms: number,
+  probe: () => Promise<boolean>,
+): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    if (await probe().catch(() => false)) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`not reached within ${ms} ms: ${typeof what === "string" ? what : what()}`);
+}
+
+/** Monitor names: `serveB` of them owned by mgr-b, the rest by mgr-a. */
+function monitorNames(total: number, serveB: number): string[] {
+  const ids = ["mgr-a", "mgr-b"];
+  const a: string[] = [], b: string[] = [];
+  for (let i = 0; a.length < total - serveB || b.length < serveB; i++) {
+    const name = `edge-${i}`;
+    const owner = rendezvousOwner(name, ids);
+    if (owner === "mgr-b" && b.length < serveB) b.push(name);
+    if (owner === "mgr-a" && a.length < total - serveB) a.push(name);
+  }
+  return [...a, ...b];
+}
+
+/** (monitor name, seq) of every result in a manager's SQLite file. */
+function storedSeqs(dbPath: string): Map<string, number[]> {
+  const db = new DatabaseSync(dbPath, { readOnly: true });
+  try {
+    const rows = db.prepare(
+      `SELECT s.monitor_name AS name, r.seq AS seq FROM result_rows r
+       JOIN series s ON s.id = r.series_id`,
+    ).all() as { name: string; seq: number }[];
+    const out = new Map<string, number[]>();
+    for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), Number(r.seq)]);
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("two managers share three monitors: the fleet in both APIs, takeover after SIGKILL, one notification per incident", async () => {
+  await using tmp = await tempDir();
+  await using pg = await startPostgres();
+
+  const hooks: { event: string; id: string; check: string }[] = [];
+  await using hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const m = await req.json() as { event: string; incident: { id: string; check: string } };
+    hooks.push({ event: m.event, id: m.incident.id, check: m.incident.check });
+    return new Response(null, { status: 204 });
+  });
+
+  // mgr-a leads (it joins first); mgr-b serves two of the three monitors
+  const names = monitorNames(3, 2);
+  const monitors = await Promise.all(
+    names.map((_, i) => startMonitor({ dataDir: `${tmp.path}/mon${i}`, port: freeTcpPort() })),
+  );
+  try {
+    const closed = freeTcpPort();
+    const config = `${tmp.path}/tasks.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `monitors:
+${names.map((n, i) => `  - {address: "127.0.0.1:${monitors[i]!.port}", name: ${n}}`).join("\n")}
+alerts: {down_after: 2, quorum: majority}
+notifiers:
+  - {name: hook, type: webhook, url: "http://127.0.0.1:${hook.addr.port}/", retries: 0}
+targets:
+  closed:
+    TCP: {host: 127.0.0.1, port: ${closed}, frequency: 1}
+`,
+    );
+    const start = (id: string) =>
+      startManager(config, {
+        db: `${tmp.path}/${id}.db`,
+        extra: ["--cluster", pg.url, "--cluster-id", id, "--log-level", "info"],
+      });
+    await using a = start("mgr-a");
+    await a.waitFor(/leads the cluster/, 60_000);
+    const aUrl = await apiUrl(a);
+    const b = start("mgr-b");
+    try {
+      const bUrl = await apiUrl(b);
+
+      // both list the whole fleet, all online, and agree who serves what
+      const expected = Object.fromEntries(names.map((n, i) => [n, i === 0 ? "mgr-a" : "mgr-b"]));
+      for (const base of [aUrl, bUrl]) {
+        let last: FleetMonitor[] = [];
+        await within(
+          () => `${base} lists the fleet online: ${JSON.stringify(last)}`,
+          30_000,
+          async () => {
+            const f = last = await fleet(base);
+            return f.length === 3 &&
+              f.every((m) => m.status === "Online" && m.servedBy?.managerId === expected[m.name]);
+          },
+        );
+      }
+      const fromB = await fleet(bUrl);
+      assert.deepEqual(
+        fromB.map((m) => [m.name, m.servedBy!.self]),
+        names.map((n, i) => [n, i !== 0]),
+      );
+      assert.equal(fromB.find((m) => m.servedBy!.managerId === "mgr-a")!.servedBy!.address, aUrl);
+
+      // results of the monitors mgr-b serves reach mgr-a's /metrics too
+      await within("mgr-a's /metrics has every monitor's results", 30_000, async () => {
+        const text = await (await fetch(`${aUrl}/metrics`)).text();
+        return text.includes("netmon_cluster_leader 1") &&
+          text.includes("netmon_cluster_managers 2") && names.every((n) =>
+            text.includes(`probe_success{target="closed",check_type="TCP",monitor="${n}"`)
+          );
+      });
+
+      // every monitor sees the closed port: one incident, notified once by the leader
+      await within("the incident is notified", 30_000, () => Promise.resolve(hooks.length > 0));
+
+      // SIGKILL the manager serving most monitors; mgr-a takes them over
+      await b.stop("SIGKILL");
+      const tookMs = await within("mgr-a serves all three", 15_000, async () => {
+        const f = await fleet(aUrl);
+        return f.length === 3 && f.every((m) => m.status === "Online" && m.servedBy?.self);
+      });
+      console.log(`takeover after SIGKILL: ${Math.round(tookMs)} ms`);
+      // a few more results from each taken-over monitor, then count the notifications
+      const before = storedSeqs(`${tmp.path}/mgr-a.db`);
+      await within("new results from every taken-over monitor", 30_000, () => {
+        const now = storedSeqs(`${tmp.path}/mgr-a.db`);
+        return Promise.resolve(
+          names.slice(1).every((n) =>
+            (now.get(n)?.length ?? 0) >= (before.get(n)?.length ?? 0) + 3
+          ),
+        );
+      });
+      const opened = hooks.filter((h) => h.event === "opened");
+      assert.equal(opened.length, 1, JSON.stringify(hooks));
+      assert.equal(opened[0]!.check, "closed/TCP");
+      assert.equal(new Set(opened.map((h) => h.id)).size, opened.length);
+
+      // no result lost: across both stores, each monitor's sequence numbers run without a gap
+      const stores = [storedSeqs(`${tmp.path}/mgr-a.db`), storedSeqs(`${tmp.path}/mgr-b.db`)];
+      for (const n of names) {
+        const all = stores.flatMap((s) => s.get(n) ?? []);
+        const seqs = [...new Set(all)].sort((x, y) => x - y);
+        // stored by the killed manager but not acknowledged before it died: stored again
+        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} in both stores`);
+        assert.ok(seqs.length >= 3, `${n}: ${seqs.length} results`);
+        assert.equal(seqs.at(-1)! - seqs[0]! + 1, seqs.length, `${n} has a gap: ${seqs}`);
+      }
+    } finally {
+      await b.stop("SIGKILL").catch(() => {});
+    }
+  } finally {
+    await Promise.all(monitors.map((m) => m[Symbol.asyncDispose]()));
+  }
+});
