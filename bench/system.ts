@@ -161,12 +161,15 @@ class LogCounter {
       let i = -1;
       while ((i = whole.indexOf("Task ID: ", i + 1)) >= 0) {
         this.#count++;
+        // within the line only: searching on through the chunk made this quadratic
         const eol = whole.indexOf("\n", i);
-        const e = whole.indexOf(", Error: ", i);
-        if (e >= 0 && e < eol) {
+        const line = whole.slice(i, eol);
+        const e = line.indexOf(", Error: ");
+        if (e >= 0) {
           this.failed++;
-          this.firstError ??= whole.slice(e + 9, eol);
+          this.firstError ??= line.slice(e + 9);
         }
+        i = eol;
       }
     }
     return this.#count;
