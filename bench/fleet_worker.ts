@@ -1,9 +1,9 @@
 /**
  * Many fake monitors in one process, for the fleet benchmark (`fleet.ts`):
  * each listens on its own loopback port, speaks the protocol through the
- * shared modules (`FramedConn` for framing, heartbeats and validation,
- * `shared/protocol.ts` for messages and proofs) with a token, so every one
- * is its own authenticated link, and once told to produce sends a result for
+ * shared modules (`FramedConn` for framing, heartbeats, validation and frame
+ * MACs, `shared/handshake.ts` for the handshake, `shared/protocol.ts` for
+ * messages) with a token, so every one is its own authenticated link, and once told to produce sends a result for
  * each assigned check at the check's interval, phase-spread as the real
  * scheduler spreads them. Unacknowledged results are sent again after a
  * reconnect, as a real monitor's spool would.
@@ -24,14 +24,8 @@
  * @module
  */
 import { FramedConn } from "../shared/connection.ts";
-import {
-  handshakeMac,
-  macEqual,
-  makeNonce,
-  MAX_RESULTS_PER_FRAME,
-  type Message,
-  PROTOCOL_VERSION,
-} from "../shared/protocol.ts";
+import { handshake, HandshakeError } from "../shared/handshake.ts";
+import { MAX_RESULTS_PER_FRAME, type Message } from "../shared/protocol.ts";
 import type { CheckResult, UncheckedSpec } from "../shared/checks.ts";
 import { phaseOf } from "../monitor/scheduler.ts";
 
@@ -69,35 +63,29 @@ export interface FloodReport {
 /** Frames a monitor keeps unacknowledged at most while flooding (the monitor's own limit). */
 const FLOOD_FRAMES_IN_FLIGHT = 4;
 
-/** A session's handshake, from the side that is dialled (the monitor, today). */
+/** A session's handshake as the side that is dialled; false when it failed (the connection is closed). */
 async function greet(
   fc: FramedConn,
   messages: AsyncGenerator<Message>,
   me: { monitorId: string; epoch: string; token: string; lastSeq: number },
 ): Promise<boolean> {
-  const nonce = makeNonce();
-  await fc.send({
-    t: "hello",
-    v: PROTOCOL_VERSION,
-    monitorId: me.monitorId,
-    name: "fleet",
-    version: "bench",
-    nonce,
-    epoch: me.epoch,
-  });
-  const first = await messages.next();
-  if (first.done || first.value.t !== "auth") return false;
-  const auth = first.value;
-  if (!macEqual(await handshakeMac(me.token, "manager", nonce, auth.nonce), auth.mac)) {
-    await fc.goodbye("authentication failed", "auth");
-    return false;
+  try {
+    await handshake(fc, messages, {
+      side: "listener",
+      token: me.token,
+      fields: {
+        role: "monitor",
+        monitorId: me.monitorId,
+        name: "fleet",
+        epoch: me.epoch,
+        lastSeq: me.lastSeq,
+      },
+    });
+    return true;
+  } catch (e) {
+    if (e instanceof HandshakeError) return false;
+    throw e;
   }
-  await fc.send({
-    t: "welcome",
-    mac: await handshakeMac(me.token, "monitor", nonce, auth.nonce),
-    lastSeq: me.lastSeq,
-  });
-  return true;
 }
 
 const SUMMARY = "TCP Port: 127.0.0.1 - Port 9 - Open, Description: Port 9 on 127.0.0.1 is open.";

@@ -16,7 +16,7 @@
 import type { CheckSpec, CheckType } from "../shared/checks.ts";
 import { checkSpec } from "../shared/params/mod.ts";
 import { FramedConn } from "../shared/connection.ts";
-import { handshakeMac, makeNonce, PROTOCOL_VERSION } from "../shared/protocol.ts";
+import { handshake } from "../shared/handshake.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { freeTcpPort, waitForTcp } from "../tests/helpers/ports.ts";
 import { cpuSeconds, peakRssBytes } from "./procstat.ts";
@@ -115,16 +115,10 @@ export async function measureSchedule(
     `127.0.0.1:${port}`,
   );
   const messages = fc.messages();
-  const hello = (await messages.next()).value;
-  if (!hello || hello.t !== "hello") throw new Error("the monitor did not say hello");
-  const nonce = makeNonce();
-  await fc.send({
-    t: "auth",
-    v: PROTOCOL_VERSION,
-    managerId: crypto.randomUUID(),
-    nonce,
-    mac: await handshakeMac("", "manager", hello.nonce, nonce),
-    takeover: true,
+  await handshake(fc, messages, {
+    side: "dialer",
+    token: "",
+    fields: { role: "manager", managerId: crypto.randomUUID(), takeover: true },
   });
   let received = 0;
   const reading = (async () => {

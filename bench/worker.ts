@@ -17,15 +17,9 @@ import type { CheckResult, CheckType } from "../shared/checks.ts";
 import { CHECKS, runCheck } from "../monitor/checks/mod.ts";
 import { checkSpec } from "../shared/params/mod.ts";
 import { Monitor } from "../monitor/monitor.ts";
-import {
-  encodeFrame,
-  handshakeMac,
-  MAX_RESULTS_PER_FRAME,
-  type Message,
-  parseMessage,
-  PROTOCOL_VERSION,
-  readFrames,
-} from "../shared/protocol.ts";
+import { FramedConn } from "../shared/connection.ts";
+import { handshake } from "../shared/handshake.ts";
+import { MAX_RESULTS_PER_FRAME } from "../shared/protocol.ts";
 import { peakRssBytes } from "./procstat.ts";
 
 /** What `checks` mode is asked to run. */
@@ -191,8 +185,8 @@ export function fakeTargetsYaml(tcpPort: number): string[] {
   );
 }
 
-function fakeResults(monitorId: string, n: number): Uint8Array[] {
-  const frames: Uint8Array[] = [];
+function fakeResults(monitorId: string, n: number): string[] {
+  const frames: string[] = [];
   const now = Date.now();
   for (let seq = 1; seq <= n; seq += MAX_RESULTS_PER_FRAME) {
     const results: CheckResult[] = [];
@@ -221,15 +215,15 @@ function fakeResults(monitorId: string, n: number): Uint8Array[] {
         details: { address: "127.0.0.1" },
       });
     }
-    frames.push(encodeFrame({ t: "results", results }));
+    frames.push(JSON.stringify({ t: "results", results }));
   }
   return frames;
 }
 
 /**
- * Plays one monitor on a bare connection, so that ready-made frames go out
- * without re-encoding: handshake (no token), then every result once all
- * peers are ready, then heartbeats until the last one is acknowledged.
+ * Plays one monitor, so that ready-made frames go out without re-encoding
+ * (only sealed, as a real monitor's): handshake (no token), then every result
+ * once all peers are ready, with heartbeats until the last one is acknowledged.
  */
 async function fakeMonitor(
   listener: Deno.TcpListener,
@@ -239,34 +233,25 @@ async function fakeMonitor(
   const monitorId = crypto.randomUUID();
   const frames = fakeResults(monitorId, perMonitor);
   const conn = await listener.accept();
-  // the stream's writer writes whole buffers; conn.write may stop short
-  const writer = conn.writable.getWriter();
-  const write = (msg: Message) => writer.write(encodeFrame(msg));
-  const frameText = readFrames(conn.readable);
-  const next = async (): Promise<Message> => {
-    const r = await frameText.next();
-    if (r.done) throw new Error("the manager closed the connection");
-    return parseMessage(r.value);
+  // a real connection: the handshake as a listening monitor, then sealed frames and heartbeats
+  const fc = new FramedConn(conn, "manager");
+  const messages = fc.messages();
+  await handshake(fc, messages, {
+    side: "listener",
+    token: "",
+    fields: {
+      role: "monitor",
+      monitorId,
+      name: "bench",
+      epoch: crypto.randomUUID(),
+      lastSeq: perMonitor,
+    },
+  });
+  const next = async () => {
+    const r = await messages.next();
+    if (r.done) throw new Error(`the manager closed the connection: ${fc.closed?.reason}`);
+    return r.value;
   };
-  await write({
-    t: "hello",
-    v: PROTOCOL_VERSION,
-    monitorId,
-    name: "bench",
-    version: "bench",
-    nonce: "00",
-    epoch: crypto.randomUUID(),
-  });
-  let auth = await next();
-  while (auth.t === "hb") auth = await next();
-  if (auth.t !== "auth") throw new Error(`expected auth, got ${auth.t}`);
-  await write({
-    t: "welcome",
-    mac: await handshakeMac("", "monitor", "00", auth.nonce),
-    lastSeq: perMonitor,
-  });
-  // heartbeats throughout, as a real monitor sends them whenever it has been quiet
-  const beat = setInterval(() => write({ t: "hb" }), 500);
   await ready();
   let acked = false;
   let ackedSeq = 0;
@@ -286,11 +271,10 @@ async function fakeMonitor(
     while ((i - 3) * MAX_RESULTS_PER_FRAME > ackedSeq && !acked) {
       await new Promise<void>((r) => (wake = r));
     }
-    await writer.write(frames[i]!);
+    await fc.sendFrame(frames[i]!);
   }
   await acks;
-  clearInterval(beat);
-  await writer.close().catch(() => {});
+  fc.close("done");
 }
 
 async function runMonitors(job: MonitorsJob): Promise<MonitorsReport> {

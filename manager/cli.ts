@@ -39,6 +39,7 @@ import {
 } from "./http/server.ts";
 import { parseHttpHost } from "./http/guard.ts";
 import { loadConfig, Manager, type ManagerOptions } from "./manager.ts";
+import { MonitorListenerError } from "./monitor_listener.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./output.ts";
 import { startPrompt } from "./prompt.ts";
 
@@ -104,6 +105,19 @@ const options = {
       "manager restarted with its ID takes its monitors back at once.\n" +
       "Never give two running managers the same ID",
   },
+  "listen-monitors": {
+    type: "string",
+    value: "ADDR",
+    help: "accept monitors started with --connect on ADDR (HOST:PORT); beyond\n" +
+      "loopback only with a token. A monitors: entry with a name and no\n" +
+      "address is such a monitor, known by its --name",
+  },
+  "tls-cert": {
+    type: "string",
+    value: "FILE",
+    help: "serve --listen-monitors over TLS with this PEM certificate",
+  },
+  "tls-key": { type: "string", value: "FILE", help: "... and this PEM private key" },
   ...HELP_OPTION,
 } as const;
 
@@ -180,7 +194,20 @@ export class ManagerProcess implements AsyncDisposable {
     await using stack = new AsyncDisposableStack();
     const output = managerOptions.output;
     stack.defer(() => output.close());
-    const manager = await Manager.start(managerOptions);
+    let manager: Manager;
+    try {
+      manager = await Manager.start(managerOptions);
+    } catch (e) {
+      if (e instanceof MonitorListenerError) throw new UsageError(e.message);
+      const l = managerOptions.listenMonitors;
+      if (l && e instanceof Deno.errors.AddrInUse) {
+        throw new ServeError(
+          `cannot listen for monitors on ${l.hostname}:${l.port}: ${e.message}; ` +
+            `pick another with --listen-monitors HOST:PORT`,
+        );
+      }
+      throw e;
+    }
     stack.defer(() => manager.stop());
     if (output instanceof LiveView) {
       output.judge = freshnessOf(manager);
@@ -261,6 +288,7 @@ async function manage(
     configPath: positionals[0] ?? "tasks.yaml",
     dbPath,
     token: await readToken(values),
+    listenMonitors: listenMonitorsOption(values),
     output: format === "json" ? new JsonOutput() : live ? new LiveView() : new TextOutput(),
     statusEveryMs: intOption(values, "status-every", 10, 86400) * 1000 || 10_000,
     retention: {
@@ -287,6 +315,9 @@ async function manage(
     token: httpToken,
     hosts: httpHosts,
   });
+  if (proc.manager.monitorsAddress) {
+    console.error(`netmon: monitors dial in at ${proc.manager.monitorsAddress}`);
+  }
   if (proc.server) {
     say(`netmon: API and dashboard on ${proc.server.url}/`);
     proc.manager.advertise(proc.server.url);
@@ -321,6 +352,32 @@ function startTerminalPrompt(
   if (!live) {
     console.error("netmon: type status, monitors, targets, results, run, pause, resume or reload");
   }
+}
+
+/** `--listen-monitors HOST:PORT` with its optional `--tls-cert`/`--tls-key`. */
+function listenMonitorsOption(values: ManageValues): ManagerOptions["listenMonitors"] {
+  const addr = values["listen-monitors"];
+  if (addr === undefined) {
+    if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+      throw new UsageError("--tls-cert and --tls-key are for --listen-monitors");
+    }
+    return undefined;
+  }
+  const m = addr.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `--listen-monitors must be HOST:PORT such as 0.0.0.0:54320 or [::]:54320; got "${addr}"`,
+    );
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  return {
+    hostname: m[1] ?? m[2]!,
+    port,
+    ...(values["tls-cert"] ? { tlsCert: values["tls-cert"], tlsKey: values["tls-key"] } : {}),
+  };
 }
 
 function httpHostOption(names: string[] | undefined): string[] {

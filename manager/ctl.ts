@@ -312,6 +312,7 @@ function monitorTable(monitors: MonitorsResponse): string {
       "MONITOR",
       "ADDRESS",
       "STATUS",
+      "DIRECTION",
       "SINCE",
       "LAST SEEN",
       "HELD BACK",
@@ -322,8 +323,9 @@ function monitorTable(monitors: MonitorsResponse): string {
     ],
     monitors.map((m) => [
       m.name,
-      m.address,
+      m.remoteAddress ?? m.address,
       m.status,
+      m.direction,
       time(m.since),
       m.lastSeen === null ? "-" : time(m.lastSeen),
       String(m.heldBack),

@@ -27,16 +27,8 @@ import type { MonitorConfig } from "../shared/config.ts";
 import { type Clock, realClock } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
-import {
-  ASSIGN_PART_BYTES,
-  HANDSHAKE_MS,
-  handshakeMac,
-  macEqual,
-  makeNonce,
-  type Message,
-  PROTOCOL_VERSION,
-  type SpoolReport,
-} from "../shared/protocol.ts";
+import { handshake, HandshakeError, type MonitorFields } from "../shared/handshake.ts";
+import { ASSIGN_PART_BYTES, type Message, type SpoolReport } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
 import { type RejectReason, ResultGuard } from "./result_guard.ts";
@@ -49,7 +41,12 @@ export type LinkStatus = "Offline" | "Online" | "Reconnecting";
 /** A snapshot of one link for displays and the API. */
 export interface LinkState {
   name: string;
+  /** The address dialed, or "dial-in" for a monitor that dials in (stable, as a metric label). */
   address: string;
+  /** Who opens the connection: the manager ("dialed") or the monitor ("dialed in", `--connect`). */
+  direction: "dialed" | "dialed in";
+  /** The peer's address on the current or last connection, or null before the first. */
+  remoteAddress: string | null;
   status: LinkStatus;
   /** The monitor's own ID, once it has said hello. */
   monitorId: string | null;
@@ -140,6 +137,8 @@ export class MonitorLink {
   #wasOnline = false;
   /** Result frames of this session not stored yet for a full disk, oldest first. */
   #held: CheckResult[][] = [];
+  /** The session of the connection a dialing-in monitor opened, while it runs. */
+  #adopted: Promise<void> | undefined;
   readonly #guard: ResultGuard;
   #admitted = new WeakMap<CheckResult[], CheckResult[]>();
   readonly #clock: Clock;
@@ -150,7 +149,9 @@ export class MonitorLink {
     this.#clock = deps.clock ?? realClock;
     this.#state = {
       name: config.name,
-      address: config.address,
+      address: config.dialIn ? "dial-in" : config.address,
+      direction: config.dialIn ? "dialed in" : "dialed",
+      remoteAddress: null,
       status: "Offline",
       monitorId: null,
       reportedName: null,
@@ -168,6 +169,11 @@ export class MonitorLink {
     });
   }
 
+  /** Where the monitor is, for logs: the address dialed, or the one it dialed in from. */
+  get #where(): string {
+    return this.config.dialIn ? this.#state.remoteAddress ?? "dial-in" : this.config.address;
+  }
+
   /** A copy of the link's current state. */
   get state(): LinkState {
     return { ...this.#state, rejected: this.#guard.rejected };
@@ -178,9 +184,38 @@ export class MonitorLink {
     return this.#state.status === "Online";
   }
 
-  /** Starts the connect loop. */
+  /** Starts the connect loop (a monitor that dials in is waited for instead). */
   start(): void {
+    if (this.config.dialIn) return;
     this.#loop ??= this.#run();
+  }
+
+  /**
+   * Serves a connection from a monitor that dialed in and has completed the
+   * handshake (see `manager/monitor_listener.ts`), replacing any earlier
+   * connection of this link. Resolves when the connection ends.
+   */
+  async adopt(
+    fc: FramedConn,
+    messages: AsyncGenerator<Message>,
+    hello: MonitorFields,
+  ): Promise<void> {
+    const old = this.#fc;
+    if (old && !old.closed) {
+      await old.goodbye(`replaced by a new connection from ${fc.peer}`, "replaced");
+      await this.#adopted;
+    }
+    if (this.#stopped) {
+      await fc.goodbye("manager shutting down", "shutdown");
+      return;
+    }
+    this.#fc = fc;
+    this.#state.remoteAddress = fc.peer;
+    const served = this.#serve(fc, messages, hello).catch((e) => {
+      if (!this.#stopped) this.#setStatus("Offline", errorText(e));
+    });
+    this.#adopted = served;
+    await served;
   }
 
   /** Sends the current assignment now, if connected. */
@@ -213,6 +248,8 @@ export class MonitorLink {
     this.#wake?.();
     await this.#fc?.goodbye("manager shutting down", "shutdown");
     await this.#loop;
+    await this.#adopted;
+    if (this.config.dialIn) this.#setStatus("Offline", "manager stopped");
   }
 
   #setStatus(status: LinkStatus, error: string | null = this.#state.lastError) {
@@ -287,51 +324,44 @@ export class MonitorLink {
       this.#clock.clearTimeout(connectTimer);
     }
     const fc = new FramedConn(conn, this.config.address, { clock: this.#clock });
+    this.#state.remoteAddress = this.config.address;
     this.#fc = fc;
     if (this.#stopped) {
       fc.close("manager stopping");
       return;
     }
     const messages = fc.messages();
-    const next = async (want: string): Promise<Message> => {
-      const timer = this.#clock.setTimeout(
-        () => fc.close(`no ${want} from the monitor within ${HANDSHAKE_MS} ms`),
-        HANDSHAKE_MS,
-      );
-      const r = await messages.next();
-      this.#clock.clearTimeout(timer);
-      if (r.done) {
-        if (want === "hello" && tls && !tls.clientCert && !fc.peerByeCode) {
-          // a monitor that demands a client certificate ends the TLS handshake this way
-          throw new Error(
-            `the monitor closed the TLS connection before its hello (${fc.closed?.reason}); ` +
-              `if it requires a client certificate, set client_cert and client_key for it in tasks.yaml`,
-          );
-        }
-        throw closedError(fc);
+    let hello: MonitorFields;
+    try {
+      const done = await handshake(fc, messages, {
+        side: "dialer",
+        token: this.#deps.token,
+        fields: { role: "manager", managerId: this.#deps.managerId, takeover: !this.#yielded },
+        clock: this.#clock,
+      });
+      if (done.peer.role !== "monitor") throw new Error("unreachable: the peer is a monitor");
+      hello = done.peer;
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      if (e.code === "closed" && tls && !tls.clientCert) {
+        // a monitor that demands a client certificate ends the TLS handshake this way
+        throw new Error(
+          `the monitor closed the TLS connection before its hello (${e.message}); ` +
+            `if it requires a client certificate, set client_cert and client_key for it in tasks.yaml`,
+        );
       }
-      return r.value;
-    };
-    const hello = await next("hello");
-    if (hello.t !== "hello") throw await this.#fail(fc, `expected hello, got ${hello.t}`);
-    if (hello.v !== PROTOCOL_VERSION) {
-      throw await this.#fail(fc, `protocol version ${hello.v} is not ${PROTOCOL_VERSION}`);
+      if (e.code === "closed" || e.code === "shutdown") throw new Error(e.message);
+      // a version mismatch is logged once per attempt and retried slowly: never a crash loop
+      if (e.code === "protocol") {
+        log.error("{address}: {reason}", { address: this.config.address, reason: e.message });
+      }
+      throw new RefusedError(e.message, e.code);
     }
-    const nonce = makeNonce();
-    await fc.send({
-      t: "auth",
-      v: PROTOCOL_VERSION,
-      managerId: this.#deps.managerId,
-      nonce,
-      mac: await handshakeMac(this.#deps.token, "manager", hello.nonce, nonce),
-      takeover: !this.#yielded,
-    });
-    const welcome = await next("welcome");
-    if (welcome.t !== "welcome") throw await this.#fail(fc, `expected welcome, got ${welcome.t}`);
-    const proof = await handshakeMac(this.#deps.token, "monitor", hello.nonce, nonce);
-    if (!macEqual(proof, welcome.mac)) {
-      throw await this.#fail(fc, "the monitor could not prove the shared token", "auth");
-    }
+    await this.#serve(fc, messages, hello);
+  }
+
+  /** The session after a completed handshake, dialed or dialed in. Throws why it ended. */
+  async #serve(fc: FramedConn, messages: AsyncGenerator<Message>, hello: MonitorFields) {
     const twin = claimsOf(this.#deps.store, hello.monitorId).find((l) =>
       l !== this && l.online && l.#epoch === hello.epoch
     );
@@ -339,7 +369,7 @@ export class MonitorLink {
       throw await this.#fail(
         fc,
         `monitor ID ${hello.monitorId} and its spool epoch are also those of the monitor ` +
-          `${twin.config.name} at ${twin.config.address}: a copied data directory? ` +
+          `${twin.config.name} at ${twin.#where}: a copied data directory? ` +
           `Give each monitor its own`,
       );
     }
@@ -356,10 +386,10 @@ export class MonitorLink {
     this.#wasOnline = true;
     this.#setStatus("Online", null);
     log.info("Connected to {address} (monitor {id}, spool epoch {epoch}, at result {seq})", {
-      address: this.config.address,
+      address: this.#where,
       id: hello.monitorId,
       epoch: hello.epoch,
-      seq: welcome.lastSeq,
+      seq: hello.lastSeq,
     });
     const claims = claimsOf(this.#deps.store, hello.monitorId);
     claims.push(this);
@@ -397,7 +427,7 @@ export class MonitorLink {
    */
   warnTwin(warning: string | null): void {
     if (!this.online || this.#state.lastError === warning) return;
-    if (warning) log.warn("{address}: {warning}", { address: this.config.address, warning });
+    if (warning) log.warn("{address}: {warning}", { address: this.#where, warning });
     this.#setStatus("Online", warning);
   }
 
@@ -418,7 +448,7 @@ export class MonitorLink {
       log.warn(
         "{address}: results of monitor {other} arrive from monitor {id} (its monitor-id " +
           "changed while it held them); stored under {other}",
-        { address: this.config.address, other: r.monitorId, id: monitorId },
+        { address: this.#where, other: r.monitorId, id: monitorId },
       );
     }
     let fresh: CheckResult[];
@@ -482,7 +512,7 @@ function claimsOf(store: ResultStore, monitorId: string): MonitorLink[] {
 function warnClaims(claims: MonitorLink[]) {
   for (const link of claims) {
     const others = claims.filter((l) => l !== link).map((l) =>
-      `${l.config.name} at ${l.config.address}`
+      `${l.config.name} at ${l.state.remoteAddress ?? l.state.address}`
     );
     link.warnTwin(
       others.length === 0 ? null : `monitor ID ${link.state.monitorId} is also claimed by ` +

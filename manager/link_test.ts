@@ -7,15 +7,8 @@
 import assert from "node:assert/strict";
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { FakeClock } from "../shared/clock.ts";
-import {
-  DEAD_AFTER_MS,
-  encodeFrame,
-  HEARTBEAT_MS,
-  type Message,
-  parseMessage,
-  readFrames,
-} from "../shared/protocol.ts";
-import { monitorHandshake } from "../tests/helpers/fake_monitor.ts";
+import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message } from "../shared/protocol.ts";
+import { monitorHandshake, RawPeer } from "../tests/helpers/fake_monitor.ts";
 import { freeTcpPort } from "../tests/helpers/ports.ts";
 import { checkSpec } from "../shared/params/mod.ts";
 import { backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, MonitorLink } from "./link.ts";
@@ -79,37 +72,32 @@ async function bareMonitor(clock: FakeClock) {
   const linkHandle = makeLink(port, clock, stored);
   linkHandle.link.start();
   const conn = await listener.accept();
-  const writer = conn.writable.getWriter();
-  const received: Message[] = [];
-  let closed = false;
-  (async () => {
-    try {
-      for await (const f of readFrames(conn.readable)) received.push(parseMessage(f));
-    } catch { /* reset by the link */ }
-    closed = true;
-  })();
-  let read = 0;
-  const next = async () => {
-    await until(() => received.length > read || closed, "a frame from the link");
-    return received[read++];
-  };
-  await monitorHandshake({ send: (m) => writer.write(encodeFrame(m)), next }, {
+  const raw = new RawPeer(conn, "link");
+  await monitorHandshake(raw, raw.messages, {
     token: "",
     name: "bare",
     monitorId: "bare-monitor",
     epoch: "e1",
   });
+  const received: Message[] = [];
+  let closed = false;
+  (async () => {
+    for await (const m of raw.messages) received.push(m);
+    closed = true;
+  })();
   await until(() => received.some((m) => m.t === "assign"), "the assignment");
   return {
     link: linkHandle.link,
     stored,
     received,
     isClosed: () => closed,
-    write: (bytes: Uint8Array) => writer.write(bytes),
+    /** The bytes of the next frame, sealed, for a test that writes them in pieces. */
+    frame: (msg: Message) => raw.frame(msg),
+    write: (bytes: Uint8Array) => raw.write(bytes),
     /** Sends a frame and waits until the link has read it (a stats report it shows). */
     async alive() {
       const pending = (linkHandle.link.state.spool?.pending ?? 0) + 1;
-      await writer.write(encodeFrame({ t: "stats", pending, dropped: 0, diskFull: null }));
+      await raw.send({ t: "stats", pending, dropped: 0, diskFull: null });
       await until(() => linkHandle.link.state.spool?.pending === pending, "the stats read");
     },
     async [Symbol.asyncDispose]() {
@@ -176,7 +164,7 @@ Deno.test("MonitorLink keeps a monitor whose large frame arrives slower than DEA
     metrics: {},
     details: {},
   }));
-  const frame = encodeFrame({ t: "results", results });
+  const frame = peer.frame({ t: "results", results });
   const chunks = 40;
   const step = Math.ceil(frame.length / chunks);
   for (let off = 0; off < frame.length; off += step) {

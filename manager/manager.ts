@@ -27,6 +27,7 @@ import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
+import { MonitorListener } from "./monitor_listener.ts";
 import { calledOtherwise, type Output } from "./output.ts";
 import { openStore, type Store, StoreFullError } from "./store.ts";
 import { LatestIndex } from "./latest.ts";
@@ -57,6 +58,11 @@ export interface ManagerOptions {
    * owns, and evaluates alerts only while it holds the lease.
    */
   cluster?: ClusterOptions & { url: string };
+  /**
+   * Where monitors started with `--connect` dial in (`--listen-monitors`),
+   * with a TLS certificate and key when given; none when unset.
+   */
+  listenMonitors?: { hostname: string; port: number; tlsCert?: string; tlsKey?: string };
 }
 
 /**
@@ -127,6 +133,7 @@ export class Manager {
   /** Pauses made while the store's disk was full, saved once it has room. */
   #pausesUnsaved = false;
   #unsubscribeDiskFull: () => void;
+  #listener: MonitorListener | undefined;
   #resultListeners = new Set<(r: CheckResult, monitorName: string) => void>();
   #batchListeners = new Set<(results: CheckResult[], monitorName: string) => void>();
   #statusListeners = new Set<(state: LinkState, previous: LinkStatus) => void>();
@@ -174,14 +181,38 @@ export class Manager {
       await cluster?.leave();
       throw e;
     }
+    let m: Manager;
     try {
       const [paused, latest] = await Promise.all([store.pausedChecks(), store.latest()]);
-      return new Manager(opts, config, store, paused, new LatestIndex(latest), cluster);
+      m = new Manager(opts, config, store, paused, new LatestIndex(latest), cluster);
     } catch (e) {
       await store.close();
       await cluster?.leave();
       throw e;
     }
+    if (opts.listenMonitors) {
+      try {
+        m.#listener = await MonitorListener.start({
+          ...opts.listenMonitors,
+          token: opts.token,
+          managerId: m.managerId,
+          linkFor: (name) => {
+            const link = m.#links.get(name);
+            return link?.config.dialIn ? link : undefined;
+          },
+          onUnknown: () => m.#printStatus(),
+        });
+      } catch (e) {
+        await m.stop();
+        throw e;
+      }
+    }
+    return m;
+  }
+
+  /** Where monitors dial in (`host:port`), or null without `--listen-monitors`. */
+  get monitorsAddress(): string | null {
+    return this.#listener?.address ?? null;
   }
 
   /** Whether this manager runs the link to the monitor named `name`. */
@@ -254,15 +285,32 @@ export class Manager {
   }
 
   /**
-   * Every monitor's link state, in configuration order. In a cluster, the
-   * monitors other managers serve come as their manager last reported them.
+   * Every monitor's link state, in configuration order, then the monitors
+   * that dialed in without a `monitors:` entry ("unknown monitor NAME from
+   * ADDR", no checks). In a cluster, the monitors other managers serve come
+   * as their manager last reported them.
    */
   states(): MonitorState[] {
     const cluster = this.#cluster;
-    if (!cluster) return [...this.#links.values()].map((l) => l.state);
+    const unknown = (this.#listener?.unknown() ?? []).map((u): LinkState => ({
+      name: u.name,
+      address: "dial-in",
+      direction: "dialed in",
+      remoteAddress: u.address,
+      status: "Offline",
+      monitorId: u.monitorId,
+      reportedName: u.name,
+      lastError: `${u.message}: not in tasks.yaml, so it gets no checks`,
+      since: u.since,
+      lastSeen: null,
+      heldBack: 0,
+      received: 0,
+      spool: null,
+    }));
+    if (!cluster) return [...[...this.#links.values()].map((l) => l.state), ...unknown];
     const members = new Map(cluster.members().map((m) => [m.id, m]));
     const reported = cluster.reported();
-    return this.#config.monitors.map((m): MonitorState => {
+    const served = this.#config.monitors.map((m): MonitorState => {
       const owner = cluster.owner(m.name);
       const member = owner === null ? undefined : members.get(owner);
       const servedBy = member
@@ -275,6 +323,8 @@ export class Manager {
       return {
         name: m.name,
         address: m.address,
+        direction: m.dialIn ? "dialed in" : "dialed",
+        remoteAddress: null,
         status: "Reconnecting",
         monitorId: null,
         reportedName: null,
@@ -289,6 +339,7 @@ export class Manager {
         ...(servedBy ? { servedBy } : {}),
       };
     });
+    return [...served, ...unknown];
   }
 
   /** Whether the link to the monitor named `name` is Online, whichever manager serves it. */
@@ -432,20 +483,21 @@ export class Manager {
     const s = link.state;
     for (const cb of this.#statusListeners) cb(s, previous);
     const out = this.#opts.output;
+    const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
     if (s.status === "Online") {
       out.event(
-        `Connected to monitoring service at ${s.address} (monitor ID: ${s.monitorId}, name: ${s.name}${
+        `Connected to monitoring service at ${where} (monitor ID: ${s.monitorId}, name: ${s.name}${
           calledOtherwise(s) ? `, calls itself ${s.reportedName}` : ""
         })`,
         { monitor: s.name, status: s.status },
       );
     } else if (previous === "Online") {
-      out.event(`Disconnected from ${s.address}: ${s.lastError}. Reconnecting...`, {
+      out.event(`Disconnected from ${where}: ${s.lastError}. Reconnecting...`, {
         monitor: s.name,
         status: s.status,
       });
     } else if (s.status === "Offline" && s.lastError) {
-      out.event(`Monitoring service at ${s.address} refused us: ${s.lastError}`, {
+      out.event(`Monitoring service at ${where} refused us: ${s.lastError}`, {
         monitor: s.name,
         status: s.status,
       });
@@ -608,6 +660,7 @@ export class Manager {
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
     clearTimeout(this.#coalesce);
+    await this.#listener?.close();
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     await this.#cluster?.leave();
     await this.history.stop();

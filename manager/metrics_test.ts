@@ -47,6 +47,8 @@ Deno.test("probe_success follows up when a check did not report it, and monitors
     monitors: [{
       name: "m1",
       address: "127.0.0.1:1",
+      direction: "dialed",
+      remoteAddress: "127.0.0.1:1",
       status: "Reconnecting",
       monitorId: null,
       reportedName: null,

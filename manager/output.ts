@@ -94,9 +94,12 @@ export function calledOtherwise(s: Pick<LinkState, "name" | "reportedName">): bo
 
 /** One monitor's status line: `ADDRESS: Status (details)`. */
 export function statusLine(s: LinkState): string {
-  const head = `${s.address}: ${s.status}`;
+  // a monitor that dials in is shown where it dialed from
+  const where = s.direction === "dialed in" ? s.remoteAddress ?? s.address : s.address;
+  const head = `${where}: ${s.status}`;
   const parts: string[] = [];
   if (s.name !== s.address) parts.push(`name ${s.name}`);
+  if (s.direction === "dialed in") parts.push("dialed in");
   if (calledOtherwise(s)) parts.push(`calls itself ${s.reportedName}`);
   if (s.status === "Online") {
     if (s.monitorId) parts.push(`ID ${s.monitorId}`);

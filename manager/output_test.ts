@@ -16,6 +16,8 @@ function link(over: Partial<LinkState> = {}): LinkState {
   return {
     name: "nyc-1",
     address: "127.0.0.1:54322",
+    direction: "dialed",
+    remoteAddress: "127.0.0.1:54322",
     status: "Online",
     monitorId: "d5ad31c2-bb72-4a96-97e2-821ccf5628d8",
     reportedName: "vm",

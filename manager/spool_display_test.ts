@@ -12,6 +12,8 @@ import { loadOpenApi } from "../tests/helpers/openapi.ts";
 const link = (over: Partial<LinkState> = {}): LinkState => ({
   name: "fra-1",
   address: "127.0.0.1:54322",
+  direction: "dialed",
+  remoteAddress: "127.0.0.1:54322",
   status: "Online",
   monitorId: "0b34d89e-0000-4000-8000-000000000001",
   reportedName: "fra",

@@ -16,6 +16,7 @@ import {
   intOption,
   logLevel,
   logLevelOption,
+  type OptionValues,
   parseOptions,
   readToken,
   TOKEN_OPTIONS,
@@ -25,7 +26,7 @@ import {
 import { logger, setupLogging } from "../shared/log.ts";
 import { isLoopback } from "../shared/net.ts";
 import { certFingerprint, formatFingerprint } from "../shared/tls.ts";
-import { Monitor } from "./monitor.ts";
+import { Monitor, MonitorConnectError } from "./monitor.ts";
 import { loadOrCreateToken, prepareDataDir } from "./state.ts";
 
 const options = {
@@ -61,6 +62,25 @@ const options = {
     value: "N",
     help: "unacknowledged results kept at most, in MiB (default 256)",
   },
+  connect: {
+    type: "string",
+    multiple: true,
+    value: "HOST:PORT",
+    help: "dial the manager's --listen-monitors address instead of listening\n" +
+      "(repeatable: a standby manager is dialed while none is connected);\n" +
+      "reconnects with jittered backoff",
+  },
+  "tls-ca": {
+    type: "string",
+    value: "FILE",
+    help: "with --connect: TLS, verifying the manager against this CA",
+  },
+  "tls-fingerprint": {
+    type: "string",
+    value: "F",
+    help: "with --connect: TLS, pinning the manager's SHA-256 certificate\n" +
+      "fingerprint (--tls-cert/--tls-key then give an optional client certificate)",
+  },
   ...logLevelOption("info"),
   ...HELP_OPTION,
 } as const;
@@ -68,11 +88,11 @@ const options = {
 /** `netmon monitor [options]`. */
 export const monitorCommand = {
   name: "monitor",
-  summary: "run a monitor that the manager connects to",
+  summary: "run a monitor (the manager connects to it, or it dials with --connect)",
   usage: "[options]",
-  description: `Listens for the manager, runs the checks it assigns on its own schedule and
-streams the results back. Keeps checking, and keeps every result, while no
-manager is connected.
+  description: `Listens for the manager (or, with --connect, dials it), runs the checks it
+assigns on its own schedule and streams the results back. Keeps checking, and
+keeps every result, while no manager is connected.
 
 Without a token, a monitor listening beyond loopback makes one in DIR/token
 (mode 0600) and says how to give it to the manager.`,
@@ -90,6 +110,7 @@ async function runMonitor(args: string[]): Promise<number> {
     throw new UsageError(`monitor takes no arguments, got "${positionals[0]}"`);
   }
   setupLogging({ level: logLevel(values, "info") });
+  if (values.connect?.length) return await runDialingMonitor(values);
   const port = intOption(values, "port", 54322, 65535);
   const hostname = values.listen ?? "127.0.0.1";
   const dataDir = values.data ?? `./data/monitor-${port}`;
@@ -131,6 +152,68 @@ async function runMonitor(args: string[]): Promise<number> {
         `TLS certificate SHA-256 fingerprint (pin it in tasks.yaml as fingerprint): ${fp}`,
       );
     }
+    const sig = await untilSignal();
+    logger("monitor").info("Stopping on {sig}", { sig });
+  } finally {
+    await monitor.stop();
+  }
+  return 0;
+}
+
+/** `netmon monitor --connect H:P`: dials the manager, listens nowhere. */
+async function runDialingMonitor(values: OptionValues<typeof options>): Promise<number> {
+  for (const flag of ["port", "listen", "tls-client-ca"] as const) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} is for a listening monitor; with --connect it listens nowhere`,
+      );
+    }
+  }
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  let fingerprint: string | undefined;
+  if (values["tls-fingerprint"] !== undefined) {
+    fingerprint = values["tls-fingerprint"].replace(/^sha256:/i, "").replace(/:/g, "")
+      .toUpperCase();
+    if (!/^[0-9A-F]{64}$/.test(fingerprint)) {
+      throw new UsageError(
+        "--tls-fingerprint must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
+      );
+    }
+  }
+  if (!values["tls-ca"] && !fingerprint && values["tls-cert"]) {
+    throw new UsageError(
+      "with --connect, --tls-cert/--tls-key are a client certificate: give --tls-ca or " +
+        "--tls-fingerprint too",
+    );
+  }
+  const tls = values["tls-ca"] || fingerprint
+    ? {
+      ...(values["tls-ca"] ? { ca: values["tls-ca"] } : {}),
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(values["tls-cert"]
+        ? { clientCert: values["tls-cert"], clientKey: values["tls-key"] }
+        : {}),
+    }
+    : undefined;
+  let monitor: Monitor;
+  try {
+    monitor = await Monitor.start({
+      port: 0,
+      dataDir: values.data ?? "./data/monitor",
+      token: await readToken(values),
+      name: values.name,
+      spoolMaxBytes: intOption(values, "spool-max-mb", 256, 1e6, 1) * 1024 * 1024,
+      connect: values.connect,
+      dialTls: tls,
+    });
+  } catch (e) {
+    if (e instanceof MonitorConnectError) throw new UsageError(e.message);
+    throw e;
+  }
+  try {
+    console.log(`Monitoring service ${monitor.id} dialing ${monitor.address}`);
     const sig = await untilSignal();
     logger("monitor").info("Stopping on {sig}", { sig });
   } finally {

@@ -21,16 +21,13 @@
  *
  * @module
  */
-import { formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
-import { listenTlsClientAuth } from "../shared/tls.ts";
+import { errorText, formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
+import { dialTls, listenTlsClientAuth, TlsVerifyError } from "../shared/tls.ts";
+import type { MonitorTls } from "../shared/config.ts";
+import { handshake, HandshakeError } from "../shared/handshake.ts";
 import {
-  HANDSHAKE_MS,
-  handshakeMac,
-  macEqual,
-  makeNonce,
   MAX_RESULTS_PER_FRAME,
   type Message,
-  PROTOCOL_VERSION,
   REPLAY_FRAMES_IN_FLIGHT,
   REPLAY_RESULTS_PER_S,
   RESULT_FRAME_BYTES,
@@ -38,8 +35,8 @@ import {
 import type { CheckSpec, UncheckedSpec } from "../shared/checks.ts";
 import { assignable } from "./checks/mod.ts";
 import { logger } from "../shared/log.ts";
-import { VERSION } from "../shared/version.ts";
 import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
+import { PREAUTH_DEADLINE_MS, PreauthSlots, type PreauthTicket } from "./preauth.ts";
 import { Spool } from "./spool.ts";
 import { loadAssignment, loadOrCreateIdentity, prepareDataDir, saveAssignment } from "./state.ts";
 
@@ -71,6 +68,54 @@ export interface MonitorOptions {
   tlsKey?: string;
   /** PEM CA file: the manager must then present a client certificate it signed. */
   tlsClientCa?: string;
+  /**
+   * Managers to dial (`host:port`, `--connect`) instead of listening: the
+   * monitor then listens nowhere. With several, it holds one session at a
+   * time and dials the others while it has none (a standby manager).
+   */
+  connect?: string[];
+  /**
+   * How to verify the manager's certificate when dialing over TLS (`--tls-ca`,
+   * `--tls-fingerprint`); `clientCert`/`clientKey` are presented when set.
+   * Unset: plain TCP.
+   */
+  dialTls?: MonitorTls;
+}
+
+/** A manager address to dial. */
+interface DialTarget {
+  host: string;
+  port: number;
+  address: string;
+}
+
+/** Dial-out reconnects back off from BASE to CAP, each delay randomised to 50–100 %. */
+const DIAL_BACKOFF_BASE_MS = 200;
+const DIAL_BACKOFF_CAP_MS = 2000;
+/** After a refusal (wrong token, no common protocol version, busy), the next dial waits this long. */
+const DIAL_REFUSED_MS = 10_000;
+/** Connect attempts are abandoned after this long. */
+const DIAL_TIMEOUT_MS = 3000;
+
+/** `host:port` or `[v6]:port` split; throws {@linkcode MonitorConnectError}. */
+export function parseConnect(address: string): DialTarget {
+  const m = address.match(/^\[([^\]]+)\]:(\d+)$/) ?? address.match(/^([^:\[\]]+):(\d+)$/);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new MonitorConnectError(
+      `--connect ${address}: give the manager's --listen-monitors address as HOST:PORT (or [v6]:PORT)`,
+    );
+  }
+  return { host: m[1]!, port, address };
+}
+
+/** A `--connect` address that cannot be used. */
+export class MonitorConnectError extends Error {
+  /** @param message what is wrong and what to give instead */
+  constructor(message: string) {
+    super(message);
+    this.name = "MonitorConnectError";
+  }
 }
 
 /** Where accepted connections come from: plain TCP, Deno's TLS, or TLS with client certificates. */
@@ -125,8 +170,6 @@ const REPLAY_MIN_FRAME = 100;
 /** The spool report goes to the manager at most this often, when it changed. */
 const STATS_EVERY_MS = 1000;
 
-/** Unauthenticated connections one address may hold open at once. */
-const MAX_PENDING_PER_ADDRESS = 8;
 /** Failed handshakes from one address within this window slow its next ones down. */
 const AUTH_FAILURE_WINDOW_MS = 60_000;
 /** The delay before answering an address grows by this much per recent failure, up to the cap. */
@@ -136,8 +179,6 @@ const AUTH_PENALTY_CAP_MS = 10_000;
 interface Session {
   fc: FramedConn;
   managerId: string;
-  /** Set once `welcome` is queued: no result may go out before it. */
-  welcomed: boolean;
   /** Results numbered up to this before the session began are its backlog, sent behind live ones. */
   backlogTo: number;
   /** Highest backlog sequence number sent on this session. */
@@ -158,7 +199,8 @@ interface Session {
 /** A running monitor. */
 export class Monitor {
   readonly id: string;
-  readonly listener: Acceptor;
+  /** Where the monitor listens; undefined when it dials out (`connect`). */
+  readonly listener: Acceptor | undefined;
   readonly scheduler: Scheduler;
   readonly spool: Spool;
   #opts: MonitorOptions;
@@ -171,18 +213,28 @@ export class Monitor {
   #statsTimer: ReturnType<typeof setInterval>;
   #stopping = false;
   #acceptLoop: Promise<void>;
+  /** Connections being dialed and not yet sessions, closed on stop. */
+  #dialing = new Set<FramedConn>();
+  #wakeDialers = new Set<() => void>();
 
-  #pendingByAddress = new Map<string, number>();
+  #preauth = new PreauthSlots();
   #authFailures = new Map<string, number[]>();
 
-  private constructor(opts: MonitorOptions, id: string, listener: Acceptor, spool: Spool) {
+  private constructor(
+    opts: MonitorOptions,
+    id: string,
+    listener: Acceptor | undefined,
+    spool: Spool,
+  ) {
     this.#opts = opts;
     this.id = id;
     this.listener = listener;
     this.spool = spool;
     this.scheduler = new Scheduler({ monitorId: id, onResult: (r) => this.#onResult(r) });
     this.#statsTimer = setInterval(() => this.#sendStats(), STATS_EVERY_MS);
-    this.#acceptLoop = this.#accept();
+    this.#acceptLoop = listener
+      ? this.#accept(listener)
+      : Promise.all((opts.connect ?? []).map((a) => this.#dial(parseConnect(a)))).then(() => {});
   }
 
   /** Loads state from `dataDir`, starts listening and resumes the last assignment. */
@@ -202,7 +254,8 @@ export class Monitor {
         } else log.info("Spool: space returned; results held in memory are written");
       },
     });
-    const listener = await listen(opts);
+    for (const a of opts.connect ?? []) parseConnect(a);
+    const listener = opts.connect?.length ? undefined : await listen(opts);
     const m = new Monitor(opts, id, listener, spool);
     const saved = await loadAssignment(opts.dataDir);
     if (saved.length > 0) {
@@ -220,6 +273,7 @@ export class Monitor {
 
   /** The address the monitor listens on, as `host:port`. */
   get address(): string {
+    if (!this.listener) return (this.#opts.connect ?? []).join(", ");
     const a = this.listener.addr;
     return formatAddr(a.hostname, a.port);
   }
@@ -229,8 +283,8 @@ export class Monitor {
     return this.#session !== undefined && !this.#session.fc.closed;
   }
 
-  async #accept() {
-    for await (const { conn, hostname, port } of this.listener) {
+  async #accept(listener: Acceptor) {
+    for await (const { conn, hostname, port } of listener) {
       this.#handle(conn, hostname, port).catch((e) =>
         log.error("Connection handler failed: {e}", { e })
       );
@@ -238,28 +292,17 @@ export class Monitor {
   }
 
   async #handle(conn: Transport, ip: string, port: number) {
-    const pending = this.#pendingByAddress.get(ip) ?? 0;
-    if (pending >= MAX_PENDING_PER_ADDRESS) {
-      log.warn("Refused a connection from {ip}: {n} unauthenticated connections already open", {
-        ip,
-        n: pending,
-      });
-      conn.close();
-      return;
-    }
-    this.#pendingByAddress.set(ip, pending + 1);
-    let counted = true;
-    const authenticated = () => {
-      if (!counted) return;
-      counted = false;
-      const n = (this.#pendingByAddress.get(ip) ?? 1) - 1;
-      if (n > 0) this.#pendingByAddress.set(ip, n);
-      else this.#pendingByAddress.delete(ip);
-    };
+    let evicted = false;
+    const ticket = this.#preauth.admit(ip, () => {
+      evicted = true;
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    });
     try {
-      await this.#greet(conn, formatAddr(ip, port), ip, authenticated);
+      await this.#greet(conn, formatAddr(ip, port), ip, ticket, () => evicted);
     } finally {
-      authenticated();
+      ticket.release();
     }
   }
 
@@ -273,10 +316,16 @@ export class Monitor {
   }
 
   /**
-   * Handshake; on success `authenticated` is called and the connection becomes
-   * the session, served until it ends.
+   * Handshake within the pre-auth deadline; on success the pre-auth slot is
+   * released and the connection becomes the session, served until it ends.
    */
-  async #greet(conn: Transport, peer: string, ip: string, authenticated: () => void) {
+  async #greet(
+    conn: Transport,
+    peer: string,
+    ip: string,
+    ticket: PreauthTicket,
+    evicted: () => boolean,
+  ) {
     const failures = this.#recentFailures(ip).length;
     if (failures > 0) {
       // slow down whoever is guessing tokens: each recent failure adds to the wait before hello
@@ -284,87 +333,192 @@ export class Monitor {
         setTimeout(r, Math.min(AUTH_PENALTY_CAP_MS, failures * AUTH_PENALTY_STEP_MS))
       );
     }
+    if (evicted()) return;
     const fc = new FramedConn(conn, peer);
-    const nonce = makeNonce();
-    await fc.send({
-      t: "hello",
-      v: PROTOCOL_VERSION,
+    ticket.onEvict((reason) => fc.close(reason), () => fc.bytesReceived === 0);
+    const messages = fc.messages();
+    const token = this.#opts.token ?? "";
+    let old: Session | undefined;
+    let session: Session | undefined;
+    try {
+      await handshake(fc, messages, {
+        side: "listener",
+        timeoutMs: PREAUTH_DEADLINE_MS,
+        token,
+        fields: this.#fields(),
+        accept: (manager) => {
+          if (manager.role !== "manager") return undefined;
+          old = this.#session;
+          if (old && !old.fc.closed && !manager.takeover) {
+            return { reason: `another manager is connected (from ${old.fc.peer})`, code: "busy" };
+          }
+          session = this.#newSession(fc, manager.managerId);
+          ticket.release();
+          return undefined;
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      if (e.proved && e.code !== "busy") {
+        // this address got our proof and did not prove the token back: a wrong token, or
+        // someone collecting proofs to test guesses offline; either way, slow it down
+        const recent = this.#recentFailures(ip);
+        recent.push(performance.now());
+        this.#authFailures.set(ip, recent);
+        log.warn(
+          "Authentication failed for manager at {peer}: wrong or missing token ({n} in the last minute)",
+          { peer: fc.peer, n: recent.length },
+        );
+      } else if (e.code === "closed") {
+        // a peer that just closes is a port scanner or a TCP health check: not worth a warning
+        const level = fc.closed?.local ? "warn" : "debug";
+        log[level]("Connection from {peer} closed before authenticating: {reason}", {
+          peer: fc.peer,
+          reason: e.message,
+        });
+      } else if (e.code !== "busy") {
+        log.warn("Closed connection from {peer}: {reason}", { peer: fc.peer, reason: e.message });
+      }
+      return;
+    }
+    if (!session) return;
+    if (old && !old.fc.closed) {
+      log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
+      await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
+    }
+    await this.#serve(session, messages);
+  }
+
+  /**
+   * Dials the manager at `target` for the life of the monitor: handshake as
+   * the dialer, then the session as a listening monitor serves it; on its end
+   * (or a failed attempt) dials again with jittered backoff, slower after a
+   * refusal. While another manager's session is up it waits.
+   */
+  async #dial(target: DialTarget) {
+    let failures = 0;
+    let lastReason = "";
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wakers.delete(done);
+          resolve();
+        }
+        const wakers = this.#wakeDialers;
+        wakers.add(done);
+      });
+    while (!this.#stopping) {
+      if (this.connected) {
+        await sleep(1000);
+        continue;
+      }
+      let retryMs: number;
+      try {
+        await this.#dialOnce(target);
+        failures = 0;
+        lastReason = "";
+        retryMs = backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, 0);
+      } catch (e) {
+        if (this.#stopping) break;
+        failures++;
+        const refused = e instanceof HandshakeError && e.code !== "closed" &&
+          e.code !== "shutdown";
+        retryMs = refused
+          ? DIAL_REFUSED_MS
+          : backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, failures);
+        const reason = errorText(e);
+        // one line per new reason, not one per attempt
+        const level = reason === lastReason ? "debug" : refused ? "error" : "warn";
+        log[level]("Manager at {address}: {reason}; dialing again in {s} s", {
+          address: target.address,
+          reason,
+          s: (retryMs / 1000).toFixed(1),
+        });
+        lastReason = reason;
+      }
+      await sleep(retryMs);
+    }
+  }
+
+  /** One dialed connection, from connect to close. Throws why it failed. */
+  async #dialOnce(target: DialTarget) {
+    const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS);
+    let conn: Transport;
+    try {
+      if (this.#opts.dialTls) {
+        conn = (await dialTls(target.host, target.port, this.#opts.dialTls, signal)).transport;
+      } else {
+        const tcp = await Deno.connect({ hostname: target.host, port: target.port, signal });
+        tcp.setKeepAlive(true);
+        tcp.setNoDelay(true);
+        conn = tcp;
+      }
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "TimeoutError") {
+        throw new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`);
+      }
+      if (e instanceof TlsVerifyError) throw new HandshakeError(e.message, "auth", false);
+      throw e;
+    }
+    const fc = new FramedConn(conn, target.address);
+    this.#dialing.add(fc);
+    let session: Session;
+    const messages = fc.messages();
+    try {
+      const done = await handshake(fc, messages, {
+        side: "dialer",
+        token: this.#opts.token ?? "",
+        fields: this.#fields(),
+      });
+      if (done.peer.role !== "manager") return;
+      if (this.connected || this.#stopping) {
+        await fc.goodbye("this monitor is already connected to another manager", "busy");
+        return;
+      }
+      session = this.#newSession(fc, done.peer.managerId);
+    } finally {
+      this.#dialing.delete(fc);
+    }
+    await this.#serve(session, messages);
+  }
+
+  /** This monitor's fields for a hello. */
+  #fields() {
+    return {
+      role: "monitor" as const,
       monitorId: this.id,
       name: this.#opts.name ?? Deno.hostname(),
-      version: VERSION,
-      nonce,
       epoch: this.spool.epoch,
-    });
-    const messages = fc.messages();
-    const handshake = setTimeout(
-      () => fc.close(`no authentication from ${fc.peer} within ${HANDSHAKE_MS} ms`),
-      HANDSHAKE_MS,
-    );
-    const first = await messages.next();
-    clearTimeout(handshake);
-    if (first.done) {
-      // a peer that just closes is a port scanner or a TCP health check: not worth a warning
-      const level = fc.closed?.local ? "warn" : "debug";
-      log[level]("Connection from {peer} closed before authenticating: {reason}", {
-        peer: fc.peer,
-        reason: fc.closed?.reason,
-      });
-      return;
-    }
-    const auth = first.value;
-    if (auth.t !== "auth") {
-      log.warn("Closed connection from {peer}: expected auth, got {t}", {
-        peer: fc.peer,
-        t: auth.t,
-      });
-      await fc.goodbye("expected an auth message", "protocol");
-      return;
-    }
-    const token = this.#opts.token ?? "";
-    const expected = await handshakeMac(token, "manager", nonce, auth.nonce);
-    if (!macEqual(expected, auth.mac)) {
-      const recent = this.#recentFailures(ip);
-      recent.push(performance.now());
-      this.#authFailures.set(ip, recent);
-      log.warn(
-        "Authentication failed for manager at {peer}: wrong or missing token ({n} in the last minute)",
-        {
-          peer: fc.peer,
-          n: recent.length,
-        },
-      );
-      await fc.goodbye("authentication failed: wrong or missing token", "auth");
-      return;
-    }
-    const old = this.#session;
-    if (old && !old.fc.closed && !auth.takeover) {
-      await fc.goodbye(`another manager is connected (from ${old.fc.peer})`, "busy");
-      return;
-    }
+      lastSeq: this.spool.lastSeq,
+    };
+  }
+
+  /**
+   * Makes `fc` the session: from here the welcome is on its way (a listening
+   * monitor's handshake sends it next), so everything numbered so far is
+   * backlog and results may follow.
+   */
+  #newSession(fc: FramedConn, managerId: string): Session {
     const session: Session = {
       fc,
-      managerId: auth.managerId,
-      welcomed: false,
-      backlogTo: 0,
+      managerId,
+      backlogTo: this.spool.lastSeq,
       replayCursor: 0,
-      liveCursor: 0,
+      liveCursor: this.spool.lastSeq,
       inFlight: [],
       replayTokens: REPLAY_BURST,
       replayRefilledAt: performance.now(),
       stats: "",
     };
     this.#session = session;
-    authenticated();
-    if (old && !old.fc.closed) {
-      log.info("Manager at {peer} takes over from {old}", { peer: fc.peer, old: old.fc.peer });
-      await old.fc.goodbye(`replaced by the manager at ${fc.peer}`, "replaced");
-    }
-    const mac = await handshakeMac(token, "monitor", nonce, auth.nonce);
-    // everything numbered so far is backlog; the welcome is queued before anything else
-    session.backlogTo = session.liveCursor = this.spool.lastSeq;
-    const sent = fc.send({ t: "welcome", mac, lastSeq: this.spool.lastSeq });
-    session.welcomed = true;
-    await sent;
+    return session;
+  }
+
+  /** Serves an authenticated session until it ends. */
+  async #serve(session: Session, messages: AsyncGenerator<Message>) {
+    const fc = session.fc;
     log.info("Manager connected from {peer}; {pending} results to replay", {
       peer: fc.peer,
       pending: this.spool.pending,
@@ -380,7 +534,7 @@ export class Monitor {
     });
     this.#pump();
     for await (const msg of messages) await this.#onMessage(session, msg);
-    if (fc.closed?.local) {
+    if (fc.closed?.local && !this.#stopping) {
       log.warn("Closed connection from {peer}: {reason}", {
         peer: fc.peer,
         reason: fc.closed.reason,
@@ -463,7 +617,7 @@ export class Monitor {
   /** Sends the spool's report if it changed since the session last heard it. */
   #sendStats() {
     const s = this.#session;
-    if (!s || !s.welcomed || s.fc.closed) return;
+    if (!s || s.fc.closed) return;
     const report = this.spool.report();
     const json = JSON.stringify(report);
     if (json === s.stats) return;
@@ -482,7 +636,7 @@ export class Monitor {
     try {
       for (;;) {
         const s = this.#session;
-        if (!s || !s.welcomed || s.fc.closed) break;
+        if (!s || s.fc.closed) break;
         // flow control: a manager that falls behind slows its monitors down (they keep
         // spooling) instead of drowning in unread data
         if (s.inFlight.length >= MAX_FRAMES_IN_FLIGHT) break;
@@ -552,8 +706,15 @@ export class Monitor {
     clearInterval(this.#statsTimer);
     if (this.#buffer.length > 0) this.#flush();
     await this.#session?.fc.goodbye("monitor shutting down", "shutdown");
-    this.listener.close();
+    this.listener?.close();
+    for (const fc of this.#dialing) fc.close("monitor shutting down");
+    for (const wake of this.#wakeDialers) wake();
     await this.#acceptLoop.catch(() => {});
     this.spool.close();
   }
+}
+
+/** A retry delay growing from `base` to `cap` with `failures`, randomised to 50–100 %. */
+function backoff(base: number, cap: number, failures: number): number {
+  return Math.min(cap, base * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() * 0.5);
 }

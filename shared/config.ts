@@ -87,11 +87,18 @@ export type Placement = { mode: "all" } | { mode: "spread" } | { mode: "select";
 export interface MonitorConfig {
   /** Unique name; the address unless set. */
   name: string;
-  /** Host name or address, without brackets. */
+  /** Host name or address, without brackets ("" for a monitor that dials in). */
   host: string;
+  /** 0 for a monitor that dials in. */
   port: number;
-  /** `host:port`, or `[v6]:port`. */
+  /** `host:port`, or `[v6]:port` ("" for a monitor that dials in). */
   address: string;
+  /**
+   * Set for an entry with a `name` and no address: a monitor started with
+   * `--connect` that dials the manager's `--listen-monitors` port and is
+   * known by its `--name`.
+   */
+  dialIn?: boolean;
   labels: string[];
   /** Set when the monitor port speaks TLS. */
   tls?: MonitorTls;
@@ -215,6 +222,8 @@ const TOP_KEYS = [
   "remote_write",
   "status_page",
 ];
+/** The keys of a monitor entry that say how to dial it over TLS. */
+const MONITOR_TLS_KEYS = ["tls", "ca", "fingerprint", "server_name", "client_cert", "client_key"];
 const MONITOR_KEYS = [
   "address",
   "ip",
@@ -394,8 +403,35 @@ function readMonitors(r: Reader, node: Node | null, fallback: number): MonitorCo
     } else if (ip && port) {
       host = r.text(ip.value, `${field}.ip`, start).replace(/^\[(.*)\]$/, "$1");
       portNo = r.port(port.value, `${field}.port`, start);
+    } else if (get("name") && !ip && !port) {
+      // a monitor that dials in: known by its name, it has no address to dial
+      const nameEntry = get("name")!;
+      const name = r.text(nameEntry.value, `${field}.name`, start);
+      if (names.has(name)) {
+        r.fail(nameEntry.value, `${field}.name`, `"${name}" is used by another monitor`);
+      }
+      names.add(name);
+      const dialKey = entries.find((e) => MONITOR_TLS_KEYS.includes(e.key));
+      if (dialKey) {
+        r.fail(
+          dialKey.keyNode,
+          `${field}.${dialKey.key}`,
+          "applies to a monitor the manager dials (with an address); a monitor that dials in " +
+            "verifies the manager with --tls-ca or --tls-fingerprint",
+        );
+      }
+      const labelsEntry = get("labels");
+      const labels = labelsEntry
+        ? r.textList(labelsEntry.value, `${field}.labels`, labelsEntry.keyNode.range?.[0] ?? start)
+          .map((l) => l.value)
+        : [];
+      return { name, host: "", port: 0, address: "", labels, dialIn: true };
     } else {
-      r.failAt(start, `${field}.address`, "is required (host:port, or ip and port)");
+      r.failAt(
+        start,
+        `${field}.address`,
+        "is required (host:port, or ip and port; or only a name for a monitor that dials in)",
+      );
     }
     const addr = isIP(host) === 6 ? `[${host}]:${portNo}` : `${host}:${portNo}`;
     const nameEntry = get("name");

@@ -12,8 +12,12 @@
  * @module
  */
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { FrameAuthError, FrameOpener, FrameSealer } from "./frame_auth.ts";
+import { logger } from "./log.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
 import { errorText } from "./error_text.ts";
+
+const log = logger("link");
 
 const encoder = new TextEncoder();
 
@@ -45,7 +49,13 @@ export interface FramedConnOptions {
   clock?: Clock;
 }
 
-/** One framed, heartbeated protocol connection. */
+/**
+ * One framed, heartbeated protocol connection. Until {@linkcode authenticate}
+ * its frames are plain JSON; from then on every frame is sealed and verified
+ * (`shared/frame_auth.ts`), except that plain heartbeats and a plain `bye`
+ * are still taken until the first sealed frame has arrived: the peer may
+ * have sent them before it switched to sealed frames itself.
+ */
 export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
   readonly peer: string;
@@ -58,6 +68,9 @@ export class FramedConn {
   #timer: TimerHandle | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
+  #bytesReceived = 0;
+  #sealer: FrameSealer | undefined;
+  #opener: FrameOpener | undefined;
 
   /** Wraps `conn`, whose peer is shown as `peer`; heartbeats start at once. */
   constructor(conn: Transport, peer: string, options: FramedConnOptions = {}) {
@@ -79,6 +92,11 @@ export class FramedConn {
   /** Set once the connection has ended. */
   get closed(): CloseInfo | undefined {
     return this.#closed;
+  }
+
+  /** Bytes received from the peer so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
   }
 
   /** Milliseconds since any byte arrived from the peer (a frame still arriving counts). */
@@ -108,6 +126,20 @@ export class FramedConn {
   }
 
   /**
+   * Seals every frame sent from now on with `sendKey` and verifies every
+   * frame received from now on with `receiveKey`. Called by the handshake.
+   */
+  authenticate(sendKey: Uint8Array, receiveKey: Uint8Array): void {
+    this.#sealer = new FrameSealer(sendKey);
+    this.#opener = new FrameOpener(receiveKey);
+  }
+
+  /** Whether frames are sealed and verified. */
+  get authenticated(): boolean {
+    return this.#sealer !== undefined;
+  }
+
+  /**
    * Queues a message. Resolves once written to the socket; never rejects (a
    * failed write closes the connection instead).
    */
@@ -123,7 +155,9 @@ export class FramedConn {
     if (this.#closed) return false;
     this.#lastSent = this.#clock.now();
     try {
-      await this.#writer.write(encoder.encode(json + "\n"));
+      // sealed here, synchronously, so that frame counters follow the order of the writes
+      const line = this.#sealer ? this.#sealer.seal(json) : json;
+      await this.#writer.write(encoder.encode(line + "\n"));
       return true;
     } catch (e) {
       this.close(`write to ${this.peer} failed: ${errorText(e)}`);
@@ -137,11 +171,12 @@ export class FramedConn {
    */
   async *messages(): AsyncGenerator<Message> {
     try {
-      const alive = () => {
+      const alive = (n: number) => {
         this.#lastReceived = this.#clock.now();
+        this.#bytesReceived += n;
       };
       for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
-        const msg = parseMessage(frame);
+        const msg = parseMessage(this.#open(frame));
         if (msg.t === "hb") continue;
         if (msg.t === "bye") {
           this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
@@ -152,8 +187,27 @@ export class FramedConn {
       }
       this.close("peer closed the connection", false);
     } catch (e) {
+      if (e instanceof FrameAuthError) {
+        log.warn("Closed the connection with {peer}: {reason}", {
+          peer: this.peer,
+          reason: e.message,
+        });
+      }
       this.close(errorText(e));
     }
+  }
+
+  /** The JSON of a received frame, verified once frames are sealed. */
+  #open(frame: string): string {
+    const opener = this.#opener;
+    if (!opener) return frame;
+    if (opener.count === 0n && frame.startsWith("{")) {
+      // before the peer's first sealed frame: its heartbeats from before it keyed, or its
+      // refusal (it could not key); neither carries anything a forger could use
+      const t = parseMessage(frame).t;
+      if (t === "hb" || t === "bye") return frame;
+    }
+    return opener.open(frame);
   }
 
   /** The `bye` code the peer sent, if it closed with one. */

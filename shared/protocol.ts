@@ -7,24 +7,41 @@
  * {@linkcode MAX_FRAME_BYTES}; a longer one, a line that is not JSON, or a
  * message that fails validation closes the connection with a logged reason.
  *
- * ## Conversation (version 2)
- * The manager dials; the monitor speaks first.
- * 1. monitor → `hello` {v, monitorId, name, version, nonce, epoch}
- * 2. manager → `auth` {v, managerId, nonce, mac, takeover}: `mac` is
- *    HMAC-SHA-256(token, "netmon-manager\n" + monitorNonce + "\n" + managerNonce).
- *    `takeover: false` asks to connect only if no other manager is.
- * 3. monitor → `welcome` {mac, lastSeq} with
- *    HMAC-SHA-256(token, "netmon-monitor\n" + monitorNonce + "\n" + managerNonce),
- *    or `bye` {reason} and close. The token itself never crosses the wire.
- *    Nothing but `welcome` (or `bye`) follows `hello` from the monitor: no
- *    result travels before the handshake is complete.
- * 4. Then, in any order: manager → `assign` {rev, checks, more},
- *    `ack` {from, to}, `run` {checkId}; monitor → `results` {results},
- *    `stats` {pending, dropped, diskFull}; either side → `hb` {} when it has
- *    sent nothing for {@linkcode HEARTBEAT_MS}; `bye` {reason} before a
- *    deliberate close. A side that has received no byte for
- *    {@linkcode DEAD_AFTER_MS} closes the connection: a large frame still
- *    arriving counts as life, however slow the link.
+ * ## Conversation (version 3)
+ * Whoever dials is the *dialer*, whoever accepted the *listener*: the manager
+ * dials a monitor's port, and a monitor started with `--connect` dials a
+ * manager's `--listen-monitors` port. The handshake is the same both ways
+ * (`shared/handshake.ts`):
+ * 1. listener → `hello` {v, vmin, version, nonce, caps, role, …its fields}
+ * 2. dialer → `hello` of its own, or `bye` naming both versions when no
+ *    protocol version is common. A monitor's fields are `monitorId`, `name`,
+ *    `epoch` and `lastSeq`; a manager's are `managerId` and `takeover`
+ *    (`false` asks to connect only if no other manager is).
+ * 3. listener → `auth` {mac}, its proof of the token over both hellos:
+ *    the side that was dialed to proves first.
+ * 4. dialer → `auth` {mac}, its proof over both hellos and the listener's
+ *    proof, sent only after the listener's has verified; or `bye` {reason}.
+ * 5. listener → `welcome` {} (or `bye`, e.g. `busy`), the first frame under
+ *    the frame keys. The token itself never crosses the wire. Nothing but
+ *    `welcome` follows the monitor's handshake frames from a listening
+ *    monitor, and no result travels before the handshake is complete.
+ *
+ * From the `welcome` on, every frame either way is `MAC JSON\n` with a
+ * per-direction key derived from the token and the handshake transcript and
+ * a frame counter (`shared/frame_auth.ts`); the first frame that fails its
+ * MAC closes the connection with the reason logged. Only `hb` and `bye` may
+ * come unsealed, and only before the first sealed frame (sent before the
+ * peer keyed, or a refusal instead of the `welcome`). Without a token the proofs and
+ * keys use a fixed key (such a link is loopback only): the code path is the
+ * same, but the MACs then prove nothing about who sent a frame.
+ *
+ * Then, in any order: manager → `assign` {rev, checks, more}, `ack`
+ * {from, to}, `run` {checkId}; monitor → `results` {results}, `stats`
+ * {pending, dropped, diskFull}; either side → `hb` {} when it has sent
+ * nothing for {@linkcode HEARTBEAT_MS}; `bye`
+ * {reason} before a deliberate close. A side that has received no byte for
+ * {@linkcode DEAD_AFTER_MS} closes the connection: a large frame still
+ * arriving counts as life, however slow the link.
  *
  * ## Identity: epochs and sequence numbers
  * A monitor's spool gets a random `epoch` when its database is created (a
@@ -84,8 +101,6 @@ import {
   MIN_INTERVAL_MS,
 } from "./limits.ts";
 
-/** Protocol version spoken by this build. */
-export const PROTOCOL_VERSION = 2;
 /** Largest frame either side accepts, in bytes (newline excluded); see `limits.ts`. */
 export { MAX_FRAME_BYTES };
 /** A side sends a heartbeat when it has sent nothing for this long. */
@@ -105,31 +120,38 @@ export const REPLAY_FRAMES_IN_FLIGHT = 2;
 /** Backlog results a monitor sends per second at most. */
 export const REPLAY_RESULTS_PER_S = 20_000;
 
-/** Monitor → manager, first frame. */
+/**
+ * Either side, first frame of each (see `shared/handshake.ts`): the protocol
+ * versions `vmin`–`v` this build speaks, its software version, a nonce, its
+ * capabilities and its role's fields (a monitor's `monitorId`, `name`,
+ * `epoch`, `lastSeq`; a manager's `managerId`, `takeover`). All but `v`,
+ * `version` and `nonce` are optional here, so that a hello of another
+ * protocol version still parses and can be refused with a clear message.
+ */
 export interface HelloMsg {
   t: "hello";
   v: number;
-  monitorId: string;
-  name: string;
+  vmin?: number;
+  role?: string;
   version: string;
   nonce: string;
+  caps?: string[];
+  monitorId?: string;
+  name?: string;
   /** The spool's epoch: results are numbered within it ("" for a spool made before epochs). */
-  epoch: string;
+  epoch?: string;
+  lastSeq?: number;
+  managerId?: string;
+  takeover?: boolean;
 }
-/** Manager → monitor, answer to hello. */
+/** Either side: its proof of the token (listener first, then dialer). */
 export interface AuthMsg {
   t: "auth";
-  v: number;
-  managerId: string;
-  nonce: string;
   mac: string;
-  takeover: boolean;
 }
-/** Monitor → manager, the handshake succeeded. */
+/** Listener → dialer, the first frame under the frame keys: the handshake succeeded. */
 export interface WelcomeMsg {
   t: "welcome";
-  mac: string;
-  lastSeq: number;
 }
 /**
  * Manager → monitor: the full set of checks this monitor runs from now on.
@@ -189,7 +211,7 @@ export const BYE_CODES = ["auth", "busy", "replaced", "shutdown", "protocol"] as
 /** One of {@linkcode BYE_CODES}. */
 export type ByeCode = typeof BYE_CODES[number];
 
-/** Every message of protocol version 2. */
+/** Every message of protocol version 3. */
 export type Message =
   | HelloMsg
   | AuthMsg
@@ -254,6 +276,17 @@ function bool(o: Obj, k: string): boolean {
   const v = o[k];
   if (typeof v !== "boolean") throw new ProtocolError(`field "${k}" must be true or false`);
   return v;
+}
+
+function strList(o: Obj, k: string, maxItems: number, maxChars: number): string[] {
+  const v = o[k];
+  if (
+    !Array.isArray(v) || v.length > maxItems ||
+    v.some((x) => typeof x !== "string" || x.length > maxChars)
+  ) {
+    throw new ProtocolError(`field "${k}" must be a list of at most ${maxItems} short strings`);
+  }
+  return v as string[];
 }
 
 function checkType(o: Obj, k: string): CheckType {
@@ -340,26 +373,25 @@ export function parseMessage(line: string): Message {
   const t = v.t;
   switch (t) {
     case "hello":
-      return {
+      return canonicalHello({
         t,
         v: int(v, "v"),
-        monitorId: str(v, "monitorId", 64),
-        name: str(v, "name", 256),
+        vmin: v.vmin === undefined ? undefined : int(v, "vmin"),
+        role: v.role === undefined ? undefined : str(v, "role", 16),
         version: str(v, "version", 64),
         nonce: str(v, "nonce", 128),
-        epoch: str(v, "epoch", 64),
-      };
+        caps: v.caps === undefined ? undefined : strList(v, "caps", 32, 64),
+        monitorId: v.monitorId === undefined ? undefined : str(v, "monitorId", 64),
+        name: v.name === undefined ? undefined : str(v, "name", 256),
+        epoch: v.epoch === undefined ? undefined : str(v, "epoch", 64),
+        lastSeq: v.lastSeq === undefined ? undefined : int(v, "lastSeq"),
+        managerId: v.managerId === undefined ? undefined : str(v, "managerId", 64),
+        takeover: v.takeover === undefined ? undefined : bool(v, "takeover"),
+      });
     case "auth":
-      return {
-        t,
-        v: int(v, "v"),
-        managerId: str(v, "managerId", 64),
-        nonce: str(v, "nonce", 128),
-        mac: str(v, "mac", 128),
-        takeover: bool(v, "takeover"),
-      };
+      return { t, mac: str(v, "mac", 128) };
     case "welcome":
-      return { t, mac: str(v, "mac", 128), lastSeq: int(v, "lastSeq") };
+      return { t };
     case "assign": {
       if (!Array.isArray(v.checks)) throw new ProtocolError(`field "checks" must be a list`);
       const msg: AssignMsg = { t, rev: int(v, "rev"), checks: v.checks.map(validateSpec) };
@@ -460,39 +492,34 @@ export async function* readFrames(
   }
 }
 
-/** Random nonce as hex, for the handshake. */
-export function makeNonce(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
+const HELLO_FIELDS = [
+  "vmin",
+  "role",
+  "caps",
+  "monitorId",
+  "name",
+  "epoch",
+  "lastSeq",
+  "managerId",
+  "takeover",
+] as const;
 
 /**
- * HMAC-SHA-256 over the handshake transcript, keyed by the shared token
- * (a fixed key when none is configured), as lowercase hex. Both sides call it
- * with the same arguments: the role whose proof it is and both nonces.
+ * A hello with its fields in one fixed order and absent ones left out: both
+ * sides of a handshake hash this form, the sender of what it sent and the
+ * receiver of what it parsed.
+ *
+ * @example
+ * ```ts
+ * import { canonicalHello } from "./protocol.ts";
+ * const a = canonicalHello({ t: "hello", nonce: "n", v: 3, version: "1", role: "monitor" });
+ * console.assert(JSON.stringify(a) === '{"t":"hello","v":3,"version":"1","nonce":"n","role":"monitor"}');
+ * ```
  */
-export async function handshakeMac(
-  token: string,
-  role: "manager" | "monitor",
-  monitorNonce: string,
-  managerNonce: string,
-): Promise<string> {
-  const data = `netmon-${role}\n${monitorNonce}\n${managerNonce}`;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(token === "" ? "\0netmon-no-token" : token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(data)));
-  return Array.from(sig, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** Constant-time comparison of two hex MACs. */
-export function macEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+export function canonicalHello(h: HelloMsg): HelloMsg {
+  const out: HelloMsg = { t: "hello", v: h.v, version: h.version, nonce: h.nonce };
+  for (const k of HELLO_FIELDS) {
+    if (h[k] !== undefined) Object.assign(out, { [k]: h[k] });
+  }
+  return out;
 }

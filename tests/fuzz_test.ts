@@ -16,6 +16,7 @@ import {
   readFrames,
 } from "../shared/protocol.ts";
 import { ConfigError, parseConfig } from "../shared/config.ts";
+import { FrameAuthError, FrameOpener, FrameSealer } from "../shared/frame_auth.ts";
 import {
   decodePacket,
   formatReferenceId,
@@ -214,22 +215,30 @@ const RESULT = {
 const MESSAGES = [
   {
     t: "hello",
-    v: 2,
-    monitorId: "m-1",
-    name: "local",
+    v: 3,
     version: "0.1.0",
     nonce: "ab".repeat(16),
+    vmin: 3,
+    role: "monitor",
+    caps: ["frame-mac", "stats"],
+    monitorId: "m-1",
+    name: "local",
     epoch: "0b6f9c0e-5a4c-4d8e-9f1a-3c2b1a0d9e8f",
+    lastSeq: 9,
   },
   {
-    t: "auth",
-    v: 2,
-    managerId: "g-1",
+    t: "hello",
+    v: 3,
+    version: "0.1.0",
     nonce: "cd".repeat(16),
-    mac: "ef".repeat(32),
+    vmin: 3,
+    role: "manager",
+    caps: [],
+    managerId: "g-1",
     takeover: true,
   },
-  { t: "welcome", mac: "01".repeat(32), lastSeq: 9 },
+  { t: "auth", mac: "ef".repeat(32) },
+  { t: "welcome" },
   { t: "assign", rev: 2, checks: [SPEC, { ...SPEC, id: "x/TCP", type: "TCP", params: {} }] },
   { t: "ack", from: 3, to: 4 },
   { t: "run", checkId: "google.com/HTTP" },
@@ -312,6 +321,27 @@ Deno.test("parseMessage() accepts or throws ProtocolError for 5000 random and mu
   console.log(`parseMessage: ${accepted} of 5000 fuzzed frames accepted`);
   // some mutations leave a valid message (a changed string): the fuzz reaches past validation
   assert.ok(accepted > 0);
+});
+
+Deno.test("FrameOpener refuses 5000 random and mutated sealed frames with FrameAuthError only", () => {
+  const rng = new Rng(0x5eed_0005);
+  const key = rng.bytes(32);
+  const frames = MESSAGES.map((m) => JSON.stringify(m));
+  for (let i = 0; i < 5000; i++) {
+    // a sealed frame with one character changed, or random bytes, always at counter 0
+    const sealed = new FrameSealer(key).seal(rng.pick(frames));
+    const line = i % 2 === 0
+      ? (() => {
+        const at = rng.int(sealed.length);
+        const c = String.fromCharCode((sealed.charCodeAt(at) + 1 + rng.int(200)) % 0x10000);
+        return sealed.slice(0, at) + c + sealed.slice(at + 1);
+      })()
+      : new TextDecoder().decode(rng.bytes(rng.int(80)));
+    assert.throws(() => new FrameOpener(key).open(line), FrameAuthError);
+  }
+  // and the unaltered frames all open, in order
+  const sealer = new FrameSealer(key), opener = new FrameOpener(key);
+  for (const f of frames) assert.equal(opener.open(sealer.seal(f)), f);
 });
 
 Deno.test("parseMessage() rejects a bye with an unknown code", () => {

@@ -16,14 +16,9 @@ import {
   readMonitorLedger,
   readStored,
 } from "./helpers/ledger.ts";
-import {
-  encodeFrame,
-  handshakeMac,
-  type Message,
-  parseMessage,
-  PROTOCOL_VERSION,
-  readFrames,
-} from "../shared/protocol.ts";
+import { parseMessage, readFrames } from "../shared/protocol.ts";
+import { FramedConn } from "../shared/connection.ts";
+import { handshake } from "../shared/handshake.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +54,9 @@ async function helloOf(port: number): Promise<{ monitorId: string; epoch: string
   try {
     for await (const frame of readFrames(conn.readable)) {
       const msg = parseMessage(frame);
-      if (msg.t === "hello") return msg;
+      if (msg.t === "hello" && msg.monitorId && msg.epoch !== undefined) {
+        return { monitorId: msg.monitorId, epoch: msg.epoch };
+      }
     }
     throw new Error("no hello");
   } finally {
@@ -87,52 +84,44 @@ Deno.test("a token holder claiming a monitor's ID and epoch with seq 2^53-1 cann
         conn.close(); // once is enough
         continue;
       }
-      const writer = conn.writable.getWriter();
-      const send = (m: Message) => writer.write(encodeFrame(m));
-      const frames = readFrames(conn.readable);
-      await send({
-        t: "hello",
-        v: PROTOCOL_VERSION,
-        monitorId: victim.monitorId,
-        name: "forger",
-        version: "0",
-        nonce: "00",
-        epoch: victim.epoch,
+      const fc = new FramedConn(conn, "manager");
+      const messages = fc.messages();
+      await handshake(fc, messages, {
+        side: "listener",
+        token: "",
+        fields: {
+          role: "monitor",
+          monitorId: victim.monitorId,
+          name: "forger",
+          epoch: victim.epoch,
+          lastSeq: 2 ** 53 - 1,
+        },
+      }).catch(() => {});
+      await fc.send({
+        t: "results",
+        results: [{
+          seq: 2 ** 53 - 1,
+          taskId: forgedTask,
+          monitorId: victim.monitorId,
+          checkId: "open/TCP",
+          target: "open",
+          type: "TCP",
+          startedAt: Date.now(),
+          durationMs: 1,
+          up: true,
+          summary: "forged",
+          latencyMs: 1,
+          metrics: {},
+          details: {},
+        }],
       });
-      for await (const f of frames) {
-        const msg = parseMessage(f);
-        if (msg.t === "auth") {
-          await send({
-            t: "welcome",
-            mac: await handshakeMac("", "monitor", "00", msg.nonce),
-            lastSeq: 2 ** 53 - 1,
-          });
-          await send({
-            t: "results",
-            results: [{
-              seq: 2 ** 53 - 1,
-              taskId: forgedTask,
-              monitorId: victim.monitorId,
-              checkId: "open/TCP",
-              target: "open",
-              type: "TCP",
-              startedAt: Date.now(),
-              durationMs: 1,
-              up: true,
-              summary: "forged",
-              latencyMs: 1,
-              metrics: {},
-              details: {},
-            }],
-          });
-        } else if (msg.t === "ack") {
+      for await (const msg of messages) {
+        if (msg.t === "ack") {
           forgerAcked = true;
           break;
         }
       }
-      try {
-        conn.close();
-      } catch { /* closed */ }
+      fc.close("forged");
     }
   })();
   const config = await writeConfig(tmp.path, [{ name: "real", port }, {

@@ -3,9 +3,9 @@
  * the handshake with the real token (an authenticated peer) and then sends
  * whatever results the test makes up, frame by frame, each waiting for its
  * acknowledgement. Everything it says goes through `shared/` (FramedConn for
- * framing and heartbeats, protocol.ts for messages and MACs), so it follows
- * the protocol when the protocol changes: only {@linkcode monitorHandshake}
- * knows the handshake.
+ * framing and heartbeats, handshake.ts and frame_auth.ts for the handshake
+ * and the frame MACs), so it follows the protocol when the protocol changes;
+ * {@linkcode RawPeer} is the same for tests that write bytes themselves.
  *
  * @example
  * ```ts ignore
@@ -19,13 +19,15 @@
  * @module
  */
 import type { CheckResult, UncheckedSpec } from "../../shared/checks.ts";
-import { FramedConn } from "../../shared/connection.ts";
+import { type CloseInfo, FramedConn } from "../../shared/connection.ts";
+import { FrameOpener, FrameSealer } from "../../shared/frame_auth.ts";
+import { handshake, type HandshakeConn } from "../../shared/handshake.ts";
 import {
-  handshakeMac,
-  macEqual,
-  makeNonce,
+  type ByeCode,
+  encodeFrame,
   type Message,
-  PROTOCOL_VERSION,
+  parseMessage,
+  readFrames,
 } from "../../shared/protocol.ts";
 
 /** Who the fake monitor says it is. */
@@ -78,13 +80,7 @@ export class FakeMonitor implements AsyncDisposable {
     const fc = new FramedConn(conn, "manager");
     const session = new FakeSession(fc, this.#options.monitorId);
     this.#sessions.push(session);
-    await monitorHandshake({
-      send: (msg) => fc.send(msg),
-      next: async () => {
-        const r = await session.inbox.next();
-        return r.done ? undefined : r.value;
-      },
-    }, this.#options);
+    await monitorHandshake(fc, session.inbox, this.#options);
     await session.assigned();
     return session;
   }
@@ -95,43 +91,109 @@ export class FakeMonitor implements AsyncDisposable {
   }
 }
 
-/** Either end of a connection as {@linkcode monitorHandshake} speaks over it. */
-export interface MessagePeer {
-  send(msg: Message): Promise<unknown>;
-  /** The next message, or undefined once the connection has closed. */
-  next(): Promise<Message | undefined>;
+/**
+ * The monitor's side of the handshake (as the listener the manager dials),
+ * over a `FramedConn` (as {@linkcode FakeMonitor}) or a {@linkcode RawPeer}
+ * (tests that write bytes themselves). Throws if the manager cannot prove
+ * the token.
+ */
+export async function monitorHandshake(
+  conn: HandshakeConn,
+  messages: AsyncGenerator<Message>,
+  options: Required<FakeMonitorOptions>,
+): Promise<void> {
+  await handshake(conn, messages, {
+    side: "listener",
+    token: options.token,
+    fields: {
+      role: "monitor",
+      monitorId: options.monitorId,
+      name: options.name,
+      epoch: options.epoch,
+      lastSeq: 0,
+    },
+  });
 }
 
 /**
- * The monitor's side of the handshake: hello, the manager's auth checked
- * against the token, welcome. Throws if the manager cannot prove the token.
- * Over a `FramedConn` (as {@linkcode FakeMonitor}) or a bare socket (tests
- * that write bytes themselves).
+ * A connection spoken frame by frame, with no heartbeats of its own (so a
+ * test decides when it is silent): {@linkcode messages} yields every frame
+ * the other side sends, heartbeats included, verified once keyed; frames go
+ * out sealed once keyed, and {@linkcode frame} gives one's bytes for a test
+ * that writes them in pieces.
  */
-export async function monitorHandshake(
-  peer: MessagePeer,
-  options: Required<FakeMonitorOptions>,
-): Promise<void> {
-  const nonce = makeNonce();
-  await peer.send({
-    t: "hello",
-    v: PROTOCOL_VERSION,
-    monitorId: options.monitorId,
-    name: options.name,
-    version: "fake",
-    nonce,
-    epoch: options.epoch,
-  });
-  const auth = await peer.next();
-  if (auth?.t !== "auth") throw new Error(`expected auth, got ${auth?.t ?? "a closed connection"}`);
-  if (!macEqual(auth.mac, await handshakeMac(options.token, "manager", nonce, auth.nonce))) {
-    throw new Error("the manager could not prove the token");
+export class RawPeer implements HandshakeConn {
+  readonly peer: string;
+  readonly messages: AsyncGenerator<Message>;
+  closed: CloseInfo | undefined;
+  peerByeCode: string | undefined;
+  #conn: Deno.Conn;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #sealer: FrameSealer | undefined;
+  #opener: FrameOpener | undefined;
+
+  /** @param conn the socket; @param peer its name in errors */
+  constructor(conn: Deno.Conn, peer: string) {
+    this.#conn = conn;
+    this.peer = peer;
+    this.#writer = conn.writable.getWriter();
+    this.messages = this.#read();
   }
-  await peer.send({
-    t: "welcome",
-    mac: await handshakeMac(options.token, "monitor", nonce, auth.nonce),
-    lastSeq: 0,
-  });
+
+  async *#read(): AsyncGenerator<Message> {
+    try {
+      for await (const f of readFrames(this.#conn.readable)) {
+        const opener = this.#opener;
+        const msg = parseMessage(
+          opener && !(opener.count === 0n && f.startsWith("{")) ? opener.open(f) : f,
+        );
+        if (msg.t === "bye") {
+          this.peerByeCode = msg.code;
+          this.closed ??= { reason: `peer said goodbye: ${msg.reason}`, local: false };
+          return;
+        }
+        yield msg;
+      }
+    } catch { /* reset */ }
+    this.closed ??= { reason: "peer closed the connection", local: false };
+  }
+
+  /** The bytes of `msg` as the next frame (sealed once keyed); write them all, in order. */
+  frame(msg: Message): Uint8Array {
+    if (!this.#sealer) return encodeFrame(msg);
+    return new TextEncoder().encode(this.#sealer.seal(JSON.stringify(msg)) + "\n");
+  }
+
+  /** Writes bytes (a frame, or a piece of one from {@linkcode frame}). */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.#writer.write(bytes);
+  }
+
+  async send(msg: Message): Promise<boolean> {
+    try {
+      await this.write(this.frame(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  authenticate(sendKey: Uint8Array, receiveKey: Uint8Array): void {
+    this.#sealer = new FrameSealer(sendKey);
+    this.#opener = new FrameOpener(receiveKey);
+  }
+
+  async goodbye(reason: string, code: ByeCode): Promise<void> {
+    await this.send({ t: "bye", reason, code });
+    this.close(reason);
+  }
+
+  close(reason: string): void {
+    this.closed ??= { reason, local: true };
+    try {
+      this.#conn.close();
+    } catch { /* closed */ }
+  }
 }
 
 /** One authenticated connection from the manager. */
