@@ -81,3 +81,137 @@ export function peakRssBytes(pid: number | "self"): number {
 export function rssBytes(pid: number | "self"): number {
   return statusKb(pid, "VmRSS") * 1024;
 }
+
+/**
+ * `pid` and every process descended from it, alive now (read from the
+ * parent PIDs in `/proc/PID/stat`).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(processTree(1234));
+ * ```
+ */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const ppid = Number(statFields(Number(e.name))[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(e.name));
+      children.set(ppid, list);
+    } catch { /* exited meanwhile */ }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
+}
+
+/** The short command name of a process (`/proc/PID/comm`), or "?" once it has gone. */
+export function processName(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch {
+    return "?";
+  }
+}
+
+/** The 1-, 5- and 15-minute load averages of the machine. */
+export function loadAverage(): [number, number, number] {
+  const [a, b, c] = Deno.readTextFileSync("/proc/loadavg").split(" ").map(Number);
+  return [a ?? NaN, b ?? NaN, c ?? NaN];
+}
+
+/** One process as a {@linkcode TreeSampler} last saw it. */
+export interface ProcessSample {
+  pid: number;
+  name: string;
+  /** CPU seconds used since the sampler's {@linkcode TreeSampler.reset}. */
+  cpuSeconds: number;
+  /** Its most resident memory (VmHWM), bytes. */
+  peakRssBytes: number;
+}
+
+/**
+ * Follows every process of a system (the trees under some root PIDs): CPU
+ * used since a reset, each process's peak RSS, and the peak of their summed
+ * RSS over the samples taken. A process that exits keeps what it was last
+ * seen to have used.
+ *
+ * @example
+ * ```ts ignore
+ * const s = new TreeSampler({ prometheus: prometheusPid, blackbox_exporter: blackboxPid });
+ * s.reset();
+ * // … every second: s.sample();
+ * console.log(s.cpuSeconds(), s.peakRssSumBytes);
+ * ```
+ */
+export class TreeSampler {
+  /** The root processes by the name they are reported under (descendants: `name/comm`). */
+  readonly roots: Record<string, number>;
+  /** The largest sum of the processes' resident memory seen in one sample. */
+  peakRssSumBytes = 0;
+  #seen = new Map<number, { name: string; cpu: number; base: number; hwm: number }>();
+  /** The trees as last listed; listing walks all of `/proc`, so it is redone every 10th sample. */
+  #trees: [string, number, number[]][] = [];
+  #samples = 0;
+
+  constructor(roots: Record<string, number>) {
+    this.roots = roots;
+  }
+
+  /** Reads every process once; returns their summed RSS now. */
+  sample(): number {
+    let rss = 0;
+    if (this.#samples++ % 10 === 0) {
+      this.#trees = Object.entries(this.roots).map(([label, root]) => [
+        label,
+        root,
+        processTree(root),
+      ]);
+    }
+    for (const [label, root, pids] of this.#trees) {
+      for (const pid of pids) {
+        try {
+          const cpu = cpuSeconds(pid);
+          const now = rssBytes(pid);
+          const hwm = peakRssBytes(pid);
+          const s = this.#seen.get(pid);
+          if (s) {
+            s.cpu = cpu;
+            s.hwm = hwm;
+          } else {
+            const name = pid === root ? label : `${label}/${processName(pid)}`;
+            this.#seen.set(pid, { name, cpu, base: 0, hwm });
+          }
+          rss += now;
+        } catch { /* exited between listing and reading */ }
+      }
+    }
+    this.peakRssSumBytes = Math.max(this.peakRssSumBytes, rss);
+    return rss;
+  }
+
+  /** Starts counting CPU from now (peaks are kept). */
+  reset(): void {
+    this.sample();
+    for (const s of this.#seen.values()) s.base = s.cpu;
+  }
+
+  /** CPU seconds of all processes since {@linkcode reset}. */
+  cpuSeconds(): number {
+    let sum = 0;
+    for (const s of this.#seen.values()) sum += s.cpu - s.base;
+    return sum;
+  }
+
+  /** Every process seen, with its CPU since the reset and its peak RSS. */
+  processes(): ProcessSample[] {
+    return [...this.#seen].map(([pid, s]) => ({
+      pid,
+      name: s.name,
+      cpuSeconds: s.cpu - s.base,
+      peakRssBytes: s.hwm,
+    }));
+  }
+}

@@ -7,7 +7,12 @@
  *
  * ```sh
  * ./netmon --deno run -A bench/run.ts [--out FILE] [--only throughput,latency,schedule,ingest]
+ * ./netmon --deno run -A bench/run.ts system [--targets 2000,10000] [--seconds 600] [--profile DIR]
+ * ./netmon --deno run -A bench/run.ts fleet [--monitors 10,1000,5000] [--seconds 60] [--profile DIR]
  * ```
+ *
+ * `system` and `fleet` (see `system.ts`, `fleet.ts`) run alone: they need the
+ * machine to themselves and take minutes per size.
  *
  * @module
  */
@@ -26,6 +31,9 @@ import {
   type Throughput,
 } from "./peers.ts";
 import { measureIngest, measureSchedule } from "./scale.ts";
+import { measureSystems, parseSystems, type SystemReport, systemTable } from "./system.ts";
+import { loadAverage } from "./procstat.ts";
+import { type FleetRun, fleetTable, measureFleet } from "./fleet.ts";
 import { type ChecksJob, type ChecksReport, quantile } from "./worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -48,8 +56,14 @@ const PACKAGES: Record<string, string> = {
   "/usr/bin/dig": "dnsutils",
 };
 
-async function ensurePackages() {
-  const missing = Object.entries(PACKAGES).filter(([path]) => {
+/** What the `system` section needs besides: Prometheus itself. */
+const SYSTEM_PACKAGES: Record<string, string> = {
+  "/usr/bin/prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+  "/usr/bin/prometheus": "prometheus",
+};
+
+async function ensurePackages(packages: Record<string, string>) {
+  const missing = Object.entries(packages).filter(([path]) => {
     try {
       return !Deno.statSync(path).isFile;
     } catch {
@@ -329,13 +343,128 @@ function table(report: Record<string, unknown>): string {
   return lines.join("\n");
 }
 
+const numbers = (s: string) => s.split(",").map(Number);
+
+/** Writes the report (and its table) as JSON to `out` or a dated file under bench/results/. */
+async function save(report: Record<string, unknown>, text: string, out: string | undefined) {
+  const date = String(report.date);
+  const path = out ??
+    `${ROOT}bench/results/${date.replace(/[: ]/g, "-").replace("-UTC", "")}${
+      report.section ? `-${report.section}` : ""
+    }.json`;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify({ ...report, table: text }, null, 2) + "\n");
+  console.error(`Wrote ${path}`);
+}
+
+async function systemSection(
+  values: {
+    targets?: string;
+    seconds?: string;
+    warmup?: string;
+    profile?: string;
+    systems?: string;
+    out?: string;
+  },
+) {
+  await ensurePackages(SYSTEM_PACKAGES);
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const load = loadAverage();
+  const reports: SystemReport[] = [];
+  for (const targets of numbers(values.targets ?? "2000,10000")) {
+    reports.push(
+      await measureSystems({
+        targets,
+        seconds: Number(values.seconds ?? 600),
+        warmupSeconds: values.warmup ? Number(values.warmup) : undefined,
+        profileDir: values.profile,
+        systems: values.systems ? parseSystems(values.systems) : undefined,
+      }),
+    );
+  }
+  const text = [
+    `netmon system benchmark, ${date}, ${await machine()}; loadavg at start ${
+      load.map((x) => x.toFixed(2)).join(" ")
+    }, at end ${loadAverage().map((x) => x.toFixed(2)).join(" ")}`,
+    "",
+    systemTable(reports),
+  ].join("\n");
+  console.log(text);
+  await save(
+    { section: "system", date, machine: await machine(), system: reports },
+    text,
+    values.out,
+  );
+}
+
+async function fleetSection(
+  values: { monitors?: string; seconds?: string; idle?: string; profile?: string; out?: string },
+) {
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const load = loadAverage();
+  const runs: FleetRun[] = [];
+  let failure = "";
+  for (const monitors of numbers(values.monitors ?? "10,1000,5000")) {
+    console.error(`fleet: ${monitors} monitors`);
+    try {
+      runs.push(
+        await measureFleet({
+          monitors,
+          seconds: Number(values.seconds ?? 60),
+          idleSeconds: values.idle ? Number(values.idle) : undefined,
+          profileDir: values.profile,
+        }),
+      );
+    } catch (e) {
+      // a size the machine cannot hold (file descriptors, memory) ends the section, not the report
+      failure = `fleet: ${monitors} monitors failed: ${e instanceof Error ? e.message : e}`;
+      console.error(failure);
+      break;
+    }
+  }
+  const text = [
+    `netmon fleet benchmark, ${date}, ${await machine()}; ulimit -n ${await fdLimit()}; loadavg at start ${
+      load.map((x) => x.toFixed(2)).join(" ")
+    }, at end ${loadAverage().map((x) => x.toFixed(2)).join(" ")}`,
+    "",
+    fleetTable(runs),
+    ...(failure ? ["", failure] : []),
+  ].join("\n");
+  console.log(text);
+  await save({ section: "fleet", date, machine: await machine(), fleet: runs }, text, values.out);
+}
+
+/** This process's open-file limit (soft), which its children inherit. */
+async function fdLimit(): Promise<string> {
+  const limits = await Deno.readTextFile("/proc/self/limits");
+  return limits.match(/^Max open files\s+(\d+)/m)?.[1] ?? "unknown";
+}
+
 async function main() {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: Deno.args,
-    options: { out: { type: "string" }, only: { type: "string" } },
+    allowPositionals: true,
+    options: {
+      out: { type: "string" },
+      only: { type: "string" },
+      targets: { type: "string" },
+      seconds: { type: "string" },
+      warmup: { type: "string" },
+      profile: { type: "string" },
+      systems: { type: "string" },
+      monitors: { type: "string" },
+      idle: { type: "string" },
+    },
   });
+  if (positionals[0] === "system") return await systemSection(values);
+  if (positionals[0] === "fleet") return await fleetSection(values);
+  if (positionals.length > 0) {
+    throw new Error(
+      `unknown section ${positionals[0]}: use system, fleet, or none for the check sections`,
+    );
+  }
   const only = new Set(values.only ? values.only.split(",") : SECTIONS);
-  await ensurePackages();
+  await ensurePackages(PACKAGES);
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const report: Record<string, unknown> = { date, machine: await machine() };
 
@@ -373,15 +502,11 @@ async function main() {
   );
   await section(
     "ingest",
-    () => measureIngest({ monitors: 10, perMonitor: 50_000, tcpPort: ports.tcp }),
+    () => measureIngest({ monitors: 10, perMonitor: 50_000 }),
   );
   const text = table(report);
   console.log(text);
-  const out = values.out ??
-    `${ROOT}bench/results/${date.replace(/[: ]/g, "-").replace("-UTC", "")}.json`;
-  await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
-  await Deno.writeTextFile(out, JSON.stringify({ ...report, table: text }, null, 2) + "\n");
-  console.error(`Wrote ${out}`);
+  await save(report, text, values.out);
 }
 
 if (import.meta.main) await main();

@@ -1,7 +1,9 @@
 /**
  * The two scale measurements: a real monitor with 10,000 scheduled checks
  * (start lag and peak memory), and a real manager ingesting results from ten
- * monitors at once (results stored and acknowledged per second, memory).
+ * monitors at once (results stored and acknowledged per second, memory);
+ * the monitors are `fleet_worker.ts`'s fakes, which speak the protocol
+ * through the shared modules.
  *
  * @example
  * ```ts ignore
@@ -18,7 +20,10 @@ import { handshake } from "../shared/handshake.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { freeTcpPort, waitForTcp } from "../tests/helpers/ports.ts";
 import { cpuSeconds, peakRssBytes } from "./procstat.ts";
-import { fakeTargetsYaml, type MonitorReport, type MonitorsReport } from "./worker.ts";
+import type { MonitorReport } from "./worker.ts";
+import type { FloodReport } from "./fleet_worker.ts";
+import { FleetProcess, startManager, until } from "./fleet.ts";
+import { stopChild } from "./system.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WORKER = `${ROOT}bench/worker.ts`;
@@ -131,71 +136,55 @@ export async function measureSchedule(
 }
 
 /** The ingest measurement's result. */
-export interface IngestReport extends MonitorsReport {
+export interface IngestReport extends FloodReport {
   resultsPerSecond: number;
   managerPeakRssBytes: number;
   managerCpuSeconds: number;
 }
 
 /**
- * Starts `./netmon manage` with ten monitors that are fake: one worker
- * process streams `perMonitor` ready-made results from each, as fast as the
+ * Starts `./netmon manage` with `monitors` fake monitors (`fleet_worker.ts`,
+ * each its own authenticated link) that, once all are connected and
+ * assigned, each stream `perMonitor` ready-made results as fast as the
  * manager acknowledges them.
  */
 export async function measureIngest(
-  options: { monitors: number; perMonitor: number; tcpPort: number },
+  options: { monitors: number; perMonitor: number },
 ): Promise<IngestReport> {
   await using dir = await tempDir("netmon-bench-mgr-");
-  const ports = Array.from({ length: options.monitors }, () => freeTcpPort());
-  const worker = startWorker("monitors", { ports, perMonitor: options.perMonitor });
-  await worker.next();
-  const config = `${dir.path}/tasks.yaml`;
+  const token = crypto.randomUUID();
+  await using fleet = new FleetProcess({ count: options.monitors, token });
+  const { ports } = JSON.parse(await fleet.line()) as { ports: number[] };
   await Deno.writeTextFile(
-    config,
+    `${dir.path}/tasks.yaml`,
     [
       "monitors:",
       ...ports.map((p, i) => `  - { address: "127.0.0.1:${p}", name: m${i} }`),
       "targets:",
-      // the checks the fake monitors report: the manager stores only assigned ones
-      ...fakeTargetsYaml(options.tcpPort),
+      // the fake monitors send only what they are told to: the checks' own rhythm plays no part
+      ...Array.from(
+        { length: 10 },
+        (_, i) => `  t${i}:\n    TCP: { host: 127.0.0.1, port: 9, frequency: 60 }`,
+      ),
       "",
     ].join("\n"),
   );
-  const manager = new Deno.Command(`${ROOT}netmon`, {
-    args: [
-      "manage",
-      config,
-      "--db",
-      `${dir.path}/netmon.db`,
-      "--no-live",
-      "--status-every",
-      "3600",
-      "--http",
-      `127.0.0.1:${freeTcpPort()}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const manager = startManager(dir.path, token, 1);
   try {
-    const cpu0 = cpuSeconds(manager.pid);
-    let report: MonitorsReport;
-    try {
-      report = JSON.parse(await worker.next()) as MonitorsReport;
-    } catch {
-      await worker.child.status;
-      throw new Error("the manager dropped a monitor's connection before acknowledging everything");
+    const all = (r: { online: number; assigned: number }) =>
+      r.online === options.monitors && r.assigned === options.monitors;
+    if (!(await until(fleet, all, 60_000)).ok) {
+      throw new Error(`not every monitor was connected and assigned within 60 s`);
     }
-    const out: IngestReport = {
+    const cpu0 = cpuSeconds(manager.pid);
+    const report = await fleet.flood(options.perMonitor);
+    return {
       ...report,
       resultsPerSecond: report.results / report.seconds,
       managerPeakRssBytes: peakRssBytes(manager.pid),
       managerCpuSeconds: cpuSeconds(manager.pid) - cpu0,
     };
-    await worker.child.status;
-    return out;
   } finally {
-    manager.kill("SIGTERM");
-    await manager.status;
+    await stopChild(manager);
   }
 }

@@ -32,7 +32,7 @@ import { calledOtherwise, type Output } from "./output.ts";
 import { openStore, type Store, StoreFullError } from "./store.ts";
 import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
-import { assignedChecks, eligibleChecks } from "./placement.ts";
+import { assignedChecks, eligibleChecks, type PlacementState } from "./placement.ts";
 import { RemoteWriteSink } from "./remote_write.ts";
 import { Cluster, type ClusterOptions } from "./cluster.ts";
 
@@ -503,18 +503,36 @@ export class Manager {
         status: s.status,
       });
     }
-    if (s.status !== previous) this.#printStatus();
-    // spread checks follow the set of online monitors
-    if ((s.status === "Online") !== (previous === "Online")) this.#redistribute(link);
+    // both walk every link: with N monitors changing at a (re)start, one pass per 100 ms, not per change
+    if (s.status !== previous) this.#statusDue = true;
+    // spread checks follow the set of online monitors; one that came online assigns itself
+    if ((s.status === "Online") !== (previous === "Online")) {
+      this.#redistributeDue = true;
+      if (s.status === "Online") this.#cameOnline.add(link);
+    }
+    this.#coalesce ??= setTimeout(() => {
+      this.#coalesce = undefined;
+      if (this.#statusDue) this.#printStatus();
+      if (this.#redistributeDue) this.#redistribute(this.#cameOnline);
+      this.#statusDue = this.#redistributeDue = false;
+      this.#cameOnline = new Set();
+    }, 100);
   }
 
+  #coalesce: ReturnType<typeof setTimeout> | undefined;
+  #statusDue = false;
+  #redistributeDue = false;
+  #cameOnline = new Set<MonitorLink>();
+
   /** Sends new assignments to every online link whose set of checks changed. */
-  #redistribute(except?: MonitorLink) {
+  #redistribute(except: ReadonlySet<MonitorLink> = new Set()) {
     const losing: MonitorLink[] = [];
     const gaining: MonitorLink[] = [];
+    // the placement's inputs once per pass: per link they made a pass O(N²)
+    const placing = this.#placing();
     for (const link of this.#links.values()) {
-      if (!link.online || link === except) continue;
-      const next = this.#assignmentFor(link);
+      if (!link.online || except.has(link)) continue;
+      const next = assignedChecks(link.config.name, placing);
       const before = this.#sent.get(link.config.name);
       if (before === assignmentKey(next)) continue;
       const had = before ? before.split("\n").length : 0;
@@ -530,15 +548,19 @@ export class Manager {
 
   /** The checks the monitor named `name` runs now (or would run once online), paused ones left out. */
   assignedTo(name: string): CheckSpec[] {
+    return assignedChecks(name, this.#placing());
+  }
+
+  #placing(): PlacementState {
     // in a cluster a spread check goes to one monitor of the whole fleet
     const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => l.state);
-    return assignedChecks(name, {
+    return {
       config: this.#config,
       monitors: states.map((s) => s.name),
       online: states.filter((s) => s.status === "Online").map((s) => s.name),
       starting: !this.#spreadSettled,
       paused: this.#paused,
-    });
+    };
   }
 
   /** IDs of the checks paused through {@linkcode pause}. */
@@ -638,6 +660,7 @@ export class Manager {
     clearTimeout(this.#spreadTimer);
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
+    clearTimeout(this.#coalesce);
     await this.#listener?.close();
     await Promise.all([...this.#links.values()].map((l) => l.stop()));
     await this.#cluster?.leave();

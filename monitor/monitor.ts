@@ -590,12 +590,19 @@ export class Monitor {
 
   #onResult(r: UnsequencedResult) {
     this.#buffer.push(r);
-    // batch the spool write and the send: one transaction per 20 ms of results
-    this.#flushTimer ??= setTimeout(() => this.#flush(), 20);
+    // batch the spool write and the send: a lone result waits 20 ms, a stream of them goes
+    // in one transaction and one frame per 200 ms. A frame costs both sides far more than a
+    // result in it (bench/system.ts, 2,000 TCP checks every 5 s: 0.54 CPU s per 1,000 results
+    // at one frame per 20 ms, 0.28 at one per 200 ms, no better at 500)
+    const wait = Math.max(20, this.#flushedAt + 200 - performance.now());
+    this.#flushTimer ??= setTimeout(() => this.#flush(), wait);
   }
+
+  #flushedAt = -Infinity;
 
   #flush() {
     this.#flushTimer = undefined;
+    this.#flushedAt = performance.now();
     const batch = this.#buffer;
     this.#buffer = [];
     try {

@@ -2,7 +2,9 @@
  * The monitor's scheduler: runs each assigned check at its interval, on one
  * timer for all checks (a min-heap of due times), with starts spread across
  * the interval by a hash of the check's ID, no overlapping runs of one check,
- * a hard deadline per run, and a cap on runs in flight.
+ * a hard deadline per run, and a cap on runs in flight. Deadlines too share
+ * one timer (a second min-heap, of runs in flight by their next deadline):
+ * a run costs no timer of its own.
  *
  * Checks never see the connection to the manager: the scheduler hands each
  * finished result to `onResult`.
@@ -21,7 +23,7 @@ import { type Clock, realClock, type TimerHandle } from "../shared/clock.ts";
 import { errorText } from "../shared/error_text.ts";
 import { fnv1a32 } from "../shared/hash.ts";
 import { CHECKS, type PartialCheckRegistry, runCheck } from "./checks/mod.ts";
-import { maskOutcome, secretRulesOf } from "../shared/secrets.ts";
+import { maskOutcome, type SecretRules, secretRulesOf } from "../shared/secrets.ts";
 
 /** A result before the spool gives it its sequence number. */
 export type UnsequencedResult = Omit<CheckResult, "seq">;
@@ -55,12 +57,28 @@ export interface SchedulerStats {
 interface Entry {
   spec: CheckSpec;
   key: string;
+  /** What its results are masked with: worked out once, not per run. */
+  secrets: SecretRules;
   due: number;
   running: boolean;
   /** Due, and waiting in `#waiting` for a slot under `maxInFlight`. */
   queued: boolean;
   removed: boolean;
   abort?: AbortController;
+}
+
+/** One run in flight. */
+interface Run {
+  entry: Entry;
+  abort: AbortController;
+  /** Monotonic start, and wall-clock start for the result. */
+  started: number;
+  startedAt: number;
+  /** When its next deadline event is due: the timeout, then (timed out) the abandon. */
+  at: number;
+  timedOut: boolean;
+  /** Reported (or abandoned): a later outcome is dropped. */
+  done: boolean;
 }
 
 /** Grace after the deadline before a check that ignores its signal is abandoned. */
@@ -73,10 +91,17 @@ export class Scheduler {
   #heap: Entry[] = [];
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
+  /** Runs in flight by `at`; finished ones are dropped lazily, when they reach the top. */
+  #runs: Run[] = [];
+  #deadlineTimer: TimerHandle | undefined;
+  #deadlineAt = Infinity;
+  /** Start lags, a ring of {@linkcode LAG_SAMPLES}: no copy per run once full. */
+  #lags = new Float64Array(LAG_SAMPLES);
+  #lagCount = 0;
   #waiting: { entry: Entry; due: number }[] = [];
   #inFlight = 0;
   #opts: Required<SchedulerOptions>;
-  #stats: SchedulerStats = { checks: 0, inFlight: 0, runs: 0, overlapsSkipped: 0, lagsMs: [] };
+  #stats = { checks: 0, runs: 0, overlapsSkipped: 0 };
   #stopped = false;
 
   constructor(options: SchedulerOptions) {
@@ -108,6 +133,7 @@ export class Scheduler {
       const entry: Entry = {
         spec,
         key: JSON.stringify(spec),
+        secrets: secretRulesOf(spec.params),
         due: now + phaseOf(spec.id, spec.intervalMs),
         running: false,
         queued: false,
@@ -137,16 +163,22 @@ export class Scheduler {
 
   /** Counters for status displays and benchmarks. */
   stats(): SchedulerStats {
-    return { ...this.#stats, inFlight: this.#inFlight, lagsMs: this.#stats.lagsMs.slice() };
+    const n = Math.min(this.#lagCount, LAG_SAMPLES);
+    const lagsMs = new Array<number>(n);
+    for (let i = 0; i < n; i++) lagsMs[i] = this.#lags[(this.#lagCount - n + i) % LAG_SAMPLES]!;
+    return { ...this.#stats, inFlight: this.#inFlight, lagsMs };
   }
 
   /** Cancels every check and stops the timer. */
   stop(): void {
     this.#stopped = true;
     this.#opts.clock.clearTimeout(this.#timer);
+    this.#opts.clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
     for (const entry of this.#entries.values()) this.#remove(entry);
     this.#entries.clear();
     this.#heap = [];
+    this.#runs = [];
     this.#waiting = [];
   }
 
@@ -205,50 +237,98 @@ export class Scheduler {
     entry.queued = false;
     this.#inFlight++;
     const started = clock.now();
-    const startedAt = clock.wallNow();
-    const lags = this.#stats.lagsMs;
-    lags.push(started - due);
-    if (lags.length > LAG_SAMPLES) lags.splice(0, lags.length - LAG_SAMPLES);
-    const deadline = clock.setTimeout(
-      () => abort.abort(new DOMException("timeout", "TimeoutError")),
-      spec.timeoutMs,
-    );
-    let abandon: TimerHandle | undefined;
-    const run = runCheck(checks, spec, {
-      signal: abort.signal,
-      timeoutMs: spec.timeoutMs,
-      target: spec.target,
-    });
-    const guard = new Promise<CheckOutcome>((resolve) => {
-      abandon = clock.setTimeout(
-        () => resolve(failed(spec, `check did not finish within its ${spec.timeoutMs} ms timeout`)),
-        spec.timeoutMs + ABANDON_GRACE_MS,
-      );
-    });
-    Promise.race([run, guard])
-      .catch((e) => failed(spec, errorText(e)))
-      .then((outcome) => {
-        clock.clearTimeout(deadline);
-        clock.clearTimeout(abandon);
-        entry.running = false;
-        entry.abort = undefined;
-        this.#inFlight--;
-        this.#stats.runs++;
-        if (!entry.removed) {
-          this.#opts.onResult({
-            // what is spooled and sent never carries the check's credentials
-            ...maskOutcome(outcome, secretRulesOf(spec.params)),
-            taskId: crypto.randomUUID(),
-            monitorId: this.#opts.monitorId,
-            checkId: spec.id,
-            target: spec.target,
-            type: spec.type,
-            startedAt,
-            durationMs: clock.now() - started,
-          });
-        }
-        this.#drainWaiting();
+    this.#lags[this.#lagCount++ % LAG_SAMPLES] = started - due;
+    const run: Run = {
+      entry,
+      abort,
+      started,
+      startedAt: clock.wallNow(),
+      at: started + spec.timeoutMs,
+      timedOut: false,
+      done: false,
+    };
+    heapPush(this.#runs, run, byAt);
+    this.#armDeadlines();
+    let outcome: Promise<CheckOutcome>;
+    try {
+      outcome = runCheck(checks, spec, {
+        signal: abort.signal,
+        timeoutMs: spec.timeoutMs,
+        target: spec.target,
       });
+    } catch (e) {
+      outcome = Promise.reject(e);
+    }
+    outcome.then(
+      (o) => this.#finish(run, o),
+      (e) => this.#finish(run, failed(spec, errorText(e))),
+    );
+  }
+
+  /** Reports a run's outcome, once: a run abandoned at its deadline drops its late answer. */
+  #finish(run: Run, outcome: CheckOutcome) {
+    if (run.done) return;
+    run.done = true;
+    const { entry } = run;
+    const spec = entry.spec;
+    entry.running = false;
+    entry.abort = undefined;
+    this.#inFlight--;
+    this.#stats.runs++;
+    if (!entry.removed) {
+      this.#opts.onResult({
+        // what is spooled and sent never carries the check's credentials
+        ...maskOutcome(outcome, entry.secrets),
+        taskId: crypto.randomUUID(),
+        monitorId: this.#opts.monitorId,
+        checkId: spec.id,
+        target: spec.target,
+        type: spec.type,
+        startedAt: run.startedAt,
+        durationMs: this.#opts.clock.now() - run.started,
+      });
+    }
+    this.#drainWaiting();
+  }
+
+  /** Arms the one deadline timer for the earliest run still going, if it is not armed earlier. */
+  #armDeadlines() {
+    if (this.#stopped) return;
+    const h = this.#runs;
+    while (h.length > 0 && h[0]!.done) heapPop(h, byAt);
+    const top = h[0];
+    if (!top || (top.at >= this.#deadlineAt && this.#deadlineTimer !== undefined)) return;
+    const clock = this.#opts.clock;
+    clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = top.at;
+    this.#deadlineTimer = clock.setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      this.#deadlineAt = Infinity;
+      this.#fireDeadlines();
+    }, Math.max(0, top.at - clock.now()));
+  }
+
+  /** Aborts runs past their timeout; abandons those still going a grace later. */
+  #fireDeadlines() {
+    const now = this.#opts.clock.now();
+    const h = this.#runs;
+    while (h.length > 0 && (h[0]!.done || h[0]!.at <= now)) {
+      const run = heapPop(h, byAt)!;
+      if (run.done) continue;
+      const spec = run.entry.spec;
+      if (!run.timedOut) {
+        run.timedOut = true;
+        run.at += ABANDON_GRACE_MS;
+        heapPush(h, run, byAt);
+        run.abort.abort(new DOMException("timeout", "TimeoutError"));
+      } else {
+        this.#finish(
+          run,
+          failed(spec, `check did not finish within its ${spec.timeoutMs} ms timeout`),
+        );
+      }
+    }
+    this.#armDeadlines();
   }
 
   #drainWaiting() {
@@ -260,36 +340,47 @@ export class Scheduler {
   }
 
   #push(entry: Entry) {
-    const h = this.#heap;
-    h.push(entry);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p]!.due <= h[i]!.due) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
+    heapPush(this.#heap, entry, byDue);
   }
 
   #pop(): Entry | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]!.due < h[m]!.due) m = l;
-        if (r < h.length && h[r]!.due < h[m]!.due) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
+    return heapPop(this.#heap, byDue);
   }
+}
+
+const byDue = (a: Entry, b: Entry) => a.due < b.due;
+const byAt = (a: Run, b: Run) => a.at < b.at;
+
+/** Adds `x` to the binary min-heap `h` ordered by `less`. */
+function heapPush<T>(h: T[], x: T, less: (a: T, b: T) => boolean) {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!less(h[i]!, h[p]!)) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+
+/** Removes and returns the least element of the min-heap `h`. */
+function heapPop<T>(h: T[], less: (a: T, b: T) => boolean): T | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length > 0 && last !== undefined) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < h.length && less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i]!, h[m]!];
+      i = m;
+    }
+  }
+  return top;
 }
 
 /** A down outcome for a check that threw or hung; the summary names the check. */

@@ -346,3 +346,20 @@ Deno.test("stop cancels running checks and leaves no timers", async () => {
   await clock.advance(10_000);
   assert.equal(scheduler.stats().runs, 1);
 });
+
+Deno.test("runs in flight share one deadline timer: 200 held runs keep two timers, and all time out", async () => {
+  const holds = Array.from({ length: 200 }, (_, i) => `h${i}`);
+  const { clock, scheduler, results, runs } = harness({ hold: holds });
+  scheduler.apply(holds.map((t) => spec(t, 10_000, 2_000)));
+  await clock.advance(9_999);
+  assert.equal(runs.length, 200, "every check started within its first interval");
+  assert.ok(
+    clock.pending <= 2,
+    `${clock.pending} timers pending: one for due runs, one for deadlines`,
+  );
+  assert.ok(runs.every((r) => r.options.signal.aborted || clock.now() - r.at < 2_000));
+  await clock.advance(3_001);
+  assert.equal(results.length, 200, "every held run was abandoned a grace after its deadline");
+  assert.ok(results.every((r) => r.error === "check did not finish within its 2000 ms timeout"));
+  scheduler.stop();
+});

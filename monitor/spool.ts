@@ -83,6 +83,9 @@ export class Spool {
   #insert: StatementSync;
   #setMeta: StatementSync;
   #readRange: StatementSync;
+  #deleteRange: StatementSync;
+  #deleteSized: StatementSync;
+  #countRange: StatementSync;
   #epoch: string;
   /** Highest sequence number given out, on disk or not. */
   #lastSeq: number;
@@ -127,6 +130,12 @@ export class Spool {
     );
     this.#readRange = db.prepare(
       "SELECT seq, size, body FROM spool WHERE seq > ? AND seq <= ? ORDER BY seq",
+    );
+    // prepared once: every acknowledged frame runs both
+    this.#deleteRange = db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?");
+    this.#deleteSized = db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ? RETURNING size");
+    this.#countRange = db.prepare(
+      "SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM spool WHERE seq >= ? AND seq <= ?",
     );
     const meta = (key: string) =>
       (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
@@ -304,7 +313,7 @@ export class Spool {
     try {
       while (this.#unDeleted.length > 0) {
         const [from, to] = this.#unDeleted[0]!;
-        this.#db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?").run(from, to);
+        this.#deleteRange.run(from, to);
         this.#unDeleted.shift();
       }
       this.#write(this.#memory);
@@ -381,42 +390,50 @@ export class Spool {
       ]
     );
     const before = this.#memory.length;
-    this.#memory = this.#memory.filter((r) => {
-      const gone = r.seq >= from && r.seq <= to;
-      if (gone) this.#memoryBytes -= r.body.length;
-      return !gone;
-    });
+    if (before > 0) {
+      this.#memory = this.#memory.filter((r) => {
+        const gone = r.seq >= from && r.seq <= to;
+        if (gone) this.#memoryBytes -= r.body.length;
+        return !gone;
+      });
+    }
     const inMemory = before - this.#memory.length;
     if (inMemory > 0 && this.#memory.length === 0 && this.#unDeleted.length === 0) {
       // the ack may have emptied memory of the results a full disk kept there
       this.#retryAt = 0;
     }
     // rows already acknowledged but not yet deleted are no longer counted
-    let { n, b } = this.#rowsIn(from, to);
+    let n = 0, b = 0;
     for (const [a, z] of this.#unDeleted) {
       if (z < from || a > to) continue;
       const o = this.#rowsIn(Math.max(a, from), Math.min(z, to));
       n -= o.n;
       b -= o.b;
     }
-    if (n > 0) {
-      try {
-        this.#db.prepare("DELETE FROM spool WHERE seq >= ? AND seq <= ?").run(from, to);
-      } catch (e) {
-        if (!isDiskFull(e)) throw e;
+    try {
+      // the DELETE says what it removed: no count query per acknowledged frame
+      // all(), not iterate(): a commit that fails for space must throw here
+      const rows = this.#deleteSized.all(from, to) as { size: number }[];
+      n += rows.length;
+      for (const row of rows) b += Number(row.size);
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      // rolled back: every row of the range is still there
+      const all = this.#rowsIn(from, to);
+      n += all.n;
+      b += all.b;
+      if (n > 0) {
         this.#addUnDeleted(from, to);
         this.#full([]);
       }
-      this.#count -= n;
-      this.#bytes -= b;
     }
+    this.#count -= n;
+    this.#bytes -= b;
     this.#retry();
   }
 
   #rowsIn(from: number, to: number): { n: number; b: number } {
-    const row = this.#db.prepare(
-      "SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM spool WHERE seq >= ? AND seq <= ?",
-    ).get(from, to) as { n: number; b: number };
+    const row = this.#countRange.get(from, to) as { n: number; b: number };
     return { n: Number(row.n), b: Number(row.b) };
   }
 

@@ -90,6 +90,8 @@ Deno.test("no result goes out before welcome: 500 takeovers while results flow",
       while (open.length > 2) open.shift()!.close();
     }
     assert.deepEqual(early, [], "the first frame after auth is always the welcome");
+    // stopping spools what the last batch (up to 200 ms of results) still held
+    await monitor.stop();
     assert.ok(monitor.spool.lastSeq > seqBefore, "results flowed during the takeovers");
   } finally {
     for (const m of open) m.close();

@@ -81,6 +81,7 @@ export class Alerts {
   #inFlight = new Set<Promise<void>>();
   #offline: OfflineWatch;
   #sweepTimer: ReturnType<typeof setInterval>;
+  #sweepSoon: ReturnType<typeof setTimeout> | undefined;
 
   /** Subscribes to `manager`'s results and monitor status; `store` holds the incidents open at start. */
   constructor(manager: Manager, store: AlertStore) {
@@ -103,7 +104,11 @@ export class Alerts {
           this.#engine.forgetMonitor(state.name);
         }
         this.#offline.noteStatus(state.name, state.status === "Online", state.since);
-        this.#guard(() => this.#sweep());
+        // a sweep walks every monitor: one per 100 ms, not one per change of N at a (re)start
+        this.#sweepSoon ??= setTimeout(() => {
+          this.#sweepSoon = undefined;
+          this.#guard(() => this.#sweep());
+        }, 100);
       }),
     );
     // a monitor offline long enough is news without any result or status change
@@ -263,6 +268,7 @@ export class Alerts {
    */
   async stop(): Promise<void> {
     clearInterval(this.#sweepTimer);
+    clearTimeout(this.#sweepSoon);
     for (const u of this.#unsubscribe) u();
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight]);
