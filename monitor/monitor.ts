@@ -35,7 +35,7 @@ import {
 import type { CheckSpec, UncheckedSpec } from "../shared/checks.ts";
 import { assignable } from "./checks/mod.ts";
 import { logger } from "../shared/log.ts";
-import { Scheduler, type UnsequencedResult } from "./scheduler.ts";
+import { ABANDON_GRACE_MS, Scheduler, type UnsequencedResult } from "./scheduler.ts";
 import { PREAUTH_DEADLINE_MS, PreauthSlots, type PreauthTicket } from "./preauth.ts";
 import { Spool } from "./spool.ts";
 import { loadAssignment, loadOrCreateIdentity, prepareDataDir, saveAssignment } from "./state.ts";
@@ -218,6 +218,8 @@ export class Monitor {
   #wakeDialers = new Set<() => void>();
 
   #preauth = new PreauthSlots();
+  /** Connections being served, awaited at stop so that none outlives the monitor. */
+  #handlers = new Set<Promise<void>>();
   #authFailures = new Map<string, number[]>();
 
   private constructor(
@@ -285,9 +287,11 @@ export class Monitor {
 
   async #accept(listener: Acceptor) {
     for await (const { conn, hostname, port } of listener) {
-      this.#handle(conn, hostname, port).catch((e) =>
+      const handled = this.#handle(conn, hostname, port).catch((e) =>
         log.error("Connection handler failed: {e}", { e })
       );
+      this.#handlers.add(handled);
+      handled.finally(() => this.#handlers.delete(handled));
     }
   }
 
@@ -710,6 +714,15 @@ export class Monitor {
     for (const fc of this.#dialing) fc.close("monitor shutting down");
     for (const wake of this.#wakeDialers) wake();
     await this.#acceptLoop.catch(() => {});
+    this.#preauth.closeAll("monitor shutting down");
+    await Promise.all(this.#handlers);
+    // aborted checks close their sockets as they return; one that ignores its signal is not waited for
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.scheduler.settled(),
+      new Promise((r) => timer = setTimeout(r, ABANDON_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
     this.spool.close();
   }
 }

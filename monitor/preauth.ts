@@ -90,6 +90,14 @@ export class PreauthSlots {
     };
   }
 
+  /** Closes every connection still in its handshake (the listener is stopping). */
+  closeAll(reason: string): void {
+    for (const slot of [...this.#slots]) {
+      this.#remove(slot);
+      slot.evict(reason);
+    }
+  }
+
   #evict(slot: Slot, why: string) {
     this.#remove(slot);
     this.evicted++;

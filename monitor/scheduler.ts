@@ -81,8 +81,8 @@ interface Run {
   done: boolean;
 }
 
-/** Grace after the deadline before a check that ignores its signal is abandoned. */
-const ABANDON_GRACE_MS = 1000;
+/** Grace after the deadline before a check that ignores its signal is abandoned (and the most a stopping monitor waits for one). */
+export const ABANDON_GRACE_MS = 1000;
 const LAG_SAMPLES = 20_000;
 
 /** Runs checks on their schedules. */
@@ -100,6 +100,7 @@ export class Scheduler {
   #lagCount = 0;
   #waiting: { entry: Entry; due: number }[] = [];
   #inFlight = 0;
+  #settledWaiters: (() => void)[] = [];
   #opts: Required<SchedulerOptions>;
   #stats = { checks: 0, runs: 0, overlapsSkipped: 0 };
   #stopped = false;
@@ -180,6 +181,16 @@ export class Scheduler {
     this.#heap = [];
     this.#runs = [];
     this.#waiting = [];
+  }
+
+  /**
+   * Resolves when no run is in flight: after {@linkcode stop} every run is
+   * aborted, and a check's sockets are closed once its function returns.
+   */
+  async settled(): Promise<void> {
+    while (this.#inFlight > 0) {
+      await new Promise<void>((r) => this.#settledWaiters.push(r));
+    }
   }
 
   #remove(entry: Entry) {
@@ -274,6 +285,7 @@ export class Scheduler {
     entry.running = false;
     entry.abort = undefined;
     this.#inFlight--;
+    if (this.#inFlight === 0) { for (const wake of this.#settledWaiters.splice(0)) wake(); }
     this.#stats.runs++;
     if (!entry.removed) {
       this.#opts.onResult({
