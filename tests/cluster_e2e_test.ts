@@ -4,12 +4,11 @@
  * the manager serving each monitor; only the lease holder notifies, so an
  * incident seen by both is notified once; when the manager serving most
  * monitors is SIGKILLed, the other takes its monitors over and nothing is
- * notified twice. Until results share one PostgreSQL store, each manager
- * keeps its own SQLite file; the test checks there that no result of any
- * monitor is lost across the takeover.
+ * notified twice. Both store results in the same PostgreSQL (`--db`), where
+ * each monitor's sequence numbers are stored exactly once, without a gap.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
+import postgres from "postgres";
 import { rendezvousOwner } from "../manager/cluster.ts";
 import { startPostgres } from "./helpers/postgres.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
@@ -59,19 +58,18 @@ function monitorNames(total: number, serveB: number): string[] {
   return [...a, ...b];
 }
 
-/** (monitor name, seq) of every result in a manager's SQLite file. */
-function storedSeqs(dbPath: string): Map<string, number[]> {
-  const db = new DatabaseSync(dbPath, { readOnly: true });
+/** The sequence numbers of every stored result in the shared PostgreSQL store, by monitor. */
+async function storedSeqs(url: string): Promise<Map<string, number[]>> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    const rows = db.prepare(
-      `SELECT s.monitor_name AS name, r.seq AS seq FROM result_rows r
-       JOIN series s ON s.id = r.series_id`,
-    ).all() as { name: string; seq: number }[];
+    const rows = await sql<{ name: string; seq: number }[]>`
+      SELECT s.monitor_name AS name, r.seq::int AS seq FROM result_rows r
+      JOIN series s ON s.id = r.series_id`;
     const out = new Map<string, number[]>();
     for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), Number(r.seq)]);
     return out;
   } finally {
-    db.close();
+    await sql.end();
   }
 }
 
@@ -108,7 +106,7 @@ targets:
     );
     const start = (id: string) =>
       startManager(config, {
-        db: `${tmp.path}/${id}.db`,
+        db: pg.url,
         extra: ["--cluster", pg.url, "--cluster-id", id, "--log-level", "info"],
       });
     await using a = start("mgr-a");
@@ -159,13 +157,11 @@ targets:
       });
       console.log(`takeover after SIGKILL: ${Math.round(tookMs)} ms`);
       // a few more results from each taken-over monitor, then count the notifications
-      const before = storedSeqs(`${tmp.path}/mgr-a.db`);
-      await within("new results from every taken-over monitor", 30_000, () => {
-        const now = storedSeqs(`${tmp.path}/mgr-a.db`);
-        return Promise.resolve(
-          names.slice(1).every((n) =>
-            (now.get(n)?.length ?? 0) >= (before.get(n)?.length ?? 0) + 3
-          ),
+      const before = await storedSeqs(pg.url);
+      await within("new results from every taken-over monitor", 30_000, async () => {
+        const now = await storedSeqs(pg.url);
+        return names.slice(1).every((n) =>
+          (now.get(n)?.length ?? 0) >= (before.get(n)?.length ?? 0) + 3
         );
       });
       const opened = hooks.filter((h) => h.event === "opened");
@@ -173,13 +169,13 @@ targets:
       assert.equal(opened[0]!.check, "closed/TCP");
       assert.equal(new Set(opened.map((h) => h.id)).size, opened.length);
 
-      // no result lost: across both stores, each monitor's sequence numbers run without a gap
-      const stores = [storedSeqs(`${tmp.path}/mgr-a.db`), storedSeqs(`${tmp.path}/mgr-b.db`)];
+      // every monitor's sequence numbers stored exactly once in the shared store, without a gap
+      const stored = await storedSeqs(pg.url);
       for (const n of names) {
-        const all = stores.flatMap((s) => s.get(n) ?? []);
+        const all = stored.get(n) ?? [];
         const seqs = [...new Set(all)].sort((x, y) => x - y);
-        // stored by the killed manager but not acknowledged before it died: stored again
-        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} in both stores`);
+        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} stored twice`);
+        assert.equal(all.length, seqs.length, `${n}: a result stored twice`);
         assert.ok(seqs.length >= 3, `${n}: ${seqs.length} results`);
         assert.equal(seqs.at(-1)! - seqs[0]! + 1, seqs.length, `${n} has a gap: ${seqs}`);
       }
