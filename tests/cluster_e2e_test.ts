@@ -73,7 +73,11 @@ async function storedSeqs(url: string): Promise<Map<string, number[]>> {
   }
 }
 
-Deno.test("two managers share three monitors: the fleet in both APIs, takeover after SIGKILL, one notification per incident", async () => {
+/**
+ * Two managers, three monitors; mgr-b serves two of them and is SIGKILLed.
+ * `killLeader`: mgr-b also holds the lease, so mgr-a takes that over too.
+ */
+async function shareAndKill(killLeader: boolean) {
   await using tmp = await tempDir();
   await using pg = await startPostgres();
 
@@ -84,7 +88,7 @@ Deno.test("two managers share three monitors: the fleet in both APIs, takeover a
     return new Response(null, { status: 204 });
   });
 
-  // mgr-a leads (it joins first); mgr-b serves two of the three monitors
+  // the first to join leads; mgr-b serves two of the three monitors
   const names = monitorNames(3, 2);
   const monitors = await Promise.all(
     names.map((_, i) => startMonitor({ dataDir: `${tmp.path}/mon${i}`, port: freeTcpPort() })),
@@ -109,12 +113,15 @@ targets:
         db: pg.url,
         extra: ["--cluster", pg.url, "--cluster-id", id, "--log-level", "info"],
       });
-    await using a = start("mgr-a");
-    await a.waitFor(/leads the cluster/, 60_000);
-    const aUrl = await apiUrl(a);
-    const b = start("mgr-b");
+    const first = start(killLeader ? "mgr-b" : "mgr-a");
+    await first.waitFor(/leads the cluster/, 60_000);
+    const second = start(killLeader ? "mgr-a" : "mgr-b");
+    const [a, b] = killLeader ? [second, first] : [first, second];
+    await using _a = a;
     try {
+      const aUrl = await apiUrl(a);
       const bUrl = await apiUrl(b);
+      const leaderUrl = killLeader ? bUrl : aUrl;
 
       // both list the whole fleet, all online, and agree who serves what
       const expected = Object.fromEntries(names.map((n, i) => [n, i === 0 ? "mgr-a" : "mgr-b"]));
@@ -140,7 +147,8 @@ targets:
       // results of the monitors mgr-b serves reach mgr-a's /metrics too
       await within("mgr-a's /metrics has every monitor's results", 30_000, async () => {
         const text = await (await fetch(`${aUrl}/metrics`)).text();
-        return text.includes("netmon_cluster_leader 1") &&
+        const leader = await (await fetch(`${leaderUrl}/metrics`)).text();
+        return leader.includes("netmon_cluster_leader 1") &&
           text.includes("netmon_cluster_managers 2") && names.every((n) =>
             text.includes(`probe_success{target="closed",check_type="TCP",monitor="${n}"`)
           );
@@ -156,6 +164,7 @@ targets:
         return f.length === 3 && f.every((m) => m.status === "Online" && m.servedBy?.self);
       });
       console.log(`takeover after SIGKILL: ${Math.round(tookMs)} ms`);
+      if (killLeader) await a.waitFor(/leads the cluster/, 15_000);
       // a few more results from each taken-over monitor, then count the notifications
       const before = await storedSeqs(pg.url);
       await within("new results from every taken-over monitor", 30_000, async () => {
@@ -185,4 +194,10 @@ targets:
   } finally {
     await Promise.all(monitors.map((m) => m[Symbol.asyncDispose]()));
   }
-});
+}
+
+Deno.test("two managers share three monitors: the fleet in both APIs, takeover after SIGKILL, one notification per incident", () =>
+  shareAndKill(false));
+
+Deno.test("the leader serving most monitors is SIGKILLed: the other takes monitors and lease, and notifies nothing twice", () =>
+  shareAndKill(true));
