@@ -4,12 +4,11 @@
  * the manager serving each monitor; only the lease holder notifies, so an
  * incident seen by both is notified once; when the manager serving most
  * monitors is SIGKILLed, the other takes its monitors over and nothing is
- * notified twice. Until results share one PostgreSQL store, each manager
- * keeps its own SQLite file; the test checks there that no result of any
- * monitor is lost across the takeover.
+ * notified twice. Both store results in the same PostgreSQL (`--db`), where
+ * each monitor's sequence numbers are stored exactly once, without a gap.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
+import postgres from "postgres";
 import { rendezvousOwner } from "../manager/cluster.ts";
 import { startPostgres } from "./helpers/postgres.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
@@ -59,23 +58,26 @@ function monitorNames(total: number, serveB: number): string[] {
   return [...a, ...b];
 }
 
-/** (monitor name, seq) of every result in a manager's SQLite file. */
-function storedSeqs(dbPath: string): Map<string, number[]> {
-  const db = new DatabaseSync(dbPath, { readOnly: true });
+/** The sequence numbers of every stored result in the shared PostgreSQL store, by monitor. */
+async function storedSeqs(url: string): Promise<Map<string, number[]>> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    const rows = db.prepare(
-      `SELECT s.monitor_name AS name, r.seq AS seq FROM result_rows r
-       JOIN series s ON s.id = r.series_id`,
-    ).all() as { name: string; seq: number }[];
+    const rows = await sql<{ name: string; seq: number }[]>`
+      SELECT s.monitor_name AS name, r.seq::int AS seq FROM result_rows r
+      JOIN series s ON s.id = r.series_id`;
     const out = new Map<string, number[]>();
     for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), Number(r.seq)]);
     return out;
   } finally {
-    db.close();
+    await sql.end();
   }
 }
 
-Deno.test("two managers share three monitors: the fleet in both APIs, takeover after SIGKILL, one notification per incident", async () => {
+/**
+ * Two managers, three monitors; mgr-b serves two of them and is SIGKILLed.
+ * `killLeader`: mgr-b also holds the lease, so mgr-a takes that over too.
+ */
+async function shareAndKill(killLeader: boolean) {
   await using tmp = await tempDir();
   await using pg = await startPostgres();
 
@@ -86,7 +88,7 @@ Deno.test("two managers share three monitors: the fleet in both APIs, takeover a
     return new Response(null, { status: 204 });
   });
 
-  // mgr-a leads (it joins first); mgr-b serves two of the three monitors
+  // the first to join leads; mgr-b serves two of the three monitors
   const names = monitorNames(3, 2);
   const monitors = await Promise.all(
     names.map((_, i) => startMonitor({ dataDir: `${tmp.path}/mon${i}`, port: freeTcpPort() })),
@@ -108,15 +110,18 @@ targets:
     );
     const start = (id: string) =>
       startManager(config, {
-        db: `${tmp.path}/${id}.db`,
+        db: pg.url,
         extra: ["--cluster", pg.url, "--cluster-id", id, "--log-level", "info"],
       });
-    await using a = start("mgr-a");
-    await a.waitFor(/leads the cluster/, 60_000);
-    const aUrl = await apiUrl(a);
-    const b = start("mgr-b");
+    const first = start(killLeader ? "mgr-b" : "mgr-a");
+    await first.waitFor(/leads the cluster/, 60_000);
+    const second = start(killLeader ? "mgr-a" : "mgr-b");
+    const [a, b] = killLeader ? [second, first] : [first, second];
+    await using _a = a;
     try {
+      const aUrl = await apiUrl(a);
       const bUrl = await apiUrl(b);
+      const leaderUrl = killLeader ? bUrl : aUrl;
 
       // both list the whole fleet, all online, and agree who serves what
       const expected = Object.fromEntries(names.map((n, i) => [n, i === 0 ? "mgr-a" : "mgr-b"]));
@@ -142,7 +147,8 @@ targets:
       // results of the monitors mgr-b serves reach mgr-a's /metrics too
       await within("mgr-a's /metrics has every monitor's results", 30_000, async () => {
         const text = await (await fetch(`${aUrl}/metrics`)).text();
-        return text.includes("netmon_cluster_leader 1") &&
+        const leader = await (await fetch(`${leaderUrl}/metrics`)).text();
+        return leader.includes("netmon_cluster_leader 1") &&
           text.includes("netmon_cluster_managers 2") && names.every((n) =>
             text.includes(`probe_success{target="closed",check_type="TCP",monitor="${n}"`)
           );
@@ -158,14 +164,13 @@ targets:
         return f.length === 3 && f.every((m) => m.status === "Online" && m.servedBy?.self);
       });
       console.log(`takeover after SIGKILL: ${Math.round(tookMs)} ms`);
+      if (killLeader) await a.waitFor(/leads the cluster/, 15_000);
       // a few more results from each taken-over monitor, then count the notifications
-      const before = storedSeqs(`${tmp.path}/mgr-a.db`);
-      await within("new results from every taken-over monitor", 30_000, () => {
-        const now = storedSeqs(`${tmp.path}/mgr-a.db`);
-        return Promise.resolve(
-          names.slice(1).every((n) =>
-            (now.get(n)?.length ?? 0) >= (before.get(n)?.length ?? 0) + 3
-          ),
+      const before = await storedSeqs(pg.url);
+      await within("new results from every taken-over monitor", 30_000, async () => {
+        const now = await storedSeqs(pg.url);
+        return names.slice(1).every((n) =>
+          (now.get(n)?.length ?? 0) >= (before.get(n)?.length ?? 0) + 3
         );
       });
       const opened = hooks.filter((h) => h.event === "opened");
@@ -173,13 +178,13 @@ targets:
       assert.equal(opened[0]!.check, "closed/TCP");
       assert.equal(new Set(opened.map((h) => h.id)).size, opened.length);
 
-      // no result lost: across both stores, each monitor's sequence numbers run without a gap
-      const stores = [storedSeqs(`${tmp.path}/mgr-a.db`), storedSeqs(`${tmp.path}/mgr-b.db`)];
+      // every monitor's sequence numbers stored exactly once in the shared store, without a gap
+      const stored = await storedSeqs(pg.url);
       for (const n of names) {
-        const all = stores.flatMap((s) => s.get(n) ?? []);
+        const all = stored.get(n) ?? [];
         const seqs = [...new Set(all)].sort((x, y) => x - y);
-        // stored by the killed manager but not acknowledged before it died: stored again
-        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} in both stores`);
+        console.log(`${n}: ${seqs.length} results, ${all.length - seqs.length} stored twice`);
+        assert.equal(all.length, seqs.length, `${n}: a result stored twice`);
         assert.ok(seqs.length >= 3, `${n}: ${seqs.length} results`);
         assert.equal(seqs.at(-1)! - seqs[0]! + 1, seqs.length, `${n} has a gap: ${seqs}`);
       }
@@ -189,4 +194,10 @@ targets:
   } finally {
     await Promise.all(monitors.map((m) => m[Symbol.asyncDispose]()));
   }
-});
+}
+
+Deno.test("two managers share three monitors: the fleet in both APIs, takeover after SIGKILL, one notification per incident", () =>
+  shareAndKill(false));
+
+Deno.test("the leader serving most monitors is SIGKILLed: the other takes monitors and lease, and notifies nothing twice", () =>
+  shareAndKill(true));

@@ -80,6 +80,8 @@ export class Alerts {
   #stop = new AbortController();
   #inFlight = new Set<Promise<void>>();
   #offline: OfflineWatch;
+  /** Set while a manager that just gained the lease reads the open incidents again. */
+  #reloading: Promise<void> | null = null;
   #sweepTimer: ReturnType<typeof setInterval>;
   #sweepSoon: ReturnType<typeof setTimeout> | undefined;
 
@@ -116,16 +118,21 @@ export class Alerts {
     // in a cluster the lease moves: a new leader starts from the incidents the store holds
     this.#unsubscribe.push(manager.onLeadership((leader) => {
       if (!leader) return;
-      const open = this.store.openIncidents();
-      this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
-      this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
+      // nothing is evaluated until the engine holds what the store holds now
+      this.#reloading = this.store.reload().then(() => {
+        const open = this.store.openIncidents();
+        this.#engine = new AlertEngine(open.filter((i) => !isMonitorIncident(i)));
+        this.#offline = new OfflineWatch(open.filter(isMonitorIncident), Date.now());
+      }).catch((e) => log.error("Open incidents not reloaded: {e}", { e })).finally(() => {
+        this.#reloading = null;
+      });
     }));
   }
 
   /** Opens and resolves monitor-offline incidents. */
   #sweep() {
     // in a cluster only the manager holding the lease evaluates and notifies
-    if (this.#stop.signal.aborted || !this.#manager.leads) return;
+    if (this.#stop.signal.aborted || !this.#manager.leads || this.#reloading) return;
     const config = this.#manager.config;
     const links = this.#manager.states().map((s) => ({ ...s, online: s.status === "Online" }));
     const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
@@ -159,7 +166,7 @@ export class Alerts {
   }
 
   #onResult(r: CheckResult, monitor: string) {
-    if (this.#stop.signal.aborted || !this.#manager.leads) return;
+    if (this.#stop.signal.aborted || !this.#manager.leads || this.#reloading) return;
     const config = this.#manager.config;
     const now = Date.now();
     const events: AlertEvent[] = [];
@@ -271,7 +278,7 @@ export class Alerts {
     clearTimeout(this.#sweepSoon);
     for (const u of this.#unsubscribe) u();
     this.#stop.abort();
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#inFlight, this.#reloading]);
     await this.store.flush();
   }
 }

@@ -102,6 +102,16 @@ export class AlertStore {
     return new AlertStore(store, await store.incidents({ open: true, limit: 10_000 }));
   }
 
+  /**
+   * Reads the open incidents again (a manager gaining the cluster's lease
+   * goes on from what the previous leader opened in the shared store).
+   */
+  async reload(): Promise<void> {
+    await this.flush();
+    this.#open = await this.store.incidents({ open: true, limit: 10_000 });
+    this.#notified = new Set(this.#open.filter((i) => i.notified).map((i) => i.id));
+  }
+
   /** The incidents open when {@linkcode load} read them, for the engine to pick up after a restart. */
   openIncidents(): StoredIncident[] {
     return this.#open;
