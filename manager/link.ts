@@ -24,6 +24,7 @@
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import type { MonitorConfig } from "../shared/config.ts";
+import { jitteredBackoff } from "../shared/backoff.ts";
 import { type Clock, realClock } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
@@ -578,6 +579,5 @@ function splitBySize<T>(items: T[], bytes: number): T[][] {
  * ```
  */
 export function backoff(failures: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures, 10));
-  return ceiling * (0.5 + random() * 0.5);
+  return jitteredBackoff(failures, { baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, random });
 }

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { jitteredBackoff } from "../shared/backoff.ts";
 import { errorText, formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, listenTlsClientAuth, TlsVerifyError } from "../shared/tls.ts";
 import type { MonitorTls } from "../shared/config.ts";
@@ -89,9 +90,8 @@ interface DialTarget {
   address: string;
 }
 
-/** Dial-out reconnects back off from BASE to CAP, each delay randomised to 50–100 %. */
-const DIAL_BACKOFF_BASE_MS = 200;
-const DIAL_BACKOFF_CAP_MS = 2000;
+/** Dial-out reconnects back off from 200 ms to 2 s, each delay randomised to 50–100 %. */
+const DIAL_BACKOFF = { baseMs: 200, capMs: 2000 };
 /** After a refusal (wrong token, no common protocol version, busy), the next dial waits this long. */
 const DIAL_REFUSED_MS = 10_000;
 /** Connect attempts are abandoned after this long. */
@@ -423,15 +423,13 @@ export class Monitor {
         await this.#dialOnce(target);
         failures = 0;
         lastReason = "";
-        retryMs = backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, 0);
+        retryMs = jitteredBackoff(0, DIAL_BACKOFF);
       } catch (e) {
         if (this.#stopping) break;
         failures++;
         const refused = e instanceof HandshakeError && e.code !== "closed" &&
           e.code !== "shutdown";
-        retryMs = refused
-          ? DIAL_REFUSED_MS
-          : backoff(DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_CAP_MS, failures);
+        retryMs = refused ? DIAL_REFUSED_MS : jitteredBackoff(failures, DIAL_BACKOFF);
         const reason = errorText(e);
         // one line per new reason, not one per attempt
         const level = reason === lastReason ? "debug" : refused ? "error" : "warn";
@@ -725,9 +723,4 @@ export class Monitor {
     clearTimeout(timer);
     this.spool.close();
   }
-}
-
-/** A retry delay growing from `base` to `cap` with `failures`, randomised to 50–100 %. */
-function backoff(base: number, cap: number, failures: number): number {
-  return Math.min(cap, base * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() * 0.5);
 }
