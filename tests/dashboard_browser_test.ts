@@ -4,15 +4,13 @@
  * screenshot in tests/output/ for people to look at. Without Chromium the
  * test is reported as ignored, never as passed.
  */
+import { hasChromium, launchChromium } from "./helpers/chromium.ts";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { startNginx } from "./fixtures/nginx.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
 
 Deno.test({
@@ -45,24 +43,8 @@ targets:
       const url = line.match(/(http:\/\/\S+\/)$/)![1]!;
       await manager.waitFor(/HTTP URL: .*Status Code: 200/);
 
-      const profile = await Deno.makeTempDir({ dir: tmp.path, prefix: "chromium-" });
-      // a fresh profile directory; playwright passes it as --user-data-dir
-      const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        // a phone-sized window: the page must be readable there
-        viewport: { width: 412, height: 1100 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      // a phone-sized window: the page must be readable there
+      const browser = await launchChromium(tmp.path, { viewport: { width: 412, height: 1100 } });
       try {
         const page = await browser.newPage();
         await page.goto(url);

@@ -11,8 +11,9 @@
  * tests/output/. Without Chromium or root (namespaces) the test is reported
  * as ignored, never as passed.
  */
+import { hasChromium, launchChromium } from "./helpers/chromium.ts";
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { startNginx } from "./fixtures/nginx.ts";
 import { makeCerts, opensslEndDate } from "./fixtures/certs.ts";
 import { canMakeNetns, makeNetns } from "./helpers/netns.ts";
@@ -20,8 +21,6 @@ import { freeTcpPort } from "./helpers/ports.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
 const TOKEN = "glance-browser-token";
 const LINK_TOKEN = "glance-link-secret";
@@ -57,25 +56,6 @@ async function scrollsSideways(page: Page): Promise<boolean> {
   return await page.evaluate<boolean>(
     "document.documentElement.scrollWidth > globalThis.innerWidth",
   );
-}
-
-async function launch(dir: string): Promise<BrowserContext> {
-  const profile = await Deno.makeTempDir({ dir, prefix: "chromium-" });
-  // a fresh profile directory; playwright passes it as --user-data-dir
-  return await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
 }
 
 Deno.test({
@@ -172,7 +152,7 @@ targets:
     assert.ok(goodDays >= 28 && soonDays <= 2, `${goodDays} ${soonDays}`);
 
     await Deno.mkdir(OUTPUT, { recursive: true });
-    const browser = await launch(tmp.path);
+    const browser = await launchChromium(tmp.path);
     try {
       const page = await browser.newPage();
       for (const viewport of VIEWPORTS) {

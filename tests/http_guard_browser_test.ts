@@ -6,15 +6,12 @@
  * Content-Security-Policy, without a single violation. Without Chromium
  * the test is reported as ignored, never as passed.
  */
+import { hasChromium, launchChromium } from "./helpers/chromium.ts";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { startQuietManager } from "./helpers/manager.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { startHttp } from "../manager/http/server.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 /** The attacker's page: one external script (its own origin, no CSP of ours applies). */
 function attackerSite(api: string): Deno.HttpServer<Deno.NetAddr> {
@@ -67,21 +64,7 @@ targets:
     const http = await startHttp(q.manager, { hostname: "127.0.0.1", port: 0, token: "" });
     const evil = attackerSite(http.url);
     const evilUrl = `http://127.0.0.1:${evil.addr.port}`;
-    const profile = await Deno.makeTempDir({ dir: tmp.path, prefix: "chromium-" });
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium(tmp.path);
     try {
       const page = await browser.newPage();
       await page.goto(evilUrl);

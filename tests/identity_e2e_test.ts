@@ -6,8 +6,8 @@
  * configuration's, wherever a person or a program reads it. Real processes
  * through `./netmon`.
  */
+import { hasChromium, launchChromium } from "./helpers/chromium.ts";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { tempDir } from "./helpers/proc.ts";
 import { startManager, startMonitor } from "./helpers/netmon.ts";
 import {
@@ -379,13 +379,8 @@ Deno.test("a monitor named nyc-1 in tasks.yaml that calls itself vm is nyc-1 eve
     }
 
     // the dashboard, as a browser renders it
-    if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
-      const profile = await Deno.makeTempDir({ dir: tmp.path, prefix: "chromium-" });
-      const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: "/usr/bin/chromium",
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-      });
+    if (hasChromium) {
+      const browser = await launchChromium(tmp.path);
       try {
         const page = await browser.newPage();
         await page.goto(`${url}/`);

@@ -8,16 +8,14 @@
  * check's failures and the dead monitor's missing stretch, and never a line
  * across them. Without Chromium the browser part is reported as ignored.
  */
+import { hasChromium, launchChromium } from "./helpers/chromium.ts";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { startNginx } from "./fixtures/nginx.ts";
 import { loadOpenApi } from "./helpers/openapi.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { NETMON, startManager, startMonitor } from "./helpers/netmon.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const NAMES = ["edge-a", "edge-b", "edge-c"];
 const DEAD = "edge-b";
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
@@ -103,7 +101,9 @@ targets:
       const before = await (await fetch(`${base}/metrics`)).text();
       assert.match(before, new RegExp(`^probe_success\\{[^}]*monitor="${DEAD}"[^}]*\\} 1$`, "m"));
 
-      const browser = hasChromium ? await launch(tmp.path) : null;
+      const browser = hasChromium
+        ? await launchChromium(tmp.path, { viewport: { width: 1280, height: 900 } })
+        : null;
       try {
         const page = await browser?.newPage();
         if (page) {
@@ -221,7 +221,7 @@ targets:
   },
 });
 
-type Page = Awaited<ReturnType<Awaited<ReturnType<typeof launch>>["newPage"]>>;
+type Page = Awaited<ReturnType<Awaited<ReturnType<typeof launchChromium>>["newPage"]>>;
 
 interface Band {
   kind: "fail" | "gap";
@@ -285,24 +285,4 @@ async function checkChart(page: Page) {
   const liveYs = ys[web.names.indexOf("edge-a")]!;
   assert.ok(liveYs.findLastIndex((v) => typeof v === "number") > lastValue);
   assert.ok(xs!.length > 0);
-}
-
-function launch(dir: string) {
-  return Deno.makeTempDir({ dir, prefix: "chromium-" }).then((profile) =>
-    chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    })
-  );
 }
