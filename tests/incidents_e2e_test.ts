@@ -6,7 +6,6 @@
  * filters over many stored incidents; bad parameters answered 400.
  */
 import assert from "node:assert/strict";
-import { Manager } from "../manager/manager.ts";
 import { attachAlerts } from "../manager/alerts/mod.ts";
 import type { Incident } from "../manager/alerts/engine.ts";
 import { startHttp } from "../manager/http/server.ts";
@@ -14,7 +13,6 @@ import { ctlText } from "../manager/ctl.ts";
 import { loadOpenApi } from "./helpers/openapi.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { tempDir } from "./helpers/proc.ts";
-import { quietOutput } from "./helpers/quiet_output.ts";
 import { startQuietManager } from "./helpers/manager.ts";
 import { startMonitor } from "./helpers/netmon.ts";
 
@@ -51,9 +49,7 @@ Deno.test("incidents a real monitor caused are listed with what it saw, silenced
   await using tmp = await tempDir();
   await using monitor = await startMonitor({ dataDir: `${tmp.path}/mon`, extra: ["--name", "m1"] });
   const hour = 3_600_000;
-  const config = `${tmp.path}/tasks.yaml`;
-  await Deno.writeTextFile(
-    config,
+  await using m = await startQuietManager(
     `monitors:
   - {address: "127.0.0.1:${monitor.port}", name: m1}
 alerts: {down_after: 1, up_after: 1}
@@ -68,16 +64,10 @@ targets:
   quiet:
     TCP: {host: 127.0.0.1, port: ${freeTcpPort()}, frequency: 0.5}
 `,
+    { onDisk: true },
   );
-  const manager = await Manager.start({
-    configPath: config,
-    dbPath: `${tmp.path}/netmon.db`,
-    // the links' token; the API's is the HTTP server's own
-    token: "",
-    output: quietOutput,
-    statusEveryMs: 60_000,
-    watch: false,
-  });
+  // the links have no token; the API's is the HTTP server's own
+  const manager = m.manager;
   const alerts = await attachAlerts(manager);
   const http = await startHttp(manager, { hostname: "127.0.0.1", port: 0, token: TOKEN });
   try {
@@ -135,7 +125,6 @@ targets:
   } finally {
     await http.close();
     await alerts.stop();
-    await manager.stop();
   }
 });
 

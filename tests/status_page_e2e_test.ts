@@ -18,6 +18,7 @@ import { freeTcpPort } from "./helpers/ports.ts";
 import { tempDir } from "./helpers/proc.ts";
 import { quietOutput } from "./helpers/quiet_output.ts";
 import { startMonitor } from "./helpers/netmon.ts";
+import { startQuietManager } from "./helpers/manager.ts";
 
 const TOKEN = "status-page-e2e-token";
 
@@ -38,9 +39,7 @@ Deno.test("/status and badges are public for listed targets only; nothing else i
   await using tmp = await tempDir();
   await using nginx = await startNginx();
   await using monitor = await startMonitor({ dataDir: `${tmp.path}/mon` });
-  const config = `${tmp.path}/tasks.yaml`;
-  await Deno.writeTextFile(
-    config,
+  await using m = await startQuietManager(
     `monitors:
   - {address: "127.0.0.1:${monitor.port}", name: m1}
 status_page:
@@ -59,15 +58,9 @@ targets:
   secret-db:
     TCP: {host: 127.0.0.1, port: ${freeTcpPort()}, frequency: 0.5}
 `,
+    { onDisk: true },
   );
-  const manager = await Manager.start({
-    configPath: config,
-    dbPath: `${tmp.path}/netmon.db`,
-    token: "",
-    output: quietOutput,
-    statusEveryMs: 60_000,
-    watch: false,
-  });
+  const manager = m.manager;
   const alerts = await attachAlerts(manager);
   const http = await startHttp(manager, { hostname: "127.0.0.1", port: 0, token: TOKEN });
   try {
@@ -171,7 +164,6 @@ targets:
   } finally {
     await http.close();
     await alerts.stop();
-    await manager.stop();
   }
 });
 
