@@ -22,7 +22,7 @@
  * @module
  */
 import type { CheckResult, CheckSpec } from "../shared/checks.ts";
-import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import { checkById, type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
 import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
@@ -435,10 +435,10 @@ export class Manager {
       );
     });
     sink("remote-write", () => {
-      const specs = new Map(this.#config.checks.map((c) => [c.spec.id, c.spec]));
+      const config = this.#config;
       this.remoteWrite.write(
         fresh.map((r) => ({ ...r, monitorName })),
-        (id) => specs.get(id),
+        (id) => checkById(config, id)?.spec,
       );
     });
     for (const cb of this.#batchListeners) sink("batch listener", () => cb(fresh, monitorName));

@@ -819,6 +819,28 @@ function collect<T>(errors: ConfigError[] | undefined, read: () => T): T | undef
   }
 }
 
+const CHECKS_BY_ID = new WeakMap<Config, Map<string, AssignedCheck>>();
+
+/**
+ * The check of `config` with this ID, or undefined: an index built once per
+ * configuration, for the paths that look a check up for every result.
+ *
+ * @example
+ * ```ts
+ * import { checkById, parseConfig } from "./config.ts";
+ * const config = parseConfig(
+ *   "monitors: [{address: 'h:1'}]\ntargets: {x: {TCP: {port: 80}}}\n",
+ *   "tasks.yaml",
+ * );
+ * console.assert(checkById(config, "x/TCP")?.spec.target === "x");
+ * ```
+ */
+export function checkById(config: Config, id: string): AssignedCheck | undefined {
+  let index = CHECKS_BY_ID.get(config);
+  if (!index) CHECKS_BY_ID.set(config, index = new Map(config.checks.map((c) => [c.spec.id, c])));
+  return index.get(id);
+}
+
 /**
  * The checks that always run on `monitorName`: those placed on `all`
  * monitors and those whose `select` names it. Checks placed with `spread`

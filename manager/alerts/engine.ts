@@ -31,7 +31,7 @@
  * @module
  */
 import type { CheckResult, CheckType } from "../../shared/checks.ts";
-import type { AssignedCheck, Config } from "../../shared/config.ts";
+import { type AssignedCheck, checkById, type Config } from "../../shared/config.ts";
 import { type AlertRule, quorumSize, ruleFor, SPREAD_VANTAGE, vantagePoints } from "./rules.ts";
 import { freshness, staleAfterMs } from "../freshness.ts";
 
@@ -200,7 +200,7 @@ export class AlertEngine {
     now: number,
     online: Online = ALL_ONLINE,
   ): AlertEvent[] {
-    const check = config.checks.find((c) => c.spec.id === r.checkId);
+    const check = checkById(config, r.checkId);
     if (check === undefined) return [];
     // an old result (a spool replay) says nothing about now
     if (now - r.startedAt > staleAfterMs(check.spec.intervalMs, check.spec.timeoutMs)) return [];
