@@ -339,6 +339,15 @@ export class Monitor {
     }
     if (evicted()) return;
     const fc = new FramedConn(conn, peer);
+    try {
+      await this.#greetFramed(fc, ip, ticket);
+    } finally {
+      // whatever ended the handshake or the session, the connection ends with it
+      fc.close("connection ended");
+    }
+  }
+
+  async #greetFramed(fc: FramedConn, ip: string, ticket: PreauthTicket) {
     ticket.onEvict((reason) => fc.close(reason), () => fc.bytesReceived === 0);
     const messages = fc.messages();
     const token = this.#opts.token ?? "";

@@ -219,8 +219,11 @@ export class FramedConn {
     this.#closed = { reason, local };
     if (peerCode) this.peerByeCode = peerCode;
     this.#clock.clearTimeout(this.#timer);
+    // apart: the socket must close even when releasing the writer throws
     try {
       this.#writer.releaseLock();
+    } catch { /* released */ }
+    try {
       this.conn.close();
     } catch { /* already closed */ }
     for (const cb of this.#onClose.splice(0)) cb(this.#closed);
