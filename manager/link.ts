@@ -99,6 +99,13 @@ export interface LinkDeps {
   onStatus: (link: MonitorLink, previous: LinkStatus) => void;
   /** Called when an assignment was sent, with the targets in it. */
   onAssigned?: (link: MonitorLink, checks: CheckSpec[]) => void;
+  /**
+   * Whether this manager is the monitor's rightful one, and so takes it from
+   * any other manager connected to it, even one that took it from this one
+   * (in a cluster, placement decides; default: no, a manager that was
+   * replaced asks rather than takes, so two managers never fight over one).
+   */
+  rightful?: () => boolean;
   /** Time for timeouts, heartbeats, backoff and timestamps (default: the real clock). */
   clock?: Clock;
 }
@@ -271,6 +278,10 @@ export class MonitorLink {
     this.#deps.onStatus(this, previous);
   }
 
+  get #rightful(): boolean {
+    return this.#deps.rightful?.() ?? false;
+  }
+
   async #run() {
     let failures = 0;
     while (!this.#stopped) {
@@ -290,7 +301,7 @@ export class MonitorLink {
         retryMs = refused ? REFUSED_RETRY_MS : backoff(failures);
       }
       if (this.#stopped) break;
-      if (this.#yielded) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
+      if (this.#yielded && !this.#rightful) retryMs = Math.max(retryMs, REFUSED_RETRY_MS);
       await new Promise<void>((resolve) => {
         const t = this.#clock.setTimeout(resolve, retryMs);
         this.#wake = () => {
@@ -344,7 +355,11 @@ export class MonitorLink {
       const done = await handshake(fc, messages, {
         side: "dialer",
         token: this.#deps.token,
-        fields: { role: "manager", managerId: this.#deps.managerId, takeover: !this.#yielded },
+        fields: {
+          role: "manager",
+          managerId: this.#deps.managerId,
+          takeover: this.#rightful || !this.#yielded,
+        },
         clock: this.#clock,
       });
       if (done.peer.role !== "monitor") throw new Error("unreachable: the peer is a monitor");

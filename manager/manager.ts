@@ -403,6 +403,8 @@ export class Manager {
         return results.map((r) => maskOutcome(r, rules));
       },
       ingest: (l, results, epoch) => this.ingest(results, l.config.name, epoch),
+      // placement names one manager per monitor: a link kept only while this one is it
+      rightful: () => this.#cluster?.owns(m.name) ?? false,
       onStatus: (l, previous) => this.#onStatus(l, previous),
       onAssigned: (l, checks) => {
         this.#sent.set(l.config.name, assignmentKey(checks));
