@@ -342,6 +342,43 @@ export class Manager {
     return [...served, ...unknown];
   }
 
+  /**
+   * The monitors of the configuration whose link is not Online, whichever
+   * manager serves them (see {@linkcode isOnline}). Worked out again only when
+   * a link, the configuration or what the cluster reported changed since the
+   * last call, so the alerts ask it for every result.
+   */
+  offlineMonitors(): ReadonlySet<string> {
+    const reported = this.#cluster?.reported();
+    const members = this.#cluster?.members();
+    const o = this.#offline;
+    if (
+      o.links !== this.#linkChanges || o.config !== this.#config || o.reported !== reported ||
+      o.members !== members
+    ) {
+      const names = new Set<string>();
+      for (const m of this.#config.monitors) if (!this.isOnline(m.name)) names.add(m.name);
+      this.#offline = {
+        names,
+        links: this.#linkChanges,
+        config: this.#config,
+        reported,
+        members,
+      };
+    }
+    return this.#offline.names;
+  }
+
+  /** Changes of the links' set or status, for {@linkcode offlineMonitors}. */
+  #linkChanges = 0;
+  #offline: {
+    names: ReadonlySet<string>;
+    links: number;
+    config: Config | null;
+    reported: unknown;
+    members: unknown;
+  } = { names: new Set(), links: -1, config: null, reported: undefined, members: undefined };
+
   /** Whether the link to the monitor named `name` is Online, whichever manager serves it. */
   isOnline(name: string): boolean {
     const link = this.#links.get(name);
@@ -414,6 +451,7 @@ export class Manager {
       },
     });
     this.#links.set(m.name, link);
+    this.#linkChanges++;
     link.start();
   }
 
@@ -482,6 +520,7 @@ export class Manager {
   }
 
   #onStatus(link: MonitorLink, previous: LinkStatus) {
+    this.#linkChanges++;
     if (this.#stopping) return;
     const s = link.state;
     for (const cb of this.#statusListeners) cb(s, previous);
@@ -629,6 +668,7 @@ export class Manager {
   async #removeLink(name: string) {
     const link = this.#links.get(name);
     this.#links.delete(name);
+    this.#linkChanges++;
     this.#sent.delete(name);
     await link?.stop();
   }

@@ -117,21 +117,194 @@ export interface AlertEvent {
   rule: AlertRule;
 }
 
+/**
+ * One vantage point's verdict on one condition of one check. While it is one
+ * of its check's vantage points it is also a node of the group's list, kept in
+ * order of `last.startedAt`.
+ */
 interface Verdict {
+  /** The vantage point: a monitor's name, or {@linkcode SPREAD_VANTAGE}. */
+  readonly point: string;
   bad: boolean | null;
   badRun: number;
   goodRun: number;
-  last: CheckResult | null;
+  last: CheckResult;
   /** The monitor of `last` (for a spread check, the one that ran it last). */
   monitor: string;
+  listed: boolean;
+  prev: Verdict | null;
+  next: Verdict | null;
 }
 
-/** Whether the monitor named so is online; every one is, unless told otherwise. */
-type Online = (monitor: string) => boolean;
-const ALL_ONLINE: Online = () => true;
+/** A verdict's index into {@linkcode Group.fresh}: bad, good, not judged yet. */
+function kindOf(v: Verdict): 0 | 1 | 2 {
+  return v.bad === true ? 0 : v.bad === false ? 1 : 2;
+}
+
+/**
+ * The verdicts of one condition of one check, with what a quorum needs kept
+ * up to date as results come: the listed verdicts in order of their newest
+ * result, a boundary at the first one still fresh as of `cut`, and how many
+ * of the fresh ones are bad, good and not judged yet. Moving the boundary
+ * costs the verdicts that cross it, so a result is evaluated in the work of
+ * the vantage points whose freshness changed since the last one (none while
+ * every monitor reports on time), not in the work of all of them.
+ */
+class Group {
+  readonly condition: Condition;
+  /** The key of the group's incident in {@linkcode AlertEngine}'s open incidents. */
+  readonly key: string;
+  /** Every verdict, by vantage point, whether or not the point is one of the check's now. */
+  readonly verdicts = new Map<string, Verdict>();
+  head: Verdict | null = null;
+  tail: Verdict | null = null;
+  /** The first listed verdict whose newest result started at or after `cut`. */
+  boundary: Verdict | null = null;
+  cut = -Infinity;
+  /** Listed verdicts. */
+  listed = 0;
+  /** Listed verdicts at or after the boundary: bad, good, not judged yet. */
+  readonly fresh = [0, 0, 0];
+
+  constructor(checkId: string, condition: Condition) {
+    this.condition = condition;
+    this.key = openKey(checkId, condition);
+  }
+
+  /** Takes `v` out of the list (before its result or verdict changes). */
+  unlist(v: Verdict): void {
+    if (!v.listed) return;
+    if (v.last.startedAt >= this.cut) this.fresh[kindOf(v)]!--;
+    if (this.boundary === v) this.boundary = v.next;
+    if (v.prev) v.prev.next = v.next;
+    else this.head = v.next;
+    if (v.next) v.next.prev = v.prev;
+    else this.tail = v.prev;
+    v.prev = v.next = null;
+    v.listed = false;
+    this.listed--;
+  }
+
+  /**
+   * Puts `v` in the list in order of its newest result: one monitor's
+   * results come in order, so that is at or near the tail. Returns the
+   * verdicts stepped over.
+   */
+  list(v: Verdict): number {
+    const at = v.last.startedAt;
+    let after = this.tail;
+    let steps = 0;
+    while (after !== null && after.last.startedAt > at) {
+      after = after.prev;
+      steps++;
+    }
+    v.prev = after;
+    v.next = after ? after.next : this.head;
+    if (v.next) v.next.prev = v;
+    else this.tail = v;
+    if (after) after.next = v;
+    else this.head = v;
+    v.listed = true;
+    this.listed++;
+    if (at >= this.cut) {
+      this.fresh[kindOf(v)]!++;
+      // every verdict before v is older than the cut: v is the first fresh one
+      if (this.boundary === null || v.next === this.boundary) this.boundary = v;
+    }
+    return steps;
+  }
+
+  /** Moves the boundary to the first verdict fresh as of `cut`; returns the verdicts it crossed. */
+  moveCut(cut: number): number {
+    let steps = 0;
+    if (cut > this.cut) {
+      while (this.boundary !== null && this.boundary.last.startedAt < cut) {
+        this.fresh[kindOf(this.boundary)]!--;
+        this.boundary = this.boundary.next;
+        steps++;
+      }
+    } else if (cut < this.cut) {
+      let p = this.boundary ? this.boundary.prev : this.tail;
+      while (p !== null && p.last.startedAt >= cut) {
+        this.fresh[kindOf(p)]!++;
+        this.boundary = p;
+        p = p.prev;
+        steps++;
+      }
+    }
+    this.cut = cut;
+    return steps;
+  }
+
+  /** Lists, from scratch, the verdicts of the vantage points in `points`. */
+  relist(points: ReadonlySet<string>): void {
+    this.head = this.tail = this.boundary = null;
+    this.cut = -Infinity;
+    this.listed = 0;
+    this.fresh.fill(0);
+    const listed = [...this.verdicts.values()].filter((v) => {
+      v.listed = false;
+      v.prev = v.next = null;
+      return points.has(v.point);
+    });
+    listed.sort((a, b) => a.last.startedAt - b.last.startedAt);
+    for (const v of listed) this.list(v);
+  }
+}
+
+/** A check as the engine knows it under one configuration, with its groups. */
+class CheckState {
+  readonly checkId: string;
+  config: Config | null = null;
+  check!: AssignedCheck;
+  rule!: AlertRule;
+  staleMs = 0;
+  spread = false;
+  /** The vantage points, in their order, and as a set. */
+  points: string[] = [];
+  pointSet: ReadonlySet<string> = new Set();
+  readonly groups = new Map<Condition, Group>();
+
+  constructor(checkId: string) {
+    this.checkId = checkId;
+  }
+
+  /** Takes the check, its rule and its vantage points from `config` (when it is a new one). */
+  follow(config: Config, check: AssignedCheck): void {
+    if (this.config === config) return;
+    this.config = config;
+    this.check = check;
+    this.rule = ruleFor(config, check.spec.target, check.alert);
+    this.staleMs = staleAfterMs(check.spec.intervalMs, check.spec.timeoutMs);
+    this.spread = check.placement.mode === "spread";
+    this.points = vantagePoints(config, check);
+    this.pointSet = new Set(this.points);
+    for (const g of this.groups.values()) g.relist(this.pointSet);
+  }
+
+  group(c: Condition): Group {
+    let g = this.groups.get(c);
+    if (!g) this.groups.set(c, g = new Group(this.checkId, c));
+    return g;
+  }
+}
+
+/** How many vantage points are bad, good, not judged yet (`pending`) and unknown. */
+interface Tally {
+  bad: number;
+  good: number;
+  pending: number;
+  unknown: number;
+}
+
+const NONE_OFFLINE: ReadonlySet<string> = new Set();
 
 const CONDITIONS: Condition[] = ["down", "latency", "cert"];
 const DAY_MS = 86_400_000;
+
+function openKey(checkId: string, c: Condition): string {
+  return `${checkId}\0${c}`;
+}
 
 /** `true`/`false` for a bad/good run, `null` when the result says nothing about `c`. */
 function judge(c: Condition, r: CheckResult, rule: AlertRule, now: number): boolean | null {
@@ -152,10 +325,14 @@ function watches(rule: AlertRule, c: Condition): boolean {
   return true;
 }
 
-function thresholds(c: Condition, rule: AlertRule): { bad: number; good: number } {
-  if (c === "down") return { bad: rule.downAfter, good: rule.upAfter };
-  if (c === "latency") return { bad: rule.latencyRuns, good: rule.upAfter };
-  return { bad: 1, good: 1 };
+/** Consecutive bad runs that make a verdict bad. */
+function badAfter(c: Condition, rule: AlertRule): number {
+  return c === "down" ? rule.downAfter : c === "latency" ? rule.latencyRuns : 1;
+}
+
+/** Consecutive good runs that make a verdict good. */
+function goodAfter(c: Condition, rule: AlertRule): number {
+  return c === "cert" ? 1 : rule.upAfter;
 }
 
 const WORDS: Record<Condition, string> = {
@@ -172,16 +349,35 @@ const FROM_WORDS: Record<Condition, string> = {
   offline: "offline",
 };
 
+/**
+ * The work the engine has done, in vantage points looked at: verdicts its
+ * lists stepped over, offline monitors it checked, views it built for an
+ * event. Tests bound it; a profile reads it.
+ *
+ * @example
+ * ```ts
+ * import type { EngineWork } from "./engine.ts";
+ * const w: EngineWork = { results: 0, visits: 0 };
+ * ```
+ */
+export interface EngineWork {
+  /** Results evaluated (one per condition the result says something about). */
+  results: number;
+  /** Vantage points looked at for them. */
+  visits: number;
+}
+
 /** Tracks verdicts and incidents; the caller persists and notifies. */
 export class AlertEngine {
-  /** `checkId\0condition\0vantage` → verdict. */
-  #verdicts = new Map<string, Verdict>();
+  /** Check ID → what is known of it. */
+  #checks = new Map<string, CheckState>();
   /** `checkId\0condition` → open incident. */
   #open = new Map<string, Incident>();
+  #work: EngineWork = { results: 0, visits: 0 };
 
   /** Starts with incidents that were open when the manager last stopped. */
   constructor(open: Incident[] = []) {
-    for (const i of open) this.#open.set(`${i.checkId}\0${i.condition}`, i);
+    for (const i of open) this.#open.set(openKey(i.checkId, i.condition), i);
   }
 
   /** The open incidents. */
@@ -189,46 +385,82 @@ export class AlertEngine {
     return [...this.#open.values()];
   }
 
+  /** The open incidents of the check `checkId` (at most one per condition). */
+  openOf(checkId: string): Incident[] {
+    const found: Incident[] = [];
+    if (this.#open.size === 0) return found;
+    for (const c of CONDITIONS) {
+      const i = this.#open.get(openKey(checkId, c));
+      if (i) found.push(i);
+    }
+    return found;
+  }
+
+  /** What evaluating has cost so far (see {@linkcode EngineWork}). */
+  get work(): Readonly<EngineWork> {
+    return { ...this.#work };
+  }
+
   /**
    * Feeds one stored result from the monitor named `monitor`; returns what
-   * changed. `online` tells which monitors are connected now.
+   * changed. `offline` names the monitors that are not connected now (every
+   * other one is).
    */
   observe(
     r: CheckResult,
     monitor: string,
     config: Config,
     now: number,
-    online: Online = ALL_ONLINE,
+    offline: ReadonlySet<string> = NONE_OFFLINE,
   ): AlertEvent[] {
     const check = checkById(config, r.checkId);
     if (check === undefined) return [];
     // an old result (a spool replay) says nothing about now
     if (now - r.startedAt > staleAfterMs(check.spec.intervalMs, check.spec.timeoutMs)) return [];
-    const rule = ruleFor(config, check.spec.target, check.alert);
-    const vantage = check.placement.mode === "spread" ? SPREAD_VANTAGE : monitor;
+    let state = this.#checks.get(r.checkId);
+    if (!state) this.#checks.set(r.checkId, state = new CheckState(r.checkId));
+    state.follow(config, check);
+    const rule = state.rule;
+    const vantage = state.spread ? SPREAD_VANTAGE : monitor;
     const events: AlertEvent[] = [];
     for (const c of CONDITIONS) {
       const bad = judge(c, r, rule, now);
       if (bad === null) continue;
-      const key = `${r.checkId}\0${c}\0${vantage}`;
-      const v = this.#verdicts.get(key) ??
-        { bad: null, badRun: 0, goodRun: 0, last: null, monitor };
+      const g = state.group(c);
+      let v = g.verdicts.get(vantage);
       // a spread check's previous monitor may replay its spool after the next one
       // reported: its older results would count as the newest (one monitor's own
       // results arrive in order, even across a clock step)
-      if (vantage === SPREAD_VANTAGE && v.last !== null && r.startedAt < v.last.startedAt) {
-        continue;
-      }
+      if (state.spread && v !== undefined && r.startedAt < v.last.startedAt) continue;
+      if (v === undefined) {
+        v = {
+          point: vantage,
+          bad: null,
+          badRun: 0,
+          goodRun: 0,
+          last: r,
+          monitor,
+          listed: false,
+          prev: null,
+          next: null,
+        };
+        g.verdicts.set(vantage, v);
+      } else g.unlist(v);
       v.last = r;
       v.monitor = monitor;
-      if (bad) [v.badRun, v.goodRun] = [v.badRun + 1, 0];
-      else [v.badRun, v.goodRun] = [0, v.goodRun + 1];
-      const t = thresholds(c, rule);
-      if (v.badRun >= t.bad) v.bad = true;
-      if (v.goodRun >= t.good) v.bad = false;
-      this.#verdicts.set(key, v);
+      if (bad) {
+        v.badRun++;
+        v.goodRun = 0;
+      } else {
+        v.badRun = 0;
+        v.goodRun++;
+      }
+      if (v.badRun >= badAfter(c, rule)) v.bad = true;
+      if (v.goodRun >= goodAfter(c, rule)) v.bad = false;
+      this.#work.results++;
+      if (state.pointSet.has(vantage)) this.#work.visits += g.list(v);
       // judged as of this result: a manager busy for a moment must not make the others look stale
-      const e = this.#settle(check, c, rule, config, now, online, Math.min(now, r.startedAt));
+      const e = this.#settle(state, g, now, offline, Math.min(now, r.startedAt));
       if (e) events.push(e);
     }
     return events;
@@ -236,8 +468,13 @@ export class AlertEngine {
 
   /** Forgets what `monitor` saw (it went offline): its verdicts become unknown. */
   forgetMonitor(monitor: string): void {
-    for (const key of this.#verdicts.keys()) {
-      if (key.endsWith(`\0${monitor}`)) this.#verdicts.delete(key);
+    for (const state of this.#checks.values()) {
+      for (const g of state.groups.values()) {
+        const v = g.verdicts.get(monitor);
+        if (v === undefined) continue;
+        g.unlist(v);
+        g.verdicts.delete(monitor);
+      }
     }
   }
 
@@ -247,20 +484,19 @@ export class AlertEngine {
    * ever resolve them.
    */
   prune(config: Config, now: number): AlertEvent[] {
-    const checks = new Map(config.checks.map((c) => [c.spec.id, c]));
     const watched = (checkId: string, c: Condition): boolean => {
-      const check = checks.get(checkId);
+      const check = checkById(config, checkId);
       return check !== undefined && watches(ruleFor(config, check.spec.target, check.alert), c);
     };
-    for (const key of this.#verdicts.keys()) {
-      const [checkId, c] = key.split("\0") as [string, Condition];
-      if (!watched(checkId, c)) this.#verdicts.delete(key);
+    for (const [checkId, state] of this.#checks) {
+      for (const c of state.groups.keys()) if (!watched(checkId, c)) state.groups.delete(c);
+      if (state.groups.size === 0) this.#checks.delete(checkId);
     }
     const events: AlertEvent[] = [];
     for (const [key, i] of this.#open) {
       if (watched(i.checkId, i.condition)) continue;
       this.#open.delete(key);
-      const check = checks.get(i.checkId);
+      const check = checkById(config, i.checkId);
       const setting = i.condition === "latency" ? "latency_ms" : "cert_expiry_days";
       events.push({
         kind: "resolved",
@@ -277,25 +513,43 @@ export class AlertEngine {
     return events;
   }
 
-  #settle(
-    check: AssignedCheck,
-    c: Condition,
-    rule: AlertRule,
-    config: Config,
-    now: number,
-    online: Online,
-    asOf: number,
-  ): AlertEvent | null {
-    const points = vantagePoints(config, check);
-    const views = points.map((m): VantageView => {
-      const v = this.#verdicts.get(`${check.spec.id}\0${c}\0${m}`);
+  /**
+   * The tally as of `asOf` from the group's counts: the fresh verdicts, less
+   * those of offline monitors, and the vantage points with no verdict.
+   */
+  #tally(state: CheckState, g: Group, offline: ReadonlySet<string>, asOf: number): Tally {
+    this.#work.visits += g.moveCut(asOf - state.staleMs);
+    let [bad, good, judging] = g.fresh as [number, number, number];
+    let silentOffline = 0;
+    for (const m of offline) {
+      this.#work.visits++;
+      if (!state.pointSet.has(m)) continue;
+      const v = g.verdicts.get(m);
+      if (v === undefined) silentOffline++;
+      else if (v.last.startedAt >= g.cut) {
+        const k = kindOf(v);
+        if (k === 0) bad--;
+        else if (k === 1) good--;
+        else judging--;
+      }
+    }
+    // an online vantage point with no result yet is not judged yet
+    const pending = judging + state.points.length - g.listed - silentOffline;
+    return { bad, good, pending, unknown: state.points.length - bad - good - pending };
+  }
+
+  /** Each vantage point's view as of `asOf`, in the order of the configuration. */
+  #views(state: CheckState, g: Group, offline: ReadonlySet<string>, asOf: number): VantageView[] {
+    this.#work.visits += state.points.length;
+    return state.points.map((m): VantageView => {
+      const v = g.verdicts.get(m);
       const last = v?.last ?? null;
       const f = freshness({
         // a spread check's vantage point is wherever it ran last
-        online: online(v?.monitor ?? m) || (m === SPREAD_VANTAGE && v === undefined),
+        online: !offline.has(v?.monitor ?? m) || (m === SPREAD_VANTAGE && v === undefined),
         lastResultAt: last?.startedAt ?? null,
-        intervalMs: check.spec.intervalMs,
-        timeoutMs: check.spec.timeoutMs,
+        intervalMs: state.check.spec.intervalMs,
+        timeoutMs: state.check.spec.timeoutMs,
         now: asOf,
       });
       const judged = f === "fresh" && v?.bad != null;
@@ -309,16 +563,36 @@ export class AlertEngine {
         at: last?.startedAt ?? 0,
       };
     });
-    const count = (pred: (v: VantageView) => boolean) => views.filter(pred).length;
-    const bad = count((v) => v.state === "bad");
-    const good = count((v) => v.state === "good");
-    const pending = count((v) => v.why === "pending");
-    const unknown = count((v) => v.state === "unknown") - pending;
+  }
+
+  #settle(
+    state: CheckState,
+    g: Group,
+    now: number,
+    offline: ReadonlySet<string>,
+    asOf: number,
+  ): AlertEvent | null {
+    const open = this.#open.get(g.key);
+    // a spread check has one vantage point, whose monitor changes: its one view is the tally
+    let views = state.spread ? this.#views(state, g, offline, asOf) : null;
+    let t = views ? tallyOf(views) : this.#tally(state, g, offline, asOf);
+    const running = state.points.length;
+    const rule = state.rule;
     // the quorum is taken over the vantage points that can say anything now
-    const q = quorumSize(rule.quorum, points.length - unknown);
-    const key = `${check.spec.id}\0${c}`;
-    const open = this.#open.get(key);
-    const word = WORDS[c];
+    let q = quorumSize(rule.quorum, running - t.unknown);
+    const opens = open === undefined && t.bad >= q;
+    // silence is no recovery: an online monitor not judged yet could still be bad
+    const resolves = open !== undefined && t.good > 0 && t.bad + t.pending < q;
+    if (!opens && !resolves) return null;
+    if (views === null) {
+      // the views say the same as the counts; the event carries them, and they decide
+      views = this.#views(state, g, offline, asOf);
+      t = tallyOf(views);
+      q = quorumSize(rule.quorum, running - t.unknown);
+      if (opens ? t.bad < q : !(t.good > 0 && t.bad + t.pending < q)) return null;
+    }
+    const { bad, good, pending, unknown } = t;
+    const c = g.condition;
     const caveat = () => {
       const others = [
         ...(unknown ? [`${unknown} unknown`] : []),
@@ -326,7 +600,8 @@ export class AlertEngine {
       ];
       return `of ${bad + good} monitors with fresh results; ${others.join(", ")}`;
     };
-    if (open === undefined && bad >= q) {
+    const check = state.check;
+    if (opens) {
       const incident: Incident = {
         id: crypto.randomUUID(),
         checkId: check.spec.id,
@@ -336,28 +611,36 @@ export class AlertEngine {
         openedAt: now,
         resolvedAt: null,
         quorum: q,
-        running: points.length,
+        running,
         vantage: views,
         detail: unknown === 0
-          ? `${bad} of ${points.length} monitors see it ${word} (quorum ${q})`
+          ? `${bad} of ${running} monitors see it ${WORDS[c]} (quorum ${q})`
           : `${FROM_WORDS[c]} from ${bad} ${caveat()} (quorum ${q})`,
       };
-      this.#open.set(key, incident);
+      this.#open.set(g.key, incident);
       return { kind: "opened", incident, rule };
     }
-    // silence is no recovery: an online monitor not judged yet could still be bad
-    if (open !== undefined && good > 0 && bad + pending < q) {
-      this.#open.delete(key);
-      const incident: Incident = {
-        ...open,
-        resolvedAt: now,
-        vantage: views,
-        detail: unknown === 0
-          ? `${good} of ${points.length} monitors see it fine again`
-          : `fine again from ${good} ${caveat()}`,
-      };
-      return { kind: "resolved", incident, rule };
-    }
-    return null;
+    this.#open.delete(g.key);
+    const incident: Incident = {
+      ...open!,
+      resolvedAt: now,
+      vantage: views,
+      detail: unknown === 0
+        ? `${good} of ${running} monitors see it fine again`
+        : `fine again from ${good} ${caveat()}`,
+    };
+    return { kind: "resolved", incident, rule };
   }
+}
+
+/** The tally of built views. */
+function tallyOf(views: readonly VantageView[]): Tally {
+  const t: Tally = { bad: 0, good: 0, pending: 0, unknown: 0 };
+  for (const v of views) {
+    if (v.state === "bad") t.bad++;
+    else if (v.state === "good") t.good++;
+    else if (v.why === "pending") t.pending++;
+    else t.unknown++;
+  }
+  return t;
 }

@@ -62,7 +62,7 @@ class Feed {
       metrics: o.metrics ?? {},
       ...(up ? {} : { error: "connection refused" }),
     };
-    return this.engine.observe(r, monitor, this.config, this.now, (m) => !this.offline.has(m));
+    return this.engine.observe(r, monitor, this.config, this.now, this.offline);
   }
 
   /** Runs `monitor` `times` times with the same outcome; all events, in order. */

@@ -24,7 +24,7 @@
  * @module
  */
 import type { CheckResult } from "../../shared/checks.ts";
-import type { Config } from "../../shared/config.ts";
+import { checkById, type Config } from "../../shared/config.ts";
 import type { NotifierConfig } from "../../shared/config_alerts.ts";
 import { logger } from "../../shared/log.ts";
 import type { Manager } from "../manager.ts";
@@ -174,8 +174,8 @@ export class Alerts {
       this.#config = config;
       events.push(...this.#engine.prune(config, now));
     }
-    const online = (name: string) => this.#manager.isOnline(name);
-    events.push(...this.#engine.observe(r, monitor, config, now, online));
+    const offline = this.#manager.offlineMonitors();
+    for (const e of this.#engine.observe(r, monitor, config, now, offline)) events.push(e);
     for (const e of events) this.#handle(e, config, now);
     this.#announceLate(r.checkId, config, now);
   }
@@ -210,10 +210,11 @@ export class Alerts {
 
   /** Announces openings silenced by a maintenance window that has since closed. */
   #announceLate(checkId: string, config: Config, now: number) {
-    for (const i of this.#engine.open) {
-      if (i.checkId !== checkId || this.store.wasNotified(i.id)) continue;
+    // the check's own incidents, not every open one: this runs for every result
+    for (const i of this.#engine.openOf(checkId)) {
+      if (this.store.wasNotified(i.id)) continue;
       if (activeWindow(config.alerting?.maintenance ?? [], i.target, now)) continue;
-      const check = config.checks.find((c) => c.spec.id === checkId);
+      const check = checkById(config, checkId);
       if (!check) continue;
       const rule = ruleFor(config, i.target, check.alert);
       this.#send({ kind: "opened", incident: i, rule }, config, now, null);
