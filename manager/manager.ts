@@ -25,7 +25,12 @@ import type { CheckResult, CheckSpec } from "../shared/checks.ts";
 import { checkById, type Config, ConfigError, parseConfig } from "../shared/config.ts";
 import { errorText } from "../shared/connection.ts";
 import { logger } from "../shared/log.ts";
-import { maskOutcome, secretRulesOfConfig } from "../shared/secrets.ts";
+import {
+  maskOutcome,
+  maskSecrets,
+  type SecretRules,
+  secretRulesOfConfig,
+} from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import { MonitorListener } from "./monitor_listener.ts";
 import { calledOtherwise, type Output } from "./output.ts";
@@ -435,10 +440,7 @@ export class Manager {
       assignment: (l) => this.#assignmentFor(l),
       eligible: (l) => eligibleChecks(l.config.name, this.#config),
       // a monitor masks what it reports; this also covers one that does not (an older version)
-      maskResults: (results) => {
-        const rules = secretRulesOfConfig(this.#config);
-        return results.map((r) => maskOutcome(r, rules));
-      },
+      maskResults: (results) => maskResults(results, secretRulesOfConfig(this.#config)),
       ingest: (l, results, epoch) => this.ingest(results, l.config.name, epoch),
       // placement names one manager per monitor: a link kept only while this one is it
       rightful: () => this.#cluster?.owns(m.name) ?? false,
@@ -476,15 +478,23 @@ export class Manager {
     });
     sink("remote-write", () => {
       const config = this.#config;
-      this.remoteWrite.write(
-        fresh.map((r) => ({ ...r, monitorName })),
-        (id) => checkById(config, id)?.spec,
-      );
+      this.remoteWrite.write(fresh, monitorName, (id) => checkById(config, id)?.spec);
     });
     for (const cb of this.#batchListeners) sink("batch listener", () => cb(fresh, monitorName));
+    // per result, the sinks are called without a closure each
     for (const r of fresh) {
-      sink("output", () => out.result(r, monitorName));
-      for (const cb of this.#resultListeners) sink("result listener", () => cb(r, monitorName));
+      try {
+        out.result(r, monitorName);
+      } catch (e) {
+        sinkFailed("output", e);
+      }
+      for (const cb of this.#resultListeners) {
+        try {
+          cb(r, monitorName);
+        } catch (e) {
+          sinkFailed("result listener", e);
+        }
+      }
     }
     return fresh;
   }
@@ -719,8 +729,38 @@ function sink(name: string, fn: () => void) {
   try {
     fn();
   } catch (e) {
-    log.error("The {name} sink failed on stored results: {e}", { name, e });
+    sinkFailed(name, e);
   }
+}
+
+function sinkFailed(name: string, e: unknown) {
+  log.error("The {name} sink failed on stored results: {e}", { name, e });
+}
+
+/**
+ * `results` with their secrets masked. The monitor masked them already, so
+ * masking mostly changes nothing: then the results (and the array) are the
+ * ones given, not copies.
+ */
+function maskResults(results: CheckResult[], rules: SecretRules): CheckResult[] {
+  let out: CheckResult[] | null = null;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    if (masked(r, rules)) continue;
+    (out ??= results.slice())[i] = maskOutcome(r, rules);
+  }
+  return out ?? results;
+}
+
+/** Whether masking would leave `r` as it is. */
+function masked(r: CheckResult, rules: SecretRules): boolean {
+  const same = (text: string) => maskSecrets(text, rules) === text;
+  if (!same(r.summary) || (r.error !== undefined && !same(r.error))) return false;
+  for (const k in r.details) {
+    const v = r.details[k];
+    if (typeof v === "string" ? !same(v) : Array.isArray(v) && !v.every(same)) return false;
+  }
+  return true;
 }
 
 function assignmentKey(checks: CheckSpec[]): string {

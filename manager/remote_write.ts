@@ -17,7 +17,7 @@
  * ```ts ignore
  * import { RemoteWriteSink } from "./remote_write.ts";
  * const sink = new RemoteWriteSink([{ url: "http://127.0.0.1:9090/api/v1/write", headers: {} }]);
- * sink.write(results, (checkId) => specs.get(checkId));
+ * sink.write(results, "nyc-1", (checkId) => specs.get(checkId));
  * await sink.stop();
  * ```
  *
@@ -352,7 +352,7 @@ export class RemoteWriter {
  * ```ts
  * import { RemoteWriteSink } from "./remote_write.ts";
  * const sink = new RemoteWriteSink([]);
- * sink.write([], () => undefined);
+ * sink.write([], "nyc-1", () => undefined);
  * console.assert(sink.stats().length === 0);
  * await sink.stop();
  * ```
@@ -385,15 +385,20 @@ export class RemoteWriteSink {
     await Promise.all(stopping);
   }
 
-  /** Queues the samples of stored results; `specOf` gives each check's spec for `instance`. */
+  /**
+   * Queues the samples of results stored from the monitor shown as
+   * `monitorName`; `specOf` gives each check's spec for `instance`.
+   */
   write(
-    results: readonly (CheckResult & { monitorName: string })[],
+    results: readonly CheckResult[],
+    monitorName: string,
     specOf: (checkId: string) => CheckSpec | undefined,
   ): void {
+    // nothing to send to: no sample, no copy of a result
     if (this.#writers.size === 0) return;
     const samples: TimedSample[] = [];
     for (const r of results) {
-      for (const s of resultSamples(r, specOf(r.checkId))) {
+      for (const s of resultSamples({ ...r, monitorName }, specOf(r.checkId))) {
         samples.push({ name: s.name, labels: s.labels, value: s.value, t: r.startedAt });
       }
     }

@@ -117,11 +117,22 @@ export function maskSecrets(text: string, rules: SecretRules = {}): string {
         ? `${sep}${name}=${MASK}`
         : all,
   );
-  const values = [...new Set(rules.values ?? [])]
-    .filter((v) => v.length >= MIN_VALUE_LENGTH)
-    .sort((a, b) => b.length - a.length);
-  for (const v of values) out = out.split(v).join(MASK);
+  for (const v of valuesOf(rules)) if (out.includes(v)) out = out.split(v).join(MASK);
   return out;
+}
+
+const VALUES = new WeakMap<SecretRules, string[]>();
+
+/** The values `rules` masks, longest first: sorted once per rules object, not per string masked. */
+function valuesOf(rules: SecretRules): string[] {
+  let values = VALUES.get(rules);
+  if (!values) {
+    values = [...new Set(rules.values ?? [])]
+      .filter((v) => v.length >= MIN_VALUE_LENGTH)
+      .sort((a, b) => b.length - a.length);
+    VALUES.set(rules, values);
+  }
+  return values;
 }
 
 /**
