@@ -104,27 +104,33 @@ function decoded(text: string): string {
  * whole). Safe on free text, URLs and JSON alike.
  */
 export function maskSecrets(text: string, rules: SecretRules = {}): string {
-  const extra = rules.params ?? [];
-  let out = text.replace(
-    /\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:"'<>]*:)[^\s/@"'<>]*@/gi,
-    `$1${MASK}@`,
-  );
-  out = out.replace(
-    // a value ends where the URL does; ", " is how summaries separate their fields
-    /([?&;#])([^=&;#?\s"'<>]+)=((?:[^&;#\s"'<>,]|,(?!\s))*)/g,
-    (all, sep: string, name: string, value: string) =>
-      value !== "" && value !== MASK && isSecretName(decoded(name), extra)
-        ? `${sep}${name}=${MASK}`
-        : all,
-  );
+  let out = text;
+  // a URL password needs an "@", a parameter one of "?&;#": without them only a value can be there
+  if (URL_OR_PARAM.test(text)) {
+    const extra = rules.params ?? [];
+    out = out.replace(
+      /\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:"'<>]*:)[^\s/@"'<>]*@/gi,
+      `$1${MASK}@`,
+    ).replace(
+      // a value ends where the URL does; ", " is how summaries separate their fields
+      /([?&;#])([^=&;#?\s"'<>]+)=((?:[^&;#\s"'<>,]|,(?!\s))*)/g,
+      (all, sep: string, name: string, value: string) =>
+        value !== "" && value !== MASK && isSecretName(decoded(name), extra)
+          ? `${sep}${name}=${MASK}`
+          : all,
+    );
+  }
   for (const v of valuesOf(rules)) if (out.includes(v)) out = out.split(v).join(MASK);
   return out;
 }
 
+const URL_OR_PARAM = /[@?&;#]/;
+const NO_VALUES: readonly string[] = [];
 const VALUES = new WeakMap<SecretRules, string[]>();
 
 /** The values `rules` masks, longest first: sorted once per rules object, not per string masked. */
-function valuesOf(rules: SecretRules): string[] {
+function valuesOf(rules: SecretRules): readonly string[] {
+  if (!rules.values?.length) return NO_VALUES;
   let values = VALUES.get(rules);
   if (!values) {
     values = [...new Set(rules.values ?? [])]
