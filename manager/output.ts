@@ -50,13 +50,22 @@ export function storeLine(store: StoreStatus | undefined): string | null {
   return `Store: disk full at ${store.diskFull} (results wait at the monitors until there is room)`;
 }
 
+/** The second {@linkcode formatTimestamp} formatted last, and its text. */
+let stampSecond = NaN;
+let stampText = "";
+
 /** `YYYY-MM-DD HH:MM:SS` in local time, as the seed prints it. */
 export function formatTimestamp(ms: number): string {
+  // the results of a frame mostly started within the same second: format it once
+  const second = Math.floor(ms / 1000);
+  if (second === stampSecond) return stampText;
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
+  stampText = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
     p(d.getMinutes())
   }:${p(d.getSeconds())}`;
+  stampSecond = second;
+  return stampText;
 }
 
 /** One result in the seed's format, with the vantage point appended. */

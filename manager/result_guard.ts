@@ -95,8 +95,14 @@ export class ResultGuard {
   readonly #address: string;
   readonly #clock: Clock;
   #checks = new Map<string, Assigned>();
-  /** Series accepted, by `[checkId, monitorId]` as JSON, with the monotonic time of the last one. */
-  #series = new Map<string, { checkId: string; at: number }>();
+  /**
+   * Series accepted: by check ID, then monitor ID, the monotonic time of the
+   * last one (nested maps, so that a result allocates no key).
+   */
+  #series = new Map<string, Map<string, number>>();
+  #seriesCount = 0;
+  /** The earliest `until` of a check no longer assigned: nothing expires before it. */
+  #nextExpiry = Infinity;
   #rejected: Record<RejectReason, number> = {
     unknown_check: 0,
     implausible_time: 0,
@@ -118,6 +124,7 @@ export class ResultGuard {
     for (const a of this.#checks.values()) {
       if (a.until === Infinity) a.until = now + RECENT_MS;
     }
+    this.#nextExpiry = Math.min(this.#nextExpiry, now + RECENT_MS);
     for (const c of checks) {
       this.#checks.set(c.id, { target: c.target, type: c.type, until: Infinity });
     }
@@ -150,13 +157,27 @@ export class ResultGuard {
     if (!(r.startedAt >= wall - MAX_AGE_MS && r.startedAt <= wall + MAX_AHEAD_MS)) {
       return "implausible_time";
     }
-    const key = JSON.stringify([r.checkId, r.monitorId]);
-    if (!this.#series.has(key) && this.#series.size >= limit) {
-      // series not heard of for a while make room before a new one is refused
-      for (const [k, s] of this.#series) if (s.at < now - RECENT_MS) this.#series.delete(k);
-      if (this.#series.size >= limit) return "too_many_series";
+    let ids = this.#series.get(r.checkId);
+    if (ids?.has(r.monitorId)) {
+      ids.set(r.monitorId, now);
+      return null;
     }
-    this.#series.set(key, { checkId: r.checkId, at: now });
+    if (this.#seriesCount >= limit) {
+      // series not heard of for a while make room before a new one is refused
+      for (const [checkId, m] of this.#series) {
+        for (const [id, at] of m) {
+          if (at >= now - RECENT_MS) continue;
+          m.delete(id);
+          this.#seriesCount--;
+        }
+        if (m.size === 0) this.#series.delete(checkId);
+      }
+      if (this.#seriesCount >= limit) return "too_many_series";
+      ids = this.#series.get(r.checkId);
+    }
+    if (!ids) this.#series.set(r.checkId, ids = new Map());
+    ids.set(r.monitorId, now);
+    this.#seriesCount++;
     return null;
   }
 
@@ -188,7 +209,18 @@ export class ResultGuard {
 
   /** Forgets checks past their window and the series of checks no longer acceptable. */
   #prune(now: number) {
-    for (const [id, a] of this.#checks) if (a.until <= now) this.#checks.delete(id);
-    for (const [key, s] of this.#series) if (!this.#checks.has(s.checkId)) this.#series.delete(key);
+    // called for every frame: a walk over every check only once one can have expired
+    if (now < this.#nextExpiry) return;
+    let next = Infinity;
+    for (const [id, a] of this.#checks) {
+      if (a.until <= now) this.#checks.delete(id);
+      else if (a.until < next) next = a.until;
+    }
+    this.#nextExpiry = next;
+    for (const [checkId, m] of this.#series) {
+      if (this.#checks.has(checkId)) continue;
+      this.#series.delete(checkId);
+      this.#seriesCount -= m.size;
+    }
   }
 }
