@@ -132,6 +132,8 @@ interface Verdict {
   /** The monitor of `last` (for a spread check, the one that ran it last). */
   monitor: string;
   listed: boolean;
+  /** Whether its monitor was offline when it was listed or last went on- or offline. */
+  off: boolean;
   prev: Verdict | null;
   next: Verdict | null;
 }
@@ -148,7 +150,9 @@ function kindOf(v: Verdict): 0 | 1 | 2 {
  * of the fresh ones are bad, good and not judged yet. Moving the boundary
  * costs the verdicts that cross it, so a result is evaluated in the work of
  * the vantage points whose freshness changed since the last one (none while
- * every monitor reports on time), not in the work of all of them.
+ * every monitor reports on time), not in the work of all of them. The
+ * verdicts of offline monitors stay listed but are counted apart
+ * (`listedOff`): they are unknown however fresh.
  */
 class Group {
   readonly condition: Condition;
@@ -161,9 +165,10 @@ class Group {
   /** The first listed verdict whose newest result started at or after `cut`. */
   boundary: Verdict | null = null;
   cut = -Infinity;
-  /** Listed verdicts. */
+  /** Listed verdicts, and those of them whose monitor is offline. */
   listed = 0;
-  /** Listed verdicts at or after the boundary: bad, good, not judged yet. */
+  listedOff = 0;
+  /** Listed verdicts of online monitors at or after the boundary: bad, good, not judged yet. */
   readonly fresh = [0, 0, 0];
 
   constructor(checkId: string, condition: Condition) {
@@ -174,7 +179,8 @@ class Group {
   /** Takes `v` out of the list (before its result or verdict changes). */
   unlist(v: Verdict): void {
     if (!v.listed) return;
-    if (v.last.startedAt >= this.cut) this.fresh[kindOf(v)]!--;
+    if (v.off) this.listedOff--;
+    else if (v.last.startedAt >= this.cut) this.fresh[kindOf(v)]!--;
     if (this.boundary === v) this.boundary = v.next;
     if (v.prev) v.prev.next = v.next;
     else this.head = v.next;
@@ -190,7 +196,7 @@ class Group {
    * results come in order, so that is at or near the tail. Returns the
    * verdicts stepped over.
    */
-  list(v: Verdict): number {
+  list(v: Verdict, off: boolean): number {
     const at = v.last.startedAt;
     let after = this.tail;
     let steps = 0;
@@ -205,9 +211,11 @@ class Group {
     if (after) after.next = v;
     else this.head = v;
     v.listed = true;
+    v.off = off;
     this.listed++;
+    if (off) this.listedOff++;
     if (at >= this.cut) {
-      this.fresh[kindOf(v)]!++;
+      if (!off) this.fresh[kindOf(v)]!++;
       // every verdict before v is older than the cut: v is the first fresh one
       if (this.boundary === null || v.next === this.boundary) this.boundary = v;
     }
@@ -219,14 +227,14 @@ class Group {
     let steps = 0;
     if (cut > this.cut) {
       while (this.boundary !== null && this.boundary.last.startedAt < cut) {
-        this.fresh[kindOf(this.boundary)]!--;
+        if (!this.boundary.off) this.fresh[kindOf(this.boundary)]!--;
         this.boundary = this.boundary.next;
         steps++;
       }
     } else if (cut < this.cut) {
       let p = this.boundary ? this.boundary.prev : this.tail;
       while (p !== null && p.last.startedAt >= cut) {
-        this.fresh[kindOf(p)]!++;
+        if (!p.off) this.fresh[kindOf(p)]!++;
         this.boundary = p;
         p = p.prev;
         steps++;
@@ -236,11 +244,19 @@ class Group {
     return steps;
   }
 
+  /** Counts the listed `v` as offline (`off`) or online from now on. */
+  setOff(v: Verdict, off: boolean): void {
+    if (!v.listed || v.off === off) return;
+    v.off = off;
+    this.listedOff += off ? 1 : -1;
+    if (v.last.startedAt >= this.cut) this.fresh[kindOf(v)]! += off ? -1 : 1;
+  }
+
   /** Lists, from scratch, the verdicts of the vantage points in `points`. */
-  relist(points: ReadonlySet<string>): void {
+  relist(points: ReadonlySet<string>, offline: ReadonlySet<string>): void {
     this.head = this.tail = this.boundary = null;
     this.cut = -Infinity;
-    this.listed = 0;
+    this.listed = this.listedOff = 0;
     this.fresh.fill(0);
     const listed = [...this.verdicts.values()].filter((v) => {
       v.listed = false;
@@ -248,7 +264,7 @@ class Group {
       return points.has(v.point);
     });
     listed.sort((a, b) => a.last.startedAt - b.last.startedAt);
-    for (const v of listed) this.list(v);
+    for (const v of listed) this.list(v, offline.has(v.point));
   }
 }
 
@@ -263,6 +279,8 @@ class CheckState {
   /** The vantage points, in their order, and as a set. */
   points: string[] = [];
   pointSet: ReadonlySet<string> = new Set();
+  /** Vantage points whose monitor is offline. */
+  offPoints = 0;
   readonly groups = new Map<Condition, Group>();
 
   constructor(checkId: string) {
@@ -270,7 +288,7 @@ class CheckState {
   }
 
   /** Takes the check, its rule and its vantage points from `config` (when it is a new one). */
-  follow(config: Config, check: AssignedCheck): void {
+  follow(config: Config, check: AssignedCheck, offline: ReadonlySet<string>): void {
     if (this.config === config) return;
     this.config = config;
     this.check = check;
@@ -279,7 +297,9 @@ class CheckState {
     this.spread = check.placement.mode === "spread";
     this.points = vantagePoints(config, check);
     this.pointSet = new Set(this.points);
-    for (const g of this.groups.values()) g.relist(this.pointSet);
+    this.offPoints = 0;
+    for (const m of offline) if (this.pointSet.has(m)) this.offPoints++;
+    for (const g of this.groups.values()) g.relist(this.pointSet, offline);
   }
 
   group(c: Condition): Group {
@@ -374,6 +394,8 @@ export class AlertEngine {
   /** `checkId\0condition` → open incident. */
   #open = new Map<string, Incident>();
   #work: EngineWork = { results: 0, visits: 0 };
+  /** The offline monitors as last given to {@linkcode observe}. */
+  #offline: ReadonlySet<string> = NONE_OFFLINE;
 
   /** Starts with incidents that were open when the manager last stopped. */
   constructor(open: Incident[] = []) {
@@ -404,7 +426,8 @@ export class AlertEngine {
   /**
    * Feeds one stored result from the monitor named `monitor`; returns what
    * changed. `offline` names the monitors that are not connected now (every
-   * other one is).
+   * other one is): a snapshot, kept and compared with the next by identity,
+   * so pass a new set when it changes and never change one given.
    */
   observe(
     r: CheckResult,
@@ -417,9 +440,10 @@ export class AlertEngine {
     if (check === undefined) return [];
     // an old result (a spool replay) says nothing about now
     if (now - r.startedAt > staleAfterMs(check.spec.intervalMs, check.spec.timeoutMs)) return [];
+    if (offline !== this.#offline) this.#takeOffline(offline);
     let state = this.#checks.get(r.checkId);
     if (!state) this.#checks.set(r.checkId, state = new CheckState(r.checkId));
-    state.follow(config, check);
+    state.follow(config, check, offline);
     const rule = state.rule;
     const vantage = state.spread ? SPREAD_VANTAGE : monitor;
     const events: AlertEvent[] = [];
@@ -441,6 +465,7 @@ export class AlertEngine {
           last: r,
           monitor,
           listed: false,
+          off: false,
           prev: null,
           next: null,
         };
@@ -458,12 +483,36 @@ export class AlertEngine {
       if (v.badRun >= badAfter(c, rule)) v.bad = true;
       if (v.goodRun >= goodAfter(c, rule)) v.bad = false;
       this.#work.results++;
-      if (state.pointSet.has(vantage)) this.#work.visits += g.list(v);
+      if (state.pointSet.has(vantage)) this.#work.visits += g.list(v, offline.has(vantage));
       // judged as of this result: a manager busy for a moment must not make the others look stale
       const e = this.#settle(state, g, now, offline, Math.min(now, r.startedAt));
       if (e) events.push(e);
     }
     return events;
+  }
+
+  /**
+   * Follows the monitors that went offline or came back since the last
+   * snapshot: each one's verdicts move between the counts, once per change,
+   * not once per result.
+   */
+  #takeOffline(next: ReadonlySet<string>): void {
+    const before = this.#offline;
+    this.#offline = next;
+    for (const m of before) if (!next.has(m)) this.#moved(m, false);
+    for (const m of next) if (!before.has(m)) this.#moved(m, true);
+  }
+
+  #moved(monitor: string, off: boolean): void {
+    for (const state of this.#checks.values()) {
+      this.#work.visits++;
+      if (state.config === null || !state.pointSet.has(monitor)) continue;
+      state.offPoints += off ? 1 : -1;
+      for (const g of state.groups.values()) {
+        const v = g.verdicts.get(monitor);
+        if (v !== undefined) g.setOff(v, off);
+      }
+    }
   }
 
   /** Forgets what `monitor` saw (it went offline): its verdicts become unknown. */
@@ -514,25 +563,13 @@ export class AlertEngine {
   }
 
   /**
-   * The tally as of `asOf` from the group's counts: the fresh verdicts, less
-   * those of offline monitors, and the vantage points with no verdict.
+   * The tally as of `asOf` from the group's counts: the fresh verdicts of
+   * online monitors, and the online vantage points with no verdict yet.
    */
-  #tally(state: CheckState, g: Group, offline: ReadonlySet<string>, asOf: number): Tally {
+  #tally(state: CheckState, g: Group, asOf: number): Tally {
     this.#work.visits += g.moveCut(asOf - state.staleMs);
-    let [bad, good, judging] = g.fresh as [number, number, number];
-    let silentOffline = 0;
-    for (const m of offline) {
-      this.#work.visits++;
-      if (!state.pointSet.has(m)) continue;
-      const v = g.verdicts.get(m);
-      if (v === undefined) silentOffline++;
-      else if (v.last.startedAt >= g.cut) {
-        const k = kindOf(v);
-        if (k === 0) bad--;
-        else if (k === 1) good--;
-        else judging--;
-      }
-    }
+    const [bad, good, judging] = g.fresh as [number, number, number];
+    const silentOffline = state.offPoints - g.listedOff;
     // an online vantage point with no result yet is not judged yet
     const pending = judging + state.points.length - g.listed - silentOffline;
     return { bad, good, pending, unknown: state.points.length - bad - good - pending };
@@ -575,7 +612,7 @@ export class AlertEngine {
     const open = this.#open.get(g.key);
     // a spread check has one vantage point, whose monitor changes: its one view is the tally
     let views = state.spread ? this.#views(state, g, offline, asOf) : null;
-    let t = views ? tallyOf(views) : this.#tally(state, g, offline, asOf);
+    let t = views ? tallyOf(views) : this.#tally(state, g, asOf);
     const running = state.points.length;
     const rule = state.rule;
     // the quorum is taken over the vantage points that can say anything now

@@ -62,7 +62,8 @@ class Feed {
       metrics: o.metrics ?? {},
       ...(up ? {} : { error: "connection refused" }),
     };
-    return this.engine.observe(r, monitor, this.config, this.now, this.offline);
+    // a snapshot: the engine compares the next one by identity
+    return this.engine.observe(r, monitor, this.config, this.now, new Set(this.offline));
   }
 
   /** Runs `monitor` `times` times with the same outcome; all events, in order. */
