@@ -603,16 +603,32 @@ export class Manager {
   }
 
   #placing(): PlacementState {
+    const reported = this.#cluster?.reported();
+    const members = this.#cluster?.members();
+    const c = this.#placed;
+    // each link that comes online asks for its assignment: worked out once per change of the
+    // links, not once per link (1,000 links reconnecting walked 1,000 states each)
+    if (
+      c && c.links === this.#linkChanges && c.state.config === this.#config &&
+      c.state.starting === !this.#spreadSettled && c.reported === reported && c.members === members
+    ) return c.state;
     // in a cluster a spread check goes to one monitor of the whole fleet
     const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => l.state);
-    return {
+    const state: PlacementState = {
       config: this.#config,
       monitors: states.map((s) => s.name),
       online: states.filter((s) => s.status === "Online").map((s) => s.name),
       starting: !this.#spreadSettled,
       paused: this.#paused,
     };
+    this.#placed = { state, links: this.#linkChanges, reported, members };
+    return state;
   }
+
+  /** The last {@linkcode #placing} and what it was worked out from. */
+  #placed:
+    | { state: PlacementState; links: number; reported: unknown; members: unknown }
+    | undefined;
 
   /** IDs of the checks paused through {@linkcode pause}. */
   get paused(): ReadonlySet<string> {
