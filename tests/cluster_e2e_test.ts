@@ -201,3 +201,65 @@ Deno.test("two managers share three monitors: the fleet in both APIs, takeover a
 
 Deno.test("the leader serving most monitors is SIGKILLed: the other takes monitors and lease, and notifies nothing twice", () =>
   shareAndKill(true));
+
+/**
+ * Both managers start at once: until each sees the other, each believes it
+ * owns every monitor and dials all three, so one can take a monitor from its
+ * rightful manager. Placement must win: each monitor ends up served by the
+ * manager rendezvous names, and stays there.
+ */
+Deno.test("two managers started at once settle on one manager per monitor, the one placement names", async () => {
+  await using tmp = await tempDir();
+  await using pg = await startPostgres();
+  const names = monitorNames(3, 2);
+  const monitors = await Promise.all(
+    names.map((_, i) => startMonitor({ dataDir: `${tmp.path}/mon${i}`, port: freeTcpPort() })),
+  );
+  try {
+    const config = `${tmp.path}/tasks.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `monitors:
+${names.map((n, i) => `  - {address: "127.0.0.1:${monitors[i]!.port}", name: ${n}}`).join("\n")}
+targets:
+  self:
+    TCP: {host: 127.0.0.1, port: ${monitors[0]!.port}, frequency: 1}
+`,
+    );
+    const start = (id: string) =>
+      startManager(config, {
+        db: pg.url,
+        extra: ["--cluster", pg.url, "--cluster-id", id, "--log-level", "info"],
+      });
+    await using a = start("mgr-a");
+    await using b = start("mgr-b");
+    const urls = await Promise.all([apiUrl(a), apiUrl(b)]);
+    const expected = Object.fromEntries(names.map((n, i) => [n, i === 0 ? "mgr-a" : "mgr-b"]));
+    const settled = async () => {
+      for (const base of urls) {
+        const f = await fleet(base);
+        const ok = f.length === 3 &&
+          f.every((m) => m.status === "Online" && m.servedBy?.managerId === expected[m.name]);
+        if (!ok) return false;
+      }
+      return true;
+    };
+    let last: FleetMonitor[][] = [];
+    await within(() => JSON.stringify(last), 30_000, async () => {
+      last = await Promise.all(urls.map(fleet));
+      return await settled();
+    });
+    // and it stays settled: no manager takes a monitor back and forth
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(await settled(), JSON.stringify(await Promise.all(urls.map(fleet))));
+    }
+    const stored = await storedSeqs(pg.url);
+    for (const n of names) {
+      const all = stored.get(n) ?? [];
+      assert.equal(new Set(all).size, all.length, `${n}: a result stored twice`);
+    }
+  } finally {
+    await Promise.all(monitors.map((m) => m[Symbol.asyncDispose]()));
+  }
+});

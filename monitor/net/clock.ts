@@ -41,18 +41,33 @@ const STEP_MS = 2;
  * rejects one such.
  */
 const TICKS = 3;
-/** Spinning stops after this long even without enough steps (the clock was set back). */
-const SPIN_MS = TICKS + 0.5;
+/**
+ * A step dates the offset only as well as the monotonic readings around the
+ * `Date.now()` call that saw it bracket it: a thread preempted in between
+ * (seen as a 5.5 ms error on a loaded 2-core machine) gives a wide bracket,
+ * which is skipped.
+ */
+const TIGHT_MS = 0.25;
+/**
+ * Steps of `Date.now()` after which a calibration settles for the tight
+ * brackets it has, and after which it settles for the tightest of any: a
+ * preempted spin sees wide brackets, so the bounds count steps, not time
+ * (about 1 ms each; the wider one is reached only on a starved CPU).
+ */
+const SETTLE_STEPS = 12;
+const MAX_STEPS = 100;
+/** Spinning stops after this long without a step (`Date.now()` frozen, as under `faketime -f`). */
+const SPIN_MS = 25;
 
 let anchor: Anchor = { wallMinusMonoMs: performance.timeOrigin, calibratedAtMs: 0 };
 
 /**
  * Wall clock minus `performance.now()`, timed from `Date.now()` alone: it
  * spins over the next three steps of `Date.now()` (about 3 ms). At a step
- * the wall time is exactly the new value; the step happened between the
- * monotonic readings around the `Date.now()` call that saw it, so at the
- * later reading the wall time lies in [new value, new value + min(1 ms, their
- * gap)] (`Date.now()` floors): each step gives the middle of that range, and
+ * the wall time is exactly the new value, and the step happened after the
+ * monotonic reading taken before the previous `Date.now()` call and before
+ * the reading after the call that saw it: each step
+ * bracketed within a quarter millisecond gives the middle of its bracket, and
  * the median of the three wins. {@linkcode wallNowMs} calls this itself.
  *
  * @example
@@ -67,22 +82,37 @@ export function wallMinusMonoMs(): number {
 
 function calibrate(): Anchor {
   const estimates: number[] = [];
+  // the tightest bracket seen, for when no step is bracketed tightly
+  let best = { gap: Infinity, estimate: 0 };
+  // a monotonic reading taken before the previous Date.now() call
+  let prior = performance.now();
   let last = Date.now();
-  let before = performance.now();
-  const giveUp = before + SPIN_MS;
+  let steps = 0;
+  const giveUp = prior + SPIN_MS;
   for (;;) {
+    const before = performance.now();
     const wall = Date.now();
-    const after = performance.now();
     if (wall !== last) {
-      estimates.push(wall + Math.min(1, after - before) / 2 - after);
+      // the step came after the previous call, itself after `prior`, and before this one returned
+      const after = performance.now();
+      const gap = after - prior;
+      const estimate = wall - (prior + after) / 2;
+      if (gap <= TIGHT_MS) estimates.push(estimate);
+      else if (gap < best.gap) best = { gap, estimate };
       last = wall;
+      steps++;
     }
-    if (estimates.length === TICKS || after > giveUp) {
-      if (estimates.length === 0) estimates.push(wall + 0.5 - after);
+    if (
+      estimates.length === TICKS || (steps >= SETTLE_STEPS && estimates.length > 0) ||
+      steps === MAX_STEPS || (steps === 0 && before > giveUp)
+    ) {
+      if (estimates.length === 0) {
+        estimates.push(best.gap < Infinity ? best.estimate : wall + 0.5 - before);
+      }
       estimates.sort((x, y) => x - y);
-      return { wallMinusMonoMs: estimates[estimates.length >> 1]!, calibratedAtMs: after };
+      return { wallMinusMonoMs: estimates[estimates.length >> 1]!, calibratedAtMs: before };
     }
-    before = after;
+    prior = before;
   }
 }
 
