@@ -28,7 +28,6 @@ import { jitteredBackoff } from "../shared/backoff.ts";
 import { type Clock, realClock } from "../shared/clock.ts";
 import { errorText, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, TlsVerifyError } from "../shared/tls.ts";
-import { connectTcp } from "../shared/net.ts";
 import { handshake, HandshakeError, type MonitorFields } from "../shared/handshake.ts";
 import { ASSIGN_PART_BYTES, type Message, type SpoolReport } from "../shared/protocol.ts";
 import { logger } from "../shared/log.ts";
@@ -328,7 +327,7 @@ export class MonitorLink {
       if (tls) {
         conn = (await dialTls(host, port, tls, signal)).transport;
       } else {
-        const tcp = await connectTcp({ hostname: host, port }, signal);
+        const tcp = await Deno.connect({ hostname: host, port, signal });
         tcp.setKeepAlive(true);
         // acks are small frames that must not wait for a delayed TCP ack (Nagle)
         tcp.setNoDelay(true);

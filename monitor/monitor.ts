@@ -24,7 +24,6 @@
 import { jitteredBackoff } from "../shared/backoff.ts";
 import { errorText, formatAddr, FramedConn, type Transport } from "../shared/connection.ts";
 import { dialTls, listenTlsClientAuth, TlsVerifyError } from "../shared/tls.ts";
-import { connectTcp, settleAbandonedConnects } from "../shared/net.ts";
 import type { MonitorTls } from "../shared/config.ts";
 import { handshake, HandshakeError } from "../shared/handshake.ts";
 import {
@@ -462,7 +461,7 @@ export class Monitor {
       if (this.#opts.dialTls) {
         conn = (await dialTls(target.host, target.port, this.#opts.dialTls, signal)).transport;
       } else {
-        const tcp = await connectTcp({ hostname: target.host, port: target.port }, signal);
+        const tcp = await Deno.connect({ hostname: target.host, port: target.port, signal });
         tcp.setKeepAlive(true);
         tcp.setNoDelay(true);
         conn = tcp;
@@ -731,7 +730,6 @@ export class Monitor {
       new Promise((r) => timer = setTimeout(r, ABANDON_GRACE_MS)),
     ]);
     clearTimeout(timer);
-    await settleAbandonedConnects();
     this.spool.close();
   }
 }

@@ -27,7 +27,6 @@ import {
 import type { CheckFn, CheckOutcome } from "../../shared/checks.ts";
 import { errorText } from "../../shared/error_text.ts";
 import type { DnsParams } from "../../shared/params/dns.ts";
-import { connectTcp } from "../../shared/net.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 import { udpRequest, UdpRequestError, type UdpServer } from "../net/udp_request.ts";
 
@@ -254,7 +253,7 @@ async function tcpExchange(
 ): Promise<DnsReply> {
   let conn: Deno.Conn;
   try {
-    conn = await connectTcp({ hostname: server.address, port: server.port }, signal);
+    conn = await Deno.connect({ hostname: server.address, port: server.port, signal });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     throw new DnsError(`TCP connect failed: ${errorText(e)}`);

@@ -29,7 +29,6 @@ import type { CheckFn, CheckOutcome, DetailValue } from "../../shared/checks.ts"
 import { parsePayload } from "../../shared/params/common.ts";
 import type { TcpParams } from "../../shared/params/tcp.ts";
 import { metricKey } from "../../shared/prom.ts";
-import { connectTcp } from "../../shared/net.ts";
 import { ResolveError, resolveHost } from "../net/resolve.ts";
 import {
   type ChainCert,
@@ -123,7 +122,7 @@ function denoLink(conn: Deno.Conn): Link {
       try {
         conn.close();
       } catch {
-        // already closed
+        // already closed by the abort signal given to Deno.connect
       }
     },
   };
@@ -158,8 +157,8 @@ function nodeLink(socket: tls.TLSSocket): Link {
 async function connectPlain(address: string, port: number, signal: AbortSignal): Promise<Opened> {
   const start = performance.now();
   try {
-    // an abort also ends the pending connect, so nothing is left half-open
-    const conn = await connectTcp({ hostname: address, port }, signal);
+    // the signal also aborts the pending connect itself, so nothing is left half-open
+    const conn = await Deno.connect({ hostname: address, port, signal });
     return { link: denoLink(conn), connectMs: performance.now() - start };
   } catch (e) {
     if (signal.aborted) throw signal.reason;
