@@ -6,6 +6,7 @@
  *
  * A failing case prints its seed and input, so it can be replayed.
  */
+import { mulberry32 } from "./helpers/prng.ts";
 import assert from "node:assert/strict";
 import { encode as encodeDns, type Packet } from "dns-packet";
 import {
@@ -29,18 +30,6 @@ import {
 import { decodeDnsReply, formatAnswer } from "../monitor/checks/dns.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-
-/** mulberry32: a small, fast PRNG; the same seed gives the same cases on every machine. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random choices drawn from one seeded stream. */
 class Rng {

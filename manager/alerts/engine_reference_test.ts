@@ -7,6 +7,7 @@
  * the work per result, counted in vantage points visited, stays bounded at
  * 1,000 vantage points where the reference's is 1,000.
  */
+import { mulberry32 as prng } from "../../tests/helpers/prng.ts";
 import assert from "node:assert/strict";
 import type { CheckResult } from "../../shared/checks.ts";
 import { type AssignedCheck, checkById, type Config, parseConfig } from "../../shared/config.ts";
@@ -266,18 +267,6 @@ class ReferenceEngine {
     }
     return null;
   }
-}
-
-/** A small seeded PRNG (mulberry32), so that a failing stream can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const T0 = Date.UTC(2025, 0, 10, 12, 0, 0);
