@@ -33,6 +33,7 @@ import { ASSIGN_PART_BYTES, type Message, type SpoolReport } from "../shared/pro
 import { logger } from "../shared/log.ts";
 import { type ResultStore, StoreFullError } from "./store.ts";
 import { type RejectReason, ResultGuard } from "./result_guard.ts";
+import { dialSlots } from "./dial_slots.ts";
 
 const log = logger("link");
 
@@ -139,6 +140,8 @@ export class MonitorLink {
   #state: LinkState;
   #fc: FramedConn | undefined;
   #stopped = false;
+  /** Aborted by {@linkcode stop}: a link waiting for a dial slot leaves the queue. */
+  #stopping = new AbortController();
   #wake: (() => void) | undefined;
   #rev = 0;
   /** The spool epoch of the current session's monitor, and its number in the store. */
@@ -260,6 +263,7 @@ export class MonitorLink {
   /** Closes the connection with a goodbye and stops reconnecting. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort(new Error("manager stopped"));
     this.#wake?.();
     await this.#fc?.goodbye("manager shutting down", "shutdown");
     await this.#loop;
@@ -315,6 +319,22 @@ export class MonitorLink {
 
   /** One connection, from dial to close. Throws why it ended. */
   async #session(): Promise<void> {
+    const release = await dialSlots.acquire(this.#stopping.signal);
+    let dialed: Dialed | undefined;
+    try {
+      dialed = await this.#dial();
+    } finally {
+      release();
+    }
+    if (dialed) await this.#serve(dialed.fc, dialed.messages, dialed.hello);
+  }
+
+  /**
+   * Connects and runs the handshake, within one of the process's dial slots.
+   * Resolves with the session to serve, or undefined when the link stopped
+   * meanwhile; throws why the attempt failed.
+   */
+  async #dial(): Promise<Dialed | undefined> {
     const { host, port, tls } = this.config;
     const abort = new AbortController();
     const connectTimer = this.#clock.setTimeout(
@@ -347,7 +367,7 @@ export class MonitorLink {
     this.#fc = fc;
     if (this.#stopped) {
       fc.close("manager stopping");
-      return;
+      return undefined;
     }
     const messages = fc.messages();
     let hello: MonitorFields;
@@ -380,7 +400,7 @@ export class MonitorLink {
       }
       throw new RefusedError(e.message, e.code);
     }
-    await this.#serve(fc, messages, hello);
+    return { fc, messages, hello };
   }
 
   /** The session after a completed handshake, dialed or dialed in. Throws why it ended. */
@@ -520,6 +540,13 @@ export class MonitorLink {
     await fc.goodbye(reason, code);
     return new RefusedError(reason, code);
   }
+}
+
+/** A connection whose handshake is done, and the monitor's hello. */
+interface Dialed {
+  fc: FramedConn;
+  messages: AsyncGenerator<Message>;
+  hello: MonitorFields;
 }
 
 /** The online links by the monitor ID they claim, per store (one manager). */

@@ -556,8 +556,9 @@ export class Manager {
     }
     // both walk every link: with N monitors changing at a (re)start, one pass per 100 ms, not per change
     if (s.status !== previous) this.#statusDue = true;
-    // spread checks follow the set of online monitors; one that came online assigns itself
-    if ((s.status === "Online") !== (previous === "Online")) {
+    // spread checks follow the set of online monitors (no other check does); one that came
+    // online assigns itself
+    if ((s.status === "Online") !== (previous === "Online") && hasSpread(this.#config)) {
       this.#redistributeDue = true;
       if (s.status === "Online") this.#cameOnline.add(link);
     }
@@ -738,6 +739,17 @@ export class Manager {
     this.#opts.output.flush();
     await this.store.close();
   }
+}
+
+const SPREAD = new WeakMap<Config, boolean>();
+
+/** Whether any check of `config` is placed `spread`, worked out once per configuration. */
+function hasSpread(config: Config): boolean {
+  let has = SPREAD.get(config);
+  if (has === undefined) {
+    SPREAD.set(config, has = config.checks.some((c) => c.placement.mode === "spread"));
+  }
+  return has;
 }
 
 /** Runs one sink of {@linkcode Manager.ingest}: a fault there must not reach the others or the ack. */

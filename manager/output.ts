@@ -168,9 +168,67 @@ class LineWriter {
   }
 }
 
+/**
+ * Paces a status block that lists every monitor: the first comes out at
+ * once, later ones at most once per {@linkcode STATUS_GAP_MS} or one
+ * millisecond per monitor listed, whichever is longer, the latest of those
+ * asked for meanwhile printed when the gap ends. While thousands of monitors
+ * (re)connect the manager asks for a block every 100 ms, and printing every
+ * monitor each time cost more than the connections themselves.
+ */
+class StatusPacer {
+  #print: (links: LinkState[], store?: StoreStatus) => void;
+  #lastAt = -Infinity;
+  #pending: [LinkState[], StoreStatus | undefined] | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(print: (links: LinkState[], store?: StoreStatus) => void) {
+    this.#print = print;
+  }
+
+  status(links: LinkState[], store?: StoreStatus) {
+    const gap = Math.max(STATUS_GAP_MS, links.length);
+    const wait = this.#lastAt + gap - performance.now();
+    if (wait <= 0 && !this.#timer) return this.#now(links, store);
+    this.#pending = [links, store];
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#flushPending();
+    }, wait);
+  }
+
+  #now(links: LinkState[], store?: StoreStatus) {
+    this.#lastAt = performance.now();
+    this.#print(links, store);
+  }
+
+  #flushPending() {
+    const p = this.#pending;
+    this.#pending = undefined;
+    if (p) this.#now(p[0], p[1]);
+  }
+
+  /** Prints what is pending at once and stops the timer. */
+  close() {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#flushPending();
+  }
+}
+
+/** The shortest time between two status blocks (see {@linkcode StatusPacer}). */
+export const STATUS_GAP_MS = 1000;
+
 /** The seed's plain-text log. */
 export class TextOutput implements Output {
   #w: LineWriter;
+  #pacer = new StatusPacer((links, store) => {
+    this.#w.write("\nReal-time status of monitoring services:");
+    for (const s of links) this.#w.write(statusLine(s));
+    const line = storeLine(store);
+    if (line) this.#w.write(line);
+    this.#w.write("");
+  });
   constructor(out?: { writeSync(p: Uint8Array): number }) {
     this.#w = new LineWriter(out);
   }
@@ -178,11 +236,7 @@ export class TextOutput implements Output {
     this.#w.write(resultLine(r, monitorName));
   }
   status(links: LinkState[], store?: StoreStatus): void {
-    this.#w.write("\nReal-time status of monitoring services:");
-    for (const s of links) this.#w.write(statusLine(s));
-    const line = storeLine(store);
-    if (line) this.#w.write(line);
-    this.#w.write("");
+    this.#pacer.status(links, store);
   }
   distributing(target: string): void {
     this.#w.write(`\n-----Distributing tasks for server: ${target}-----\n`);
@@ -194,6 +248,7 @@ export class TextOutput implements Output {
     this.#w.flush();
   }
   close(): void {
+    this.#pacer.close();
     this.#w.flush();
   }
 }
@@ -216,7 +271,7 @@ export class JsonOutput implements Output {
       }),
     );
   }
-  status(links: LinkState[], store?: StoreStatus): void {
+  #pacer = new StatusPacer((links, store) => {
     this.#w.write(
       JSON.stringify({
         type: "status",
@@ -225,6 +280,9 @@ export class JsonOutput implements Output {
         ...(store ? { store } : {}),
       }),
     );
+  });
+  status(links: LinkState[], store?: StoreStatus): void {
+    this.#pacer.status(links, store);
   }
   distributing(target: string, monitorName: string): void {
     this.#w.write(
@@ -238,6 +296,7 @@ export class JsonOutput implements Output {
     this.#w.flush();
   }
   close(): void {
+    this.#pacer.close();
     this.#w.flush();
   }
 }

@@ -14,7 +14,13 @@
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 import { FrameAuthError, FrameOpener, FrameSealer } from "./frame_auth.ts";
 import { logger } from "./log.ts";
-import { DEAD_AFTER_MS, HEARTBEAT_MS, type Message, parseMessage, readFrames } from "./protocol.ts";
+import {
+  DEAD_AFTER_MS,
+  FrameSplitter,
+  HEARTBEAT_MS,
+  type Message,
+  parseMessage,
+} from "./protocol.ts";
 import { errorText } from "./error_text.ts";
 
 const log = logger("link");
@@ -36,12 +42,81 @@ export interface Transport {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   close(): void;
+  /**
+   * A `Deno.Conn`'s own read and write: when both are there they are used
+   * instead of the streams, whose every pending read holds a 64 KiB buffer
+   * (most of an idle link's memory, with thousands of links).
+   */
+  read?(p: Uint8Array): Promise<number | null>;
+  write?(p: Uint8Array): Promise<number>;
 }
 
 /** A heartbeat tick later than this means this process itself was stalled. */
 const STALL_MS = 1000;
 /** How often liveness is looked at: heartbeats go out at most this late. */
 const TICK_MS = 200;
+/** A heartbeat's JSON, written out once. */
+const HEARTBEAT_JSON = JSON.stringify({ t: "hb" });
+/** What a connection reads into at first: idle links read small frames (heartbeats, acks). */
+const READ_MIN_BYTES = 2048;
+/** The most a read buffer grows to while large frames arrive back to back. */
+const READ_MAX_BYTES = 64 * 1024;
+
+/**
+ * One timer per clock looks at the liveness of every open connection on it:
+ * a timer per connection cost thousands of timer wake-ups a second on a
+ * manager with thousands of links. It stops when its last connection closes.
+ */
+class LivenessTicker {
+  readonly #clock: Clock;
+  readonly #conns = new Set<FramedConn>();
+  #timer: TimerHandle | undefined;
+  #lastTick = 0;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  add(fc: FramedConn, tick: (now: number, stalledUntil: number) => void): void {
+    if (this.#conns.size === 0) {
+      this.#lastTick = this.#clock.now();
+      this.#arm();
+    }
+    this.#conns.add(fc);
+    TICKS.set(fc, tick);
+  }
+
+  delete(fc: FramedConn): void {
+    if (!this.#conns.delete(fc)) return;
+    TICKS.delete(fc);
+    if (this.#conns.size === 0) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      TICKERS.delete(this.#clock);
+    }
+  }
+
+  #arm() {
+    this.#timer = this.#clock.setTimeout(() => {
+      const now = this.#clock.now();
+      // a tick this late means this process was stalled (a long synchronous task, a paused
+      // VM): what the peers sent meanwhile is still unread, so the silence is ours
+      const stalledUntil = now - this.#lastTick > STALL_MS ? now - STALL_MS : -Infinity;
+      this.#lastTick = now;
+      for (const fc of [...this.#conns]) TICKS.get(fc)?.(now, stalledUntil);
+      if (this.#conns.size > 0) this.#arm();
+    }, TICK_MS);
+  }
+}
+
+const TICKERS = new Map<Clock, LivenessTicker>();
+const TICKS = new WeakMap<FramedConn, (now: number, stalledUntil: number) => void>();
+
+function tickerFor(clock: Clock): LivenessTicker {
+  let t = TICKERS.get(clock);
+  if (!t) TICKERS.set(clock, t = new LivenessTicker(clock));
+  return t;
+}
 
 /** Options of {@linkcode FramedConn}. */
 export interface FramedConnOptions {
@@ -60,12 +135,14 @@ export class FramedConn {
   /** The peer's address as `host:port`, for logs. */
   readonly peer: string;
   readonly conn: Transport;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** The stream's writer, for a transport without its own `write`. */
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** The last direct write queued: writes go out one after another, in order. */
+  #writing: Promise<unknown> = Promise.resolve();
   #clock: Clock;
+  #ticker: LivenessTicker;
   #lastSent: number;
   #lastReceived: number;
-  #lastTick: number;
-  #timer: TimerHandle | undefined;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
   #bytesReceived = 0;
@@ -77,16 +154,10 @@ export class FramedConn {
     this.conn = conn;
     this.peer = peer;
     this.#clock = options.clock ?? realClock;
-    this.#lastSent = this.#lastReceived = this.#lastTick = this.#clock.now();
-    this.#writer = conn.writable.getWriter();
-    this.#arm();
-  }
-
-  #arm() {
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#tick();
-      if (!this.#closed) this.#arm();
-    }, TICK_MS);
+    this.#lastSent = this.#lastReceived = this.#clock.now();
+    if (!direct(conn)) this.#writer = conn.writable.getWriter();
+    this.#ticker = tickerFor(this.#clock);
+    this.#ticker.add(this, (now, stalledUntil) => this.#tick(now, stalledUntil));
   }
 
   /** Set once the connection has ended. */
@@ -110,18 +181,12 @@ export class FramedConn {
     else this.#onClose.push(cb);
   }
 
-  #tick() {
-    const now = this.#clock.now();
-    if (now - this.#lastTick > STALL_MS) {
-      // this process was stalled (a long synchronous task, a paused VM): what the peer sent
-      // meanwhile is still unread, so the silence is ours, not the peer's
-      this.#lastReceived = Math.max(this.#lastReceived, now - STALL_MS);
-    }
-    this.#lastTick = now;
+  #tick(now: number, stalledUntil: number) {
+    if (this.#lastReceived < stalledUntil) this.#lastReceived = stalledUntil;
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
     } else if (now - this.#lastSent >= HEARTBEAT_MS) {
-      this.send({ t: "hb" });
+      this.sendFrame(HEARTBEAT_JSON);
     }
   }
 
@@ -157,11 +222,41 @@ export class FramedConn {
     try {
       // sealed here, synchronously, so that frame counters follow the order of the writes
       const line = this.#sealer ? this.#sealer.seal(json) : json;
-      await this.#writer.write(encoder.encode(line + "\n"));
+      const bytes = encoder.encode(line + "\n");
+      if (this.#writer) await this.#writer.write(bytes);
+      else await (this.#writing = this.#writing.then(() => this.#writeAll(bytes)));
       return true;
     } catch (e) {
       this.close(`write to ${this.peer} failed: ${errorText(e)}`);
       return false;
+    }
+  }
+
+  /** Writes all of `bytes` with the transport's own `write`, which may take part of them. */
+  async #writeAll(bytes: Uint8Array) {
+    const conn = this.conn as DirectTransport;
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
+  }
+
+  /** The transport's chunks as they arrive: its own reads where it has them, else its stream. */
+  async *#chunks(): AsyncGenerator<Uint8Array> {
+    const conn = this.conn;
+    if (!direct(conn)) {
+      yield* conn.readable;
+      return;
+    }
+    let buf = new Uint8Array(READ_MIN_BYTES);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      // the splitter copies what it keeps, so one buffer serves every read; it grows while
+      // reads fill it (a large frame arriving) and shrinks back once they do not
+      yield buf.subarray(0, n);
+      if (n === buf.length && buf.length < READ_MAX_BYTES) buf = new Uint8Array(buf.length * 2);
+      else if (n < READ_MIN_BYTES && buf.length > READ_MIN_BYTES) {
+        buf = new Uint8Array(READ_MIN_BYTES);
+      }
     }
   }
 
@@ -171,20 +266,23 @@ export class FramedConn {
    */
   async *messages(): AsyncGenerator<Message> {
     try {
-      const alive = (n: number) => {
+      const splitter = new FrameSplitter();
+      for await (const chunk of this.#chunks()) {
         this.#lastReceived = this.#clock.now();
-        this.#bytesReceived += n;
-      };
-      for await (const frame of readFrames(this.conn.readable, undefined, alive)) {
-        const msg = parseMessage(this.#open(frame));
-        if (msg.t === "hb") continue;
-        if (msg.t === "bye") {
-          this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
-          return;
+        this.#bytesReceived += chunk.length;
+        for (const frame of splitter.push(chunk)) {
+          const msg = parseMessage(this.#open(frame));
+          if (msg.t === "hb") continue;
+          if (msg.t === "bye") {
+            this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
+            return;
+          }
+          yield msg;
+          if (this.#closed) return;
         }
-        yield msg;
-        if (this.#closed) return;
+        if (splitter.failed) throw splitter.failed;
       }
+      if (this.#closed) return;
       this.close("peer closed the connection", false);
     } catch (e) {
       if (e instanceof FrameAuthError) {
@@ -218,10 +316,10 @@ export class FramedConn {
     if (this.#closed) return;
     this.#closed = { reason, local };
     if (peerCode) this.peerByeCode = peerCode;
-    this.#clock.clearTimeout(this.#timer);
+    this.#ticker.delete(this);
     // apart: the socket must close even when releasing the writer throws
     try {
-      this.#writer.releaseLock();
+      this.#writer?.releaseLock();
     } catch { /* released */ }
     try {
       this.conn.close();
@@ -243,6 +341,13 @@ export class FramedConn {
     this.#clock.clearTimeout(timer);
     this.close(reason);
   }
+}
+
+/** A transport with its own read and write. */
+type DirectTransport = Transport & Required<Pick<Transport, "read" | "write">>;
+
+function direct(conn: Transport): conn is DirectTransport {
+  return typeof conn.read === "function" && typeof conn.write === "function";
 }
 
 /** `host:port`, with brackets around IPv6 hosts. */

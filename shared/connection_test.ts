@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./clock.ts";
 import { FramedConn, type Transport } from "./connection.ts";
-import { DEAD_AFTER_MS, encodeFrame, HEARTBEAT_MS, MAX_FRAME_BYTES } from "./protocol.ts";
+import {
+  DEAD_AFTER_MS,
+  encodeFrame,
+  HEARTBEAT_MS,
+  MAX_FRAME_BYTES,
+  type Message,
+} from "./protocol.ts";
 
 /** The most a heartbeat or a dead-peer verdict may come late: one liveness tick. */
 const TICK_MS = 200;
@@ -178,4 +184,75 @@ Deno.test("FramedConn.goodbye sends bye, closes and leaves no timer", async () =
   assert.deepEqual(mem.frames(), [{ t: "bye", reason: "shutting down", code: "shutdown" }]);
   assert.equal(reasonOf(fc), "shutting down");
   assert.equal(clock.pending, 0);
+});
+
+Deno.test("FramedConn looks at the liveness of all its connections on one clock with one timer", async () => {
+  const clock = new FakeClock();
+  const mems = [memConn(), memConn(), memConn()];
+  const fcs = mems.map((m) => new FramedConn(m.transport, "peer", { clock }));
+  try {
+    assert.equal(clock.pending, 1, "one timer, not one per connection");
+    await clock.advance(HEARTBEAT_MS + TICK_MS);
+    for (const m of mems) assert.deepEqual(m.frames(), [{ t: "hb" }], "each still heartbeats");
+    fcs[0]!.close("done");
+    fcs[1]!.close("done");
+    assert.equal(clock.pending, 1, "the last connection keeps it");
+    await clock.advance(DEAD_AFTER_MS);
+    assert.match(reasonOf(fcs[2]!) ?? "", /^no frame from peer/);
+    assert.equal(clock.pending, 0, "the timer stops with the last connection");
+  } finally {
+    for (const fc of fcs) fc.close("done");
+  }
+});
+
+Deno.test("FramedConn over a socket reads and writes it directly, a large frame among small ones intact", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const dialed = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await accepted;
+  listener.close();
+  // a transport whose streams throw: the connection must use the socket's read and write
+  const direct = (c: Deno.TcpConn): Transport => ({
+    get readable(): ReadableStream<Uint8Array> {
+      throw new Error("the readable stream was used");
+    },
+    get writable(): WritableStream<Uint8Array> {
+      throw new Error("the writable stream was used");
+    },
+    read: (p) => c.read(p),
+    write: (p) => c.write(p),
+    close: () => c.close(),
+  });
+  const a = new FramedConn(direct(dialed), "b");
+  const b = new FramedConn(direct(server), "a");
+  try {
+    // larger than the read buffer ever grows, with multi-byte characters across its boundaries
+    const checks = Array.from({ length: 3000 }, (_, i) => ({
+      id: `é${i}/TCP`,
+      target: `é${i}`,
+      type: "TCP" as const,
+      intervalMs: 1000,
+      timeoutMs: 500,
+      params: { port: 80 },
+    }));
+    const writes = Promise.all([
+      a.send({ t: "run", checkId: "small" }),
+      a.send({ t: "assign", rev: 1, checks }),
+      a.send({ t: "run", checkId: "after" }),
+    ]);
+    const got: Message[] = [];
+    for await (const msg of b.messages()) {
+      got.push(msg);
+      if (got.length === 3) break;
+    }
+    assert.deepEqual(await writes, [true, true, true]);
+    assert.deepEqual(got, [
+      { t: "run", checkId: "small" },
+      { t: "assign", rev: 1, checks },
+      { t: "run", checkId: "after" },
+    ]);
+  } finally {
+    a.close("done");
+    b.close("done");
+  }
 });

@@ -43,6 +43,7 @@
  *
  * @module
  */
+import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { type Clock, realClock } from "./clock.ts";
 import type { FramedConn } from "./connection.ts";
 import {
@@ -195,23 +196,15 @@ export function versionMismatch(
     `this ${ourRole} (${ourVersion}) needs ${rangeText(ours)}`;
 }
 
-function hex(b: ArrayBuffer): string {
-  return Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-function tokenBytes(token: string): Uint8Array<ArrayBuffer> {
+function tokenBytes(token: string): Uint8Array {
   return encoder.encode(token === "" ? NO_TOKEN_KEY : token);
 }
 
-async function hmacHex(token: string, data: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    tokenBytes(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return hex(await crypto.subtle.sign("HMAC", key, encoder.encode(data)));
+// node:crypto's synchronous HMAC and HKDF, not WebCrypto's: a handshake is a few short
+// hashes, and WebCrypto's key import and async round trips cost more than the hashing
+// (a manager reconnecting thousands of links runs thousands of handshakes at once)
+function hmacHex(token: string, data: string): string {
+  return createHmac("sha256", tokenBytes(token)).update(data).digest("hex");
 }
 
 /** The two directions' frame keys. */
@@ -221,31 +214,23 @@ export interface FrameKeys {
 }
 
 /**
- * Derives the frame keys from the token and the handshake transcript.
+ * Derives the frame keys from the token and the handshake transcript:
+ * HKDF-SHA-256 with the transcript's SHA-256 as salt and the direction as info.
  *
  * @example
  * ```ts
  * import { deriveFrameKeys } from "./handshake.ts";
- * const k = await deriveFrameKeys("", "transcript");
+ * const k = deriveFrameKeys("", "transcript");
  * console.assert(k.listenerToDialer.length === 32);
  * ```
  */
-export async function deriveFrameKeys(token: string, transcript: string): Promise<FrameKeys> {
-  const salt = await crypto.subtle.digest("SHA-256", encoder.encode(transcript));
-  const ikm = await crypto.subtle.importKey("raw", tokenBytes(token), "HKDF", false, [
-    "deriveBits",
-  ]);
-  const derive = async (info: string) =>
-    new Uint8Array(
-      await crypto.subtle.deriveBits(
-        { name: "HKDF", hash: "SHA-256", salt, info: encoder.encode(info) },
-        ikm,
-        256,
-      ),
-    );
+export function deriveFrameKeys(token: string, transcript: string): FrameKeys {
+  const salt = createHash("sha256").update(transcript).digest();
+  const ikm = tokenBytes(token);
+  const derive = (info: string) => new Uint8Array(hkdfSync("sha256", ikm, salt, info, 32));
   return {
-    listenerToDialer: await derive("netmon frames listener to dialer"),
-    dialerToListener: await derive("netmon frames dialer to listener"),
+    listenerToDialer: derive("netmon frames listener to dialer"),
+    dialerToListener: derive("netmon frames dialer to listener"),
   };
 }
 
@@ -391,9 +376,9 @@ async function run(
   const transcript = `netmon-handshake\n${canon(canonicalHello(listenerHello))}\n${
     canon(canonicalHello(dialerHello))
   }`;
-  const listenerMac = await hmacHex(opts.token, `netmon listener proof\n${transcript}`);
-  const dialerMac = await hmacHex(opts.token, `netmon dialer proof\n${transcript}\n${listenerMac}`);
-  const keys = await deriveFrameKeys(opts.token, `${transcript}\n${listenerMac}\n${dialerMac}`);
+  const listenerMac = hmacHex(opts.token, `netmon listener proof\n${transcript}`);
+  const dialerMac = hmacHex(opts.token, `netmon dialer proof\n${transcript}\n${listenerMac}`);
+  const keys = deriveFrameKeys(opts.token, `${transcript}\n${listenerMac}\n${dialerMac}`);
   const wrongToken = `authentication failed: the ${peerRole} at ${fc.peer} holds another token ` +
     `(wrong or missing --token on one side)`;
   if (opts.side === "listener") {

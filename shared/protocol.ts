@@ -434,6 +434,86 @@ export function parseMessage(line: string): Message {
 }
 
 /**
+ * Splits bytes, chunk by chunk, into frames, enforcing a frame size limit.
+ * A frame that lies whole within a chunk is decoded straight from it; only
+ * the start of a frame that the chunk ends inside is copied, so the caller
+ * may reuse the chunk's buffer for its next read.
+ *
+ * @example
+ * ```ts
+ * import { FrameSplitter } from "./protocol.ts";
+ * const s = new FrameSplitter();
+ * const enc = new TextEncoder();
+ * console.assert(s.push(enc.encode('{"t":')).length === 0);
+ * console.assert(s.push(enc.encode('"hb"}\n'))[0] === '{"t":"hb"}');
+ * ```
+ */
+export class FrameSplitter {
+  readonly #maxBytes: number;
+  #decoder = new TextDecoder("utf-8", { fatal: false });
+  /** Copies of the bytes of the frame in progress, from earlier chunks. */
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  /** @param maxBytes the largest frame taken (newline excluded) */
+  constructor(maxBytes = MAX_FRAME_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Set once a frame has exceeded the limit: the frames before it in its
+   * chunk were returned, nothing after it will be.
+   */
+  failed: ProtocolError | undefined;
+
+  /**
+   * The frames that `chunk` completes, blank lines left out. A frame over
+   * the limit is refused as soon as it is, without waiting for its newline:
+   * `push` throws {@linkcode ProtocolError}, or, when the chunk completed
+   * frames before it, returns those and sets {@linkcode failed}.
+   */
+  push(chunk: Uint8Array): string[] {
+    if (this.failed) throw this.failed;
+    const frames: string[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl < 0 ? chunk.length : nl;
+      this.#size += end - start;
+      if (this.#size > this.#maxBytes) {
+        this.failed = new ProtocolError(`frame exceeds ${this.#maxBytes} bytes`);
+        if (frames.length === 0) throw this.failed;
+        return frames;
+      }
+      const piece = chunk.subarray(start, end);
+      if (nl < 0) {
+        // copy: the reader may reuse the chunk's buffer
+        this.#parts.push(piece.slice());
+        break;
+      }
+      let frame: string;
+      if (this.#parts.length === 0) {
+        frame = this.#decoder.decode(piece);
+      } else {
+        this.#parts.push(piece);
+        const all = new Uint8Array(this.#size);
+        let off = 0;
+        for (const p of this.#parts) {
+          all.set(p, off);
+          off += p.length;
+        }
+        frame = this.#decoder.decode(all);
+        this.#parts = [];
+      }
+      this.#size = 0;
+      start = nl + 1;
+      if (frame.trim() !== "") frames.push(frame);
+    }
+    return frames;
+  }
+}
+
+/**
  * Splits a byte stream into frames, enforcing {@linkcode MAX_FRAME_BYTES}.
  * Yields each frame's text; throws {@linkcode ProtocolError} on an oversized
  * frame. A partial frame at the end of the stream is dropped. `onBytes` is
@@ -452,43 +532,11 @@ export async function* readFrames(
   maxBytes = MAX_FRAME_BYTES,
   onBytes?: (n: number) => void,
 ): AsyncGenerator<string> {
-  const decoder = new TextDecoder("utf-8", { fatal: false });
-  let parts: Uint8Array[] = [];
-  let size = 0;
+  const splitter = new FrameSplitter(maxBytes);
   for await (const chunk of stream) {
     onBytes?.(chunk.length);
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(10, start);
-      const end = nl < 0 ? chunk.length : nl;
-      size += end - start;
-      if (size > maxBytes) {
-        throw new ProtocolError(`frame exceeds ${maxBytes} bytes`);
-      }
-      const piece = chunk.subarray(start, end);
-      if (nl < 0) {
-        // copy: the reader may reuse the chunk's buffer
-        parts.push(piece.slice());
-        break;
-      }
-      let frame: string;
-      if (parts.length === 0) {
-        frame = decoder.decode(piece);
-      } else {
-        parts.push(piece);
-        const all = new Uint8Array(size);
-        let off = 0;
-        for (const p of parts) {
-          all.set(p, off);
-          off += p.length;
-        }
-        frame = decoder.decode(all);
-      }
-      parts = [];
-      size = 0;
-      start = nl + 1;
-      if (frame.trim() !== "") yield frame;
-    }
+    yield* splitter.push(chunk);
+    if (splitter.failed) throw splitter.failed;
   }
 }
 
