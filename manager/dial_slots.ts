@@ -42,7 +42,7 @@ export class Slots {
    * aborts while waiting.
    */
   acquire(signal?: AbortSignal): Promise<() => void> {
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#free > 0) {
       this.#free--;
       return Promise.resolve(this.#release());

@@ -8,6 +8,7 @@ import {
   liveMonitorLine,
   liveScreen,
   printable,
+  TextOutput,
 } from "./output.ts";
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0, 400);
@@ -146,4 +147,23 @@ Deno.test("printable() and fit() keep a terminal safe and rows in their width", 
   assert.equal(fit("東京東京", 5), "東京…");
   assert.equal(displayWidth(fit("東京東京", 5)), 5);
   assert.equal(fit("abc", 0), "");
+});
+
+Deno.test("status blocks are paced: the first at once, of those asked for meanwhile only the latest", () => {
+  const chunks: string[] = [];
+  const decoder = new TextDecoder();
+  const out = new TextOutput({ writeSync: (p) => (chunks.push(decoder.decode(p)), p.length) });
+  const blocks = () => chunks.join("").split("Real-time status of monitoring services:").slice(1);
+  out.status([link({ status: "Reconnecting", lastError: "first" })]);
+  out.flush();
+  assert.equal(blocks().length, 1, "the first block comes out at once");
+  out.status([link({ status: "Reconnecting", lastError: "second" })]);
+  out.status([link({ status: "Online" })]);
+  out.flush();
+  assert.equal(blocks().length, 1, "later ones wait for the gap");
+  out.close();
+  const all = blocks();
+  assert.equal(all.length, 2, "the latest of them comes out, once");
+  assert.match(all[1]!, /127\.0\.0\.1:54322: Online/);
+  assert.doesNotMatch(all.join(""), /second/);
 });

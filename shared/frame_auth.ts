@@ -7,7 +7,7 @@
  * a frame can be neither forged, altered, replayed, reordered, dropped (the
  * next counter no longer matches) nor reflected back to its sender.
  *
- * The per-frame HMAC is `node:crypto`'s synchronous one: it keeps the counter
+ * The per-frame HMAC is `node:crypto`'s synchronous hashing: it keeps the counter
  * in send order without a queue, and it is 2–3× faster than WebCrypto's
  * asynchronous `sign` on a 64 KiB frame.
  *
@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { createHmac } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { timingSafeEqual } from "./timing_safe.ts";
 
 /** Bytes of HMAC kept per frame (128 bits). */
@@ -43,9 +43,38 @@ function counterBytes(n: bigint): Uint8Array {
   return b;
 }
 
-function mac(key: Uint8Array, counter: bigint, json: string): string {
-  return createHmac("sha256", key).update(counterBytes(counter)).update(json).digest("hex")
-    .slice(0, MAC_HEX);
+/** SHA-256's block size, which HMAC pads its key to. */
+const BLOCK_BYTES = 64;
+
+/**
+ * HMAC-SHA-256 under one key, with the hashes of the padded key taken once:
+ * each frame then costs copies of the two hash states instead of a new HMAC
+ * and its key schedule (about half the time of `createHmac` on a heartbeat,
+ * which a manager with thousands of idle links seals and opens thousands of
+ * times a second).
+ */
+class FrameMac {
+  #inner: Hash;
+  #outer: Hash;
+
+  /** @param key a key of at most 64 bytes (frame keys are 32) */
+  constructor(key: Uint8Array) {
+    if (key.length > BLOCK_BYTES) throw new RangeError("a frame key has at most 64 bytes");
+    const ipad = new Uint8Array(BLOCK_BYTES).fill(0x36);
+    const opad = new Uint8Array(BLOCK_BYTES).fill(0x5c);
+    for (let i = 0; i < key.length; i++) {
+      ipad[i]! ^= key[i]!;
+      opad[i]! ^= key[i]!;
+    }
+    this.#inner = createHash("sha256").update(ipad);
+    this.#outer = createHash("sha256").update(opad);
+  }
+
+  /** The MAC of frame number `counter` with JSON `json`, as lowercase hex. */
+  of(counter: bigint, json: string): string {
+    const inner = this.#inner.copy().update(counterBytes(counter)).update(json).digest();
+    return this.#outer.copy().update(inner).digest("hex").slice(0, MAC_HEX);
+  }
 }
 
 /**
@@ -58,15 +87,15 @@ function mac(key: Uint8Array, counter: bigint, json: string): string {
  * ```
  */
 export class FrameSealer {
-  #key: Uint8Array;
+  #mac: FrameMac;
   #counter = 0n;
   /** @param key this direction's 32-byte key */
   constructor(key: Uint8Array) {
-    this.#key = key;
+    this.#mac = new FrameMac(key);
   }
   /** The line to send for `json` (no newline): `MAC JSON`. Call in send order. */
   seal(json: string): string {
-    return `${mac(this.#key, this.#counter++, json)} ${json}`;
+    return `${this.#mac.of(this.#counter++, json)} ${json}`;
   }
 }
 
@@ -82,11 +111,11 @@ export class FrameSealer {
  * ```
  */
 export class FrameOpener {
-  #key: Uint8Array;
+  #mac: FrameMac;
   #counter = 0n;
   /** @param key this direction's 32-byte key */
   constructor(key: Uint8Array) {
-    this.#key = key;
+    this.#mac = new FrameMac(key);
   }
   /** Number of frames verified so far. */
   get count(): bigint {
@@ -103,7 +132,7 @@ export class FrameOpener {
       );
     }
     const json = line.slice(MAC_HEX + 1);
-    const expected = mac(this.#key, this.#counter, json);
+    const expected = this.#mac.of(this.#counter, json);
     if (!timingSafeEqual(line.slice(0, MAC_HEX), expected)) {
       throw new FrameAuthError(
         `frame ${this.#counter} failed its MAC check (altered, injected, replayed or reordered on the way)`,
