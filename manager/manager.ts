@@ -376,6 +376,8 @@ export class Manager {
 
   /** Changes of the links' set or status, for {@linkcode offlineMonitors}. */
   #linkChanges = 0;
+  /** Links added or removed, for {@linkcode #placing}. */
+  #linkSetChanges = 0;
   #offline: {
     names: ReadonlySet<string>;
     links: number;
@@ -454,6 +456,7 @@ export class Manager {
     });
     this.#links.set(m.name, link);
     this.#linkChanges++;
+    this.#linkSetChanges++;
     link.start();
   }
 
@@ -608,13 +611,19 @@ export class Manager {
     const members = this.#cluster?.members();
     const c = this.#placed;
     // each link that comes online asks for its assignment: worked out once per change of the
-    // links, not once per link (1,000 links reconnecting walked 1,000 states each)
+    // links, not once per link (1,000 links reconnecting walked 1,000 states each); without
+    // spread checks who is online plays no part, so only a change of the set of links counts
+    // (5,000 links reconnecting each made it walk all of them)
+    const links = hasSpread(this.#config) ? this.#linkChanges : this.#linkSetChanges;
     if (
-      c && c.links === this.#linkChanges && c.state.config === this.#config &&
+      c && c.links === links && c.state.config === this.#config &&
       c.state.starting === !this.#spreadSettled && c.reported === reported && c.members === members
     ) return c.state;
     // in a cluster a spread check goes to one monitor of the whole fleet
-    const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => l.state);
+    const states = this.#cluster ? this.states() : [...this.#links.values()].map((l) => ({
+      name: l.config.name,
+      status: l.online ? "Online" : "Offline",
+    }));
     const state: PlacementState = {
       config: this.#config,
       monitors: states.map((s) => s.name),
@@ -622,7 +631,7 @@ export class Manager {
       starting: !this.#spreadSettled,
       paused: this.#paused,
     };
-    this.#placed = { state, links: this.#linkChanges, reported, members };
+    this.#placed = { state, links, reported, members };
     return state;
   }
 
@@ -696,6 +705,7 @@ export class Manager {
     const link = this.#links.get(name);
     this.#links.delete(name);
     this.#linkChanges++;
+    this.#linkSetChanges++;
     this.#sent.delete(name);
     await link?.stop();
   }

@@ -28,6 +28,17 @@ import type { MonitorLink } from "./link.ts";
 
 const log = logger("link");
 
+/**
+ * Pre-auth connections held at most, in total and from one address. A
+ * monitor's port expects one manager and holds a few (`monitor/preauth.ts`);
+ * this port expects the whole fleet back at once after a restart, many of it
+ * from one address behind a NAT: with a monitor's bounds each new connection
+ * would evict one mid-handshake, and the fleet would retry in a storm. Each is
+ * still held at most `PREAUTH_DEADLINE_MS`.
+ */
+const PREAUTH_TOTAL = 1024;
+const PREAUTH_PER_ADDRESS = 256;
+
 /** A monitor that authenticated but has no `monitors:` entry, as the status and API show it. */
 export interface UnknownMonitor {
   name: string;
@@ -69,7 +80,7 @@ export class MonitorListener {
   readonly addr: Deno.NetAddr;
   #listener: Deno.Listener;
   #opts: MonitorListenerOptions;
-  #preauth = new PreauthSlots();
+  #preauth = new PreauthSlots({ total: PREAUTH_TOTAL, perAddress: PREAUTH_PER_ADDRESS });
   #unknown = new Map<FramedConn, UnknownMonitor>();
   #open = new Set<FramedConn>();
   #loop: Promise<void>;
