@@ -417,8 +417,12 @@ export class MonitorLink {
       );
     }
     this.#yielded = false;
-    this.#epoch = hello.epoch;
-    this.#epochId = await this.#deps.store.epochId(hello.epoch);
+    // a monitor that reconnects keeps its spool: one store write per epoch, not per session
+    if (hello.epoch !== this.#epoch || this.#epochId === 0) {
+      this.#epoch = hello.epoch;
+      this.#epochId = 0;
+      this.#epochId = await this.#deps.store.epochId(hello.epoch);
+    }
     this.#foreign.clear();
     Object.assign(this.#state, {
       monitorId: hello.monitorId,

@@ -143,6 +143,8 @@ export class FramedConn {
   #ticker: LivenessTicker;
   #lastSent: number;
   #lastReceived: number;
+  /** Set while the reader of {@linkcode messages} holds a message and reads no further. */
+  #consuming = false;
   #closed: CloseInfo | undefined;
   #onClose: ((info: CloseInfo) => void)[] = [];
   #bytesReceived = 0;
@@ -170,11 +172,6 @@ export class FramedConn {
     return this.#bytesReceived;
   }
 
-  /** Milliseconds since any byte arrived from the peer (a frame still arriving counts). */
-  get silentMs(): number {
-    return this.#clock.now() - this.#lastReceived;
-  }
-
   /** Registers a callback for the end of the connection. */
   onClose(cb: (info: CloseInfo) => void): void {
     if (this.#closed) cb(this.#closed);
@@ -182,7 +179,8 @@ export class FramedConn {
   }
 
   #tick(now: number, stalledUntil: number) {
-    if (this.#lastReceived < stalledUntil) this.#lastReceived = stalledUntil;
+    if (this.#consuming) this.#lastReceived = now;
+    else if (this.#lastReceived < stalledUntil) this.#lastReceived = stalledUntil;
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
     } else if (now - this.#lastSent >= HEARTBEAT_MS) {
@@ -277,7 +275,15 @@ export class FramedConn {
             this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);
             return;
           }
-          yield msg;
+          // while the reader works on this message it reads nothing: the peer's bytes wait
+          // unread (a store under load, thousands of links handled at once), which is no
+          // silence of the peer's
+          this.#consuming = true;
+          try {
+            yield msg;
+          } finally {
+            this.#consuming = false;
+          }
           if (this.#closed) return;
         }
         if (splitter.failed) throw splitter.failed;

@@ -98,7 +98,8 @@ Deno.test("FramedConn keeps a peer whose one large frame takes longer than DEAD_
   const { clock, mem, fc } = setup();
   try {
     const frame = encodeFrame({ t: "run", checkId: `${"x".repeat(900)}/TCP` });
-    const first = fc.messages().next();
+    const messages = fc.messages();
+    const first = messages.next();
     const chunks = 30;
     const step = Math.ceil(frame.length / chunks);
     // each chunk comes just under a tick apart: 30 chunks are well beyond DEAD_AFTER_MS
@@ -110,9 +111,32 @@ Deno.test("FramedConn keeps a peer whose one large frame takes longer than DEAD_
     const r = await first;
     assert.equal(reasonOf(fc), undefined);
     assert.ok(!r.done && r.value.t === "run" && r.value.checkId.length === 904);
-    // …and with the bytes stopped, dead DEAD_AFTER_MS later
+    // …and with the bytes stopped, dead DEAD_AFTER_MS after reading on
+    const second = messages.next();
     await clock.advance(DEAD_AFTER_MS + TICK_MS);
     assert.match(reasonOf(fc) ?? "", /no frame from peer/);
+    assert.equal((await second).done, true);
+  } finally {
+    fc.close("done");
+  }
+});
+
+Deno.test("FramedConn does not blame the peer while its reader works on a message, only once it reads on", async () => {
+  const { clock, mem, fc } = setup();
+  try {
+    const messages = fc.messages();
+    const first = messages.next();
+    mem.push(encodeFrame({ t: "run", checkId: "a/TCP" }));
+    assert.equal((await first).done, false);
+    // the reader is busy elsewhere (a slow store) for far longer than DEAD_AFTER_MS
+    await clock.advance(DEAD_AFTER_MS * 4);
+    assert.equal(reasonOf(fc), undefined, "its own silence is not the peer's");
+    const second = messages.next();
+    await clock.advance(DEAD_AFTER_MS - TICK_MS);
+    assert.equal(reasonOf(fc), undefined, "the peer gets a full DEAD_AFTER_MS from then");
+    await clock.advance(2 * TICK_MS);
+    assert.match(reasonOf(fc) ?? "", /^no frame from peer/);
+    assert.equal((await second).done, true);
   } finally {
     fc.close("done");
   }
