@@ -4,7 +4,9 @@
  * connection alive. A dead or partitioned monitor is noticed by the
  * heartbeat within `DEAD_AFTER_MS` (2.5 s); the link then retries with
  * jittered exponential backoff capped at 0.6 s, so that a monitor whose
- * network returns is online again within 2 s.
+ * network returns is online again within 2 s. A process has at most
+ * `DIAL_SLOTS` (128) connects and handshakes in flight (`dial_slots.ts`), so
+ * a manager starting with thousands of monitors dials them in turn.
  *
  * Results are stored under the epoch of the monitor's `hello` and each frame
  * is acknowledged by its range of sequence numbers once stored (see

@@ -51,8 +51,6 @@ export interface Transport {
   write?(p: Uint8Array): Promise<number>;
 }
 
-/** A heartbeat tick later than this means this process itself was stalled. */
-const STALL_MS = 1000;
 /** How often liveness is looked at: heartbeats go out at most this late. */
 const TICK_MS = 200;
 /** A heartbeat's JSON, written out once. */
@@ -77,7 +75,7 @@ class LivenessTicker {
     this.#clock = clock;
   }
 
-  add(fc: FramedConn, tick: (now: number, stalledUntil: number) => void): void {
+  add(fc: FramedConn, tick: (now: number, lateMs: number) => void): void {
     if (this.#conns.size === 0) {
       this.#lastTick = this.#clock.now();
       this.#arm();
@@ -99,18 +97,19 @@ class LivenessTicker {
   #arm() {
     this.#timer = this.#clock.setTimeout(() => {
       const now = this.#clock.now();
-      // a tick this late means this process was stalled (a long synchronous task, a paused
-      // VM): what the peers sent meanwhile is still unread, so the silence is ours
-      const stalledUntil = now - this.#lastTick > STALL_MS ? now - STALL_MS : -Infinity;
+      // a late tick means this process was busy (a long synchronous task, a paused VM, a
+      // loaded event loop): what the peers sent meanwhile may be unread, so the time it is
+      // late is our silence, not theirs
+      const lateMs = Math.max(0, now - this.#lastTick - TICK_MS);
       this.#lastTick = now;
-      for (const fc of [...this.#conns]) TICKS.get(fc)?.(now, stalledUntil);
+      for (const fc of [...this.#conns]) TICKS.get(fc)?.(now, lateMs);
       if (this.#conns.size > 0) this.#arm();
     }, TICK_MS);
   }
 }
 
 const TICKERS = new Map<Clock, LivenessTicker>();
-const TICKS = new WeakMap<FramedConn, (now: number, stalledUntil: number) => void>();
+const TICKS = new WeakMap<FramedConn, (now: number, lateMs: number) => void>();
 
 function tickerFor(clock: Clock): LivenessTicker {
   let t = TICKERS.get(clock);
@@ -159,7 +158,7 @@ export class FramedConn {
     this.#lastSent = this.#lastReceived = this.#clock.now();
     if (!direct(conn)) this.#writer = conn.writable.getWriter();
     this.#ticker = tickerFor(this.#clock);
-    this.#ticker.add(this, (now, stalledUntil) => this.#tick(now, stalledUntil));
+    this.#ticker.add(this, (now, lateMs) => this.#tick(now, lateMs));
   }
 
   /** Set once the connection has ended. */
@@ -178,9 +177,9 @@ export class FramedConn {
     else this.#onClose.push(cb);
   }
 
-  #tick(now: number, stalledUntil: number) {
+  #tick(now: number, lateMs: number) {
     if (this.#consuming) this.#lastReceived = now;
-    else if (this.#lastReceived < stalledUntil) this.#lastReceived = stalledUntil;
+    else this.#lastReceived = Math.min(now, this.#lastReceived + lateMs);
     if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
     } else if (now - this.#lastSent >= HEARTBEAT_MS) {
@@ -269,7 +268,10 @@ export class FramedConn {
         this.#lastReceived = this.#clock.now();
         this.#bytesReceived += chunk.length;
         for (const frame of splitter.push(chunk)) {
-          const msg = parseMessage(this.#open(frame));
+          const json = this.#open(frame);
+          // most frames of an idle link: no need to parse them
+          if (json === HEARTBEAT_JSON) continue;
+          const msg = parseMessage(json);
           if (msg.t === "hb") continue;
           if (msg.t === "bye") {
             this.close(`peer said goodbye: ${msg.reason}`, false, msg.code);

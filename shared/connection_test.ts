@@ -142,6 +142,26 @@ Deno.test("FramedConn does not blame the peer while its reader works on a messag
   }
 });
 
+Deno.test("FramedConn on a loaded event loop counts against the peer only the time its ticks were due", async () => {
+  const { clock, fc } = setup();
+  try {
+    const reading = fc.messages().next();
+    // ten ticks each 400 ms late (less than a stall): 6 s, of which 2 s were due ticks
+    for (let i = 0; i < 10; i++) {
+      clock.stall(600);
+      await clock.advance(1);
+    }
+    assert.ok(clock.now() > DEAD_AFTER_MS * 2);
+    assert.equal(reasonOf(fc), undefined, "the lateness is this process's silence");
+    // ticks on time again: the peer's own silence adds up to DEAD_AFTER_MS
+    await clock.advance(DEAD_AFTER_MS);
+    assert.match(reasonOf(fc) ?? "", /^no frame from peer/);
+    assert.equal((await reading).done, true);
+  } finally {
+    fc.close("done");
+  }
+});
+
 Deno.test("FramedConn does not blame the peer for a silence of its own (a stalled process)", async () => {
   const { clock, mem, fc } = setup();
   try {
