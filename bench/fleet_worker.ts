@@ -360,6 +360,20 @@ class Fleet {
 }
 
 async function main() {
+  if (Deno.env.get("FLEET_LAG")) {
+    let last = performance.now();
+    let max = 0;
+    let n = 0;
+    setInterval(() => {
+      const now = performance.now();
+      max = Math.max(max, now - last - 50);
+      last = now;
+      if (++n % 20 === 0) {
+        console.error(`fleet lag max ${max.toFixed(0)} ms`);
+        max = 0;
+      }
+    }, 50);
+  }
   const job = JSON.parse(Deno.args[0] ?? "{}") as FleetJob;
   const fleet = new Fleet(job);
   console.log(JSON.stringify({ ports: fleet.monitors.map((m) => m.listener.addr.port) }));

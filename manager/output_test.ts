@@ -149,21 +149,24 @@ Deno.test("printable() and fit() keep a terminal safe and rows in their width", 
   assert.equal(fit("abc", 0), "");
 });
 
-Deno.test("status blocks are paced: the first at once, of those asked for meanwhile only the latest", () => {
+Deno.test("status blocks of a large fleet are paced: the first at once, of those asked for meanwhile only the latest", () => {
   const chunks: string[] = [];
   const decoder = new TextDecoder();
   const out = new TextOutput({ writeSync: (p) => (chunks.push(decoder.decode(p)), p.length) });
   const blocks = () => chunks.join("").split("Real-time status of monitoring services:").slice(1);
-  out.status([link({ status: "Reconnecting", lastError: "first" })]);
+  // 10,000 monitors: 10 s between blocks, far more than these calls take
+  const fleet = (over: Partial<LinkState>) =>
+    Array.from({ length: 10_000 }, (_, i) => link({ name: `m${i}`, ...over }));
+  out.status(fleet({ status: "Reconnecting", lastError: "first" }));
   out.flush();
   assert.equal(blocks().length, 1, "the first block comes out at once");
-  out.status([link({ status: "Reconnecting", lastError: "second" })]);
-  out.status([link({ status: "Online" })]);
+  out.status(fleet({ status: "Reconnecting", lastError: "second" }));
+  out.status(fleet({ status: "Online" }));
   out.flush();
   assert.equal(blocks().length, 1, "later ones wait for the gap");
   out.close();
   const all = blocks();
   assert.equal(all.length, 2, "the latest of them comes out, once");
-  assert.match(all[1]!, /127\.0\.0\.1:54322: Online/);
+  assert.match(all[1]!, /127\.0\.0\.1:54322: Online \(name m9999,/);
   assert.doesNotMatch(all.join(""), /second/);
 });
