@@ -15,7 +15,9 @@
  * of {@linkcode MAX_RESULTS_PER_FRAME}, at most four unacknowledged, as a
  * real monitor's flow control allows) and answers once all are acknowledged:
  * the ingest measurement of `scale.ts`. The first stdout line is
- * `{"ports":[...]}`.
+ * `{"ports":[...]}`. With `FLEET_LAG=1` in its environment it prints the
+ * worst lag of its event loop each second to stderr, to tell a loaded
+ * worker from a slow manager.
  *
  * ```sh
  * ./netmon --deno run -A bench/fleet_worker.ts '{"count":10,"token":"t"}'
