@@ -84,6 +84,19 @@ interface Run {
 /** Grace after the deadline before a check that ignores its signal is abandoned (and the most a stopping monitor waits for one). */
 export const ABANDON_GRACE_MS = 1000;
 const LAG_SAMPLES = 20_000;
+/**
+ * Checks due within {@linkcode START_WINDOW_MS} of a timer's firing start
+ * with it, up to this many in all: each wake-up of the event loop (timer,
+ * poll, microtasks) cost the monitor more than the check it started. At
+ * 2,000 TCP checks every 5 s (bench/system.ts) the monitor's CPU per result
+ * fell 0.30 → 0.18 ms with batches of 4, at the cost of about 65 µs more
+ * connect time for each earlier check of a batch (its connect is timed
+ * from its own start, so that cost is shown, not hidden). More per batch
+ * added connect time faster than it saved CPU.
+ */
+export const START_BATCH = 4;
+/** How far ahead of its due time a check may start with a batch; small beside any interval. */
+export const START_WINDOW_MS = 20;
 
 /** Runs checks on their schedules. */
 export class Scheduler {
@@ -215,7 +228,18 @@ export class Scheduler {
 
   #fire() {
     const now = this.#opts.clock.now();
-    while (this.#heap.length > 0 && this.#heap[0]!.due <= now + 1) {
+    let started = 0;
+    for (;;) {
+      const top = this.#heap[0];
+      if (!top) break;
+      // a check due within START_WINDOW_MS goes with the ones due now, START_BATCH at most
+      // to a wake-up: a timer and a poll per check cost more than its connect (see START_BATCH)
+      const early = top.due > now + 1;
+      if (
+        early &&
+        (started >= START_BATCH || top.due > now + START_WINDOW_MS || top.running ||
+          top.queued || this.#inFlight >= this.#opts.maxInFlight)
+      ) break;
       const entry = this.#pop()!;
       if (entry.removed) continue;
       const due = entry.due;
@@ -234,6 +258,7 @@ export class Scheduler {
         this.#waiting.push({ entry, due });
       } else {
         this.#start(entry, due);
+        started++;
       }
     }
     this.#arm();
@@ -248,7 +273,8 @@ export class Scheduler {
     entry.queued = false;
     this.#inFlight++;
     const started = clock.now();
-    this.#lags[this.#lagCount++ % LAG_SAMPLES] = started - due;
+    // a run started early, with a batch, is not late
+    this.#lags[this.#lagCount++ % LAG_SAMPLES] = Math.max(0, started - due);
     const run: Run = {
       entry,
       abort,
