@@ -98,6 +98,8 @@ export interface SystemRun {
   cpuSecondsPer1000: number;
   /** Largest sum of the processes' RSS in one sample (once a second). */
   peakRssBytes: number;
+  /** The anonymous (not file-backed) part of that sample. */
+  peakAnonBytes: number;
   /** Bytes of the store on disk at the end of the whole run, and the results it holds. */
   storeBytes: number;
   storedTotal: number;
@@ -377,6 +379,7 @@ async function runNetmon(
       cpuSeconds: sampler.cpuSeconds(),
       cpuSecondsPer1000: sampler.cpuSeconds() / w.results * 1000,
       peakRssBytes: sampler.peakRssSumBytes,
+      peakAnonBytes: sampler.peakAnonOfPeakBytes,
       storeBytes,
       storedTotal,
       bytesPerResult: storeBytes / storedTotal,
@@ -503,6 +506,7 @@ async function runPrometheus(
     cpuSeconds: sampler.cpuSeconds(),
     cpuSecondsPer1000: sampler.cpuSeconds() / results * 1000,
     peakRssBytes: sampler.peakRssSumBytes,
+    peakAnonBytes: sampler.peakAnonOfPeakBytes,
     storeBytes,
     storedTotal,
     bytesPerResult: storeBytes / storedTotal,
@@ -598,7 +602,10 @@ export function systemTable(reports: SystemReport[]): string {
   const procs = (r: SystemRun) =>
     r.processes.filter((p) => p.cpuSeconds > 0 || p.peakRssBytes > 0).map((p) =>
       `${p.name} ${fmt(p.cpuSeconds, 1)} s, ${fmt(mib(p.peakRssBytes))} MiB`
-    ).join("; ");
+    ).join("; ") +
+    ` (peak ${fmt(mib(r.peakRssBytes))} MiB, ${
+      fmt(mib(r.peakAnonBytes))
+    } of it anonymous, the rest pages of program files)`;
   const connects = (r: SystemRun) =>
     r.connectMs
       ? `; connect p50 ${fmt(r.connectMs.p50, 2)} ms, p99 ${fmt(r.connectMs.p99, 2)} ms`
