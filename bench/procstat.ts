@@ -82,6 +82,14 @@ export function rssBytes(pid: number | "self"): number {
   return statusKb(pid, "VmRSS") * 1024;
 }
 
+/** A process's resident memory now, whole and its anonymous part (not file-backed: heap, stacks). */
+export function residentBytes(pid: number | "self"): { rss: number; anon: number; hwm: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) =>
+    Number(text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0);
+  return { rss: kb("VmRSS") * 1024, anon: kb("RssAnon") * 1024, hwm: kb("VmHWM") * 1024 };
+}
+
 /**
  * `pid` and every process descended from it, alive now (read from the
  * parent PIDs in `/proc/PID/stat`).
@@ -151,6 +159,11 @@ export class TreeSampler {
   readonly roots: Record<string, number>;
   /** The largest sum of the processes' resident memory seen in one sample. */
   peakRssSumBytes = 0;
+  /**
+   * The anonymous part of that sum in the same sample: the rest is pages of
+   * the programs' files, which each process counts though they share them.
+   */
+  peakAnonOfPeakBytes = 0;
   #seen = new Map<number, { name: string; cpu: number; base: number; hwm: number }>();
   /** The trees as last listed; listing walks all of `/proc`, so it is redone every 10th sample. */
   #trees: [string, number, number[]][] = [];
@@ -162,7 +175,7 @@ export class TreeSampler {
 
   /** Reads every process once; returns their summed RSS now. */
   sample(): number {
-    let rss = 0;
+    let rss = 0, anon = 0;
     if (this.#samples++ % 10 === 0) {
       this.#trees = Object.entries(this.roots).map(([label, root]) => [
         label,
@@ -174,8 +187,7 @@ export class TreeSampler {
       for (const pid of pids) {
         try {
           const cpu = cpuSeconds(pid);
-          const now = rssBytes(pid);
-          const hwm = peakRssBytes(pid);
+          const { rss: now, anon: anonNow, hwm } = residentBytes(pid);
           const s = this.#seen.get(pid);
           if (s) {
             s.cpu = cpu;
@@ -185,10 +197,14 @@ export class TreeSampler {
             this.#seen.set(pid, { name, cpu, base: 0, hwm });
           }
           rss += now;
+          anon += anonNow;
         } catch { /* exited between listing and reading */ }
       }
     }
-    this.peakRssSumBytes = Math.max(this.peakRssSumBytes, rss);
+    if (rss > this.peakRssSumBytes) {
+      this.peakRssSumBytes = rss;
+      this.peakAnonOfPeakBytes = anon;
+    }
     return rss;
   }
 

@@ -34,7 +34,8 @@ const NETMON_DENO_ARGS = [
   "--allow-sys",
   "--allow-run",
 ];
-const NETMON_V8_FLAGS = ["--max-semi-space-size=4"];
+/** The V8 flags of `./netmon` and of deno.json's compile task: keep the three the same. */
+const NETMON_V8_FLAGS = ["--max-semi-space-size=2", "--heap-growing-percent=30"];
 
 /** Options for {@linkcode measureSystems}. */
 export interface SystemOptions {
@@ -97,12 +98,19 @@ export interface SystemRun {
   cpuSecondsPer1000: number;
   /** Largest sum of the processes' RSS in one sample (once a second). */
   peakRssBytes: number;
+  /** The anonymous (not file-backed) part of that sample. */
+  peakAnonBytes: number;
   /** Bytes of the store on disk at the end of the whole run, and the results it holds. */
   storeBytes: number;
   storedTotal: number;
   bytesPerResult: number;
   /** netmon's text log, bytes (not in storeBytes). */
   logBytes?: number;
+  /**
+   * netmon's connect times within the window as its results report them,
+   * 50th and 99th percentile, ms: what batching check starts costs them.
+   */
+  connectMs?: { p50: number; p99: number };
   /** Seconds from start to the end of the run (warm-up and window). */
   runSeconds: number;
   processes: ProcessSample[];
@@ -141,6 +149,8 @@ class LogCounter {
   /** Result lines that carry an error (the check found the target down). */
   failed = 0;
   firstError: string | null = null;
+  /** Each up result's connect time as its line says it ("Connect: 0.12 ms"), in order. */
+  connectMs: number[] = [];
   #tail = "";
   #buf = new Uint8Array(1 << 20);
   #dec = new TextDecoder();
@@ -169,6 +179,8 @@ class LogCounter {
           this.failed++;
           this.firstError ??= line.slice(e + 9);
         }
+        const c = line.indexOf(", Connect: ");
+        if (c >= 0) this.connectMs.push(parseFloat(line.slice(c + 11)));
         i = eol;
       }
     }
@@ -327,6 +339,7 @@ async function runNetmon(
     await waitForTcp(monitorPort, "127.0.0.1", 30_000);
     const sampler = new TreeSampler({ monitor: monitor.pid, manager: manager.pid });
     let failed0: number | undefined;
+    let connects0: number | undefined;
     const firstBy = performance.now() + 60_000;
     while (await counter.count() === 0) {
       if (performance.now() > firstBy) {
@@ -346,8 +359,10 @@ async function runNetmon(
     const w = await window(sampler, opts.seconds, async () => {
       const n = await counter.count();
       failed0 ??= counter.failed;
+      connects0 ??= counter.connectMs.length;
       return n;
     });
+    const connects = counter.connectMs.slice(connects0).sort((a, b) => a - b);
     const storedTotal = await counter.count();
     const storeBytes = await dirBytes(`${dir.path}/store`);
     const logBytes = (await Deno.stat(`${dir.path}/manager.log`)).size;
@@ -364,10 +379,12 @@ async function runNetmon(
       cpuSeconds: sampler.cpuSeconds(),
       cpuSecondsPer1000: sampler.cpuSeconds() / w.results * 1000,
       peakRssBytes: sampler.peakRssSumBytes,
+      peakAnonBytes: sampler.peakAnonOfPeakBytes,
       storeBytes,
       storedTotal,
       bytesPerResult: storeBytes / storedTotal,
       logBytes,
+      connectMs: { p50: quantile(connects, 0.5), p99: quantile(connects, 0.99) },
       runSeconds: (performance.now() - start) / 1000,
       processes: sampler.processes(),
       loadavg: w.loadavg,
@@ -378,6 +395,12 @@ async function runNetmon(
     await stopChild(manager);
     await stopChild(monitor);
   }
+}
+
+/** The `q` quantile of the ascending `sorted` (nearest rank), NaN when empty. */
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 /** Prometheus' scrape configuration: every target through blackbox_exporter's `/probe`. */
@@ -483,6 +506,7 @@ async function runPrometheus(
     cpuSeconds: sampler.cpuSeconds(),
     cpuSecondsPer1000: sampler.cpuSeconds() / results * 1000,
     peakRssBytes: sampler.peakRssSumBytes,
+    peakAnonBytes: sampler.peakAnonOfPeakBytes,
     storeBytes,
     storedTotal,
     bytesPerResult: storeBytes / storedTotal,
@@ -575,14 +599,27 @@ export function systemTable(reports: SystemReport[]): string {
     }
   }
   lines.push("");
+  const procs = (r: SystemRun) =>
+    r.processes.filter((p) => p.cpuSeconds > 0 || p.peakRssBytes > 0).map((p) =>
+      `${p.name} ${fmt(p.cpuSeconds, 1)} s, ${fmt(mib(p.peakRssBytes))} MiB`
+    ).join("; ") +
+    ` (peak ${fmt(mib(r.peakRssBytes))} MiB, ${
+      fmt(mib(r.peakAnonBytes))
+    } of it anonymous, the rest pages of program files)`;
+  const connects = (r: SystemRun) =>
+    r.connectMs
+      ? `; connect p50 ${fmt(r.connectMs.p50, 2)} ms, p99 ${fmt(r.connectMs.p99, 2)} ms`
+      : "";
   for (const rep of reports) {
     const n = rep.runs.find((r) => r.system === "netmon");
-    if (!n || rep.cpuRatio === undefined) continue;
-    const procs = (r: SystemRun) =>
-      r.processes.filter((p) => p.cpuSeconds > 0 || p.peakRssBytes > 0).map((p) =>
-        `${p.name} ${fmt(p.cpuSeconds, 1)} s, ${fmt(mib(p.peakRssBytes))} MiB`
-      ).join("; ");
-    const p = rep.runs.find((r) => r.system === "prometheus")!;
+    const p = rep.runs.find((r) => r.system === "prometheus");
+    if (!n || !p || rep.cpuRatio === undefined) {
+      // one system alone: its processes, without ratios
+      for (const r of rep.runs) {
+        lines.push(`- ${rep.targets} targets, ${r.system} alone: ${procs(r)}${connects(r)}.`);
+      }
+      continue;
+    }
     lines.push(
       `- ${rep.targets} targets every ${rep.intervalSeconds} s: Prometheus + blackbox_exporter use ${
         fmt(rep.cpuRatio, 2)
@@ -597,7 +634,7 @@ export function systemTable(reports: SystemReport[]): string {
       } B/result besides; Prometheus' TSDB after ${
         fmt(p.runSeconds)
       } s is still its WAL and head chunks).`,
-      `  - netmon processes: ${procs(n)}. Prometheus: ${procs(p)}.`,
+      `  - netmon processes: ${procs(n)}${connects(n)}. Prometheus: ${procs(p)}.`,
       ...rep.runs.filter((r) => r.firstError).map((r) =>
         `  - ${r.system}: ${r.failed} down in the window; ${r.firstError}`
       ),

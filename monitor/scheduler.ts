@@ -70,7 +70,8 @@ interface Entry {
 /** One run in flight. */
 interface Run {
   entry: Entry;
-  abort: AbortController;
+  /** Dropped once the run is done: the run waits in the deadline heap until its timeout. */
+  abort: AbortController | undefined;
   /** Monotonic start, and wall-clock start for the result. */
   started: number;
   startedAt: number;
@@ -84,6 +85,19 @@ interface Run {
 /** Grace after the deadline before a check that ignores its signal is abandoned (and the most a stopping monitor waits for one). */
 export const ABANDON_GRACE_MS = 1000;
 const LAG_SAMPLES = 20_000;
+/**
+ * Checks due within {@linkcode START_WINDOW_MS} of a timer's firing start
+ * with it, up to this many in all: each wake-up of the event loop (timer,
+ * poll, microtasks) per check was a good part of the monitor's CPU.
+ * At 2,000 TCP checks every 5 s (bench/system.ts) batches of 4, with the
+ * read buffer made lazily, took the monitor from 0.310 to 0.213 CPU s per
+ * 1,000 results; connect p50 stayed 0.18-0.19 ms. An earlier check of a
+ * batch waits while the later ones start (tens of µs each): its connect is
+ * timed from its own start, so that cost shows in its result, not hidden.
+ */
+export const START_BATCH = 4;
+/** How far ahead of its due time a check may start with a batch; small beside any interval. */
+export const START_WINDOW_MS = 20;
 
 /** Runs checks on their schedules. */
 export class Scheduler {
@@ -215,7 +229,18 @@ export class Scheduler {
 
   #fire() {
     const now = this.#opts.clock.now();
-    while (this.#heap.length > 0 && this.#heap[0]!.due <= now + 1) {
+    let started = 0;
+    for (;;) {
+      const top = this.#heap[0];
+      if (!top) break;
+      // a check due within START_WINDOW_MS goes with the ones due now, START_BATCH at most
+      // to a wake-up: a timer and a poll per check cost more than its connect (see START_BATCH)
+      const early = top.due > now + 1;
+      if (
+        early &&
+        (started >= START_BATCH || top.due > now + START_WINDOW_MS || top.running ||
+          top.queued || this.#inFlight >= this.#opts.maxInFlight)
+      ) break;
       const entry = this.#pop()!;
       if (entry.removed) continue;
       const due = entry.due;
@@ -234,6 +259,7 @@ export class Scheduler {
         this.#waiting.push({ entry, due });
       } else {
         this.#start(entry, due);
+        started++;
       }
     }
     this.#arm();
@@ -248,7 +274,8 @@ export class Scheduler {
     entry.queued = false;
     this.#inFlight++;
     const started = clock.now();
-    this.#lags[this.#lagCount++ % LAG_SAMPLES] = started - due;
+    // a run started early, with a batch, is not late
+    this.#lags[this.#lagCount++ % LAG_SAMPLES] = Math.max(0, started - due);
     const run: Run = {
       entry,
       abort,
@@ -280,6 +307,8 @@ export class Scheduler {
   #finish(run: Run, outcome: CheckOutcome) {
     if (run.done) return;
     run.done = true;
+    // the run stays in the deadline heap until its timeout; its controller need not
+    run.abort = undefined;
     const { entry } = run;
     const spec = entry.spec;
     entry.running = false;
@@ -332,7 +361,7 @@ export class Scheduler {
         run.timedOut = true;
         run.at += ABANDON_GRACE_MS;
         heapPush(h, run, byAt);
-        run.abort.abort(new DOMException("timeout", "TimeoutError"));
+        run.abort?.abort(new DOMException("timeout", "TimeoutError"));
       } else {
         this.#finish(
           run,

@@ -8,7 +8,13 @@ import type {
 } from "../shared/checks.ts";
 import { FakeClock } from "../shared/clock.ts";
 import { checkSpec } from "../shared/params/mod.ts";
-import { phaseOf, Scheduler, type UnsequencedResult } from "./scheduler.ts";
+import {
+  phaseOf,
+  Scheduler,
+  START_BATCH,
+  START_WINDOW_MS,
+  type UnsequencedResult,
+} from "./scheduler.ts";
 
 const UP: CheckOutcome = { up: true, summary: "ok", latencyMs: 1, metrics: { probe_success: 1 } };
 
@@ -105,6 +111,45 @@ Deno.test("each check first runs at its phase, then once per interval on the sam
   assert.equal(scheduler.stats().overlapsSkipped, 0);
   scheduler.stop();
   assert.equal(clock.pending, 0, "stop leaves no timer behind");
+});
+
+Deno.test("checks due close together start in batches: never late, at most START_WINDOW_MS early, START_BATCH to a wake-up", async () => {
+  const { clock, scheduler, runs, results } = harness();
+  // 200 phases in 1 s: about one every 5 ms, so most wake-ups find company within the window
+  const targets = Array.from({ length: 200 }, (_, i) => `t${i}`);
+  scheduler.apply(targets.map((t) => spec(t)));
+  const end = 2000 - START_WINDOW_MS - 2;
+  await clock.advance(end);
+  const seen = new Set<string>();
+  const byTime = new Map<number, { n: number; due: number }>();
+  for (const run of runs) {
+    const p = phaseOf(`${run.target}/TCP`, 1000);
+    // the grid point the run belongs to: the first or the second interval
+    const k = Math.round((run.at - p) / 1000);
+    const due = p + k * 1000;
+    assert.ok(run.at <= due + 1, `${run.target} started at ${run.at}, due ${due}: not late`);
+    assert.ok(run.at >= due - START_WINDOW_MS, `${run.target} started at ${run.at}, due ${due}`);
+    assert.ok(!seen.has(`${run.target}@${k}`), `${run.target} ran once for its due time ${due}`);
+    seen.add(`${run.target}@${k}`);
+    const at = byTime.get(run.at) ?? { n: 0, due: 0 };
+    at.n++;
+    if (due <= run.at + 1) at.due++;
+    byTime.set(run.at, at);
+  }
+  for (const t of targets) {
+    const p = phaseOf(`${t}/TCP`, 1000);
+    for (const k of [0, 1]) {
+      if (p + k * 1000 <= end) assert.ok(seen.has(`${t}@${k}`), `${t} ran at ${p + k * 1000}`);
+    }
+  }
+  for (const [at, { n, due }] of byTime) {
+    assert.ok(n - due <= START_BATCH, `${n} started at ${at}, ${due} of them due then`);
+  }
+  assert.ok(byTime.size < runs.length / 2, `${byTime.size} wake-ups for ${runs.length} runs`);
+  // each result is timed from its own start, and a run started early is not counted late
+  for (const r of results) assert.equal(r.durationMs, 0);
+  assert.ok(scheduler.stats().lagsMs.every((l) => l >= 0 && l <= 1));
+  scheduler.stop();
 });
 
 Deno.test("after a stalled event loop each check runs once, late, then back on its grid: no burst", async () => {

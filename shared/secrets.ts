@@ -203,9 +203,13 @@ export function secretRulesOfConfig(config: Config): SecretRules {
   return rules;
 }
 
+/** `v` masked; `v` itself when it holds no secret. */
 function maskDetail(v: DetailValue, rules: SecretRules): DetailValue {
   if (typeof v === "string") return maskSecrets(v, rules);
-  if (Array.isArray(v)) return v.map((x) => maskSecrets(x, rules));
+  if (Array.isArray(v)) {
+    const m = v.map((x) => maskSecrets(x, rules));
+    return m.every((x, i) => x === v[i]) ? v : m;
+  }
   return v;
 }
 
@@ -224,12 +228,23 @@ function maskDetail(v: DetailValue, rules: SecretRules): DetailValue {
  * ```
  */
 export function maskOutcome<T extends CheckOutcome>(outcome: T, rules: SecretRules): T {
-  const out: T = { ...outcome, summary: maskSecrets(outcome.summary, rules) };
-  if (outcome.error !== undefined) out.error = maskSecrets(outcome.error, rules);
-  if (outcome.details) {
-    out.details = Object.fromEntries(
-      Object.entries(outcome.details).map(([k, v]) => [k, maskDetail(v, rules)]),
-    );
+  // most outcomes hold no secret: then nothing is copied (it ran once per result, on both sides)
+  const summary = maskSecrets(outcome.summary, rules);
+  const error = outcome.error === undefined ? undefined : maskSecrets(outcome.error, rules);
+  let details: Record<string, DetailValue> | undefined;
+  const given = outcome.details;
+  if (given) {
+    for (const k in given) {
+      const v = given[k]!;
+      const m = maskDetail(v, rules);
+      if (m === v) continue;
+      details ??= { ...given };
+      details[k] = m;
+    }
   }
+  if (summary === outcome.summary && error === outcome.error && !details) return outcome;
+  const out: T = { ...outcome, summary };
+  if (error !== undefined) out.error = error;
+  if (details) out.details = details;
   return out;
 }

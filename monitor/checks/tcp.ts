@@ -109,9 +109,11 @@ function plainMessage(e: unknown): string {
 }
 
 function denoLink(conn: Deno.Conn): Link {
-  const buf = new Uint8Array(16 * 1024);
+  // made on the first read: most checks only connect, and 16 KiB per run was garbage
+  let buf: Uint8Array | undefined;
   return {
     async read() {
+      buf ??= new Uint8Array(16 * 1024);
       const n = await conn.read(buf);
       return n === null ? null : buf.slice(0, n);
     },
