@@ -27,6 +27,17 @@
 import type { CheckResult } from "../../shared/checks.ts";
 import type { Incident } from "../alerts/engine.ts";
 import {
+  decodeBody,
+  decodeTask,
+  encodeBody,
+  encodeTask,
+  familyHash,
+  familyKey,
+  type Shape,
+  ShapeBook,
+  shapeFamilyKey,
+} from "./compact.ts";
+import {
   type AlertQuery,
   type Beat,
   type Chart,
@@ -51,7 +62,7 @@ import {
 } from "./store.ts";
 
 /** A value a query takes. */
-export type SqlValue = string | number | null;
+export type SqlValue = string | number | null | Uint8Array;
 /** A row a query returns (PostgreSQL's 64-bit integers arrive as strings: read with `Number`). */
 export type SqlRow = Record<string, unknown>;
 
@@ -106,18 +117,20 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const MAX_LIMIT = 10_000;
-const JOINED = "result_rows r JOIN series s ON s.id = r.series_id";
+/** A result row with its series and its shape (see `compact.ts`). */
+export const JOINED =
+  "result_rows r JOIN series s ON s.id = r.series_id JOIN shapes h ON h.id = r.shape_id";
 
 /**
- * The columns of a result with its series' names, for {@linkcode rowToResult}:
- * `SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`.
+ * The columns of a result with its series' names and its shape, for
+ * {@linkcode rowToResult}: `SELECT ${RESULT_COLUMNS} FROM ${JOINED}`.
  */
 export const RESULT_COLUMNS =
-  `r.id, r.task_id, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
-   r.duration_ms, r.up, r.latency_ms, r.summary, r.error, r.metrics, r.details`;
+  `r.id, r.task, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
+   r.duration_ms, r.up, r.latency_ms, r.mid, r.body, h.error, h.head, h.tail, h.names, h.vals, h.details`;
 
 /** Columns of one result row as inserted, in order. */
-const INSERT_COLUMNS = 12;
+const INSERT_COLUMNS = 11;
 
 /**
  * {@linkcode Store} over a {@linkcode Driver}.
@@ -134,6 +147,7 @@ export class SqlStore implements Store {
   /** Series ID and monitor name by `checkId \n monitorId`, mirroring the `series` table. */
   #series = new Map<string, { id: number; name: string }>();
   #loaded: Promise<void> | undefined;
+  #shapes = new ShapeBook();
 
   /** @param driver the engine, opened and migrated */
   constructor(driver: Driver) {
@@ -207,6 +221,7 @@ export class SqlStore implements Store {
     await this.#loadSeries();
     const created: string[] = [];
     const renamed: { key: string; name: string }[] = [];
+    const madeShapes: { key: string; shape: Shape }[] = [];
     let fresh: CheckResult[];
     try {
       fresh = await this.#write(() =>
@@ -219,19 +234,20 @@ export class SqlStore implements Store {
             // the same result twice in one frame is stored once
             if (keyed.has(key)) continue;
             keyed.set(key, r);
+            const shape = await this.#shapeOf(q, series, r, madeShapes);
+            const { mid, body } = encodeBody(r, shape);
             rows.push([
               series,
               epoch,
               r.seq,
-              r.taskId,
+              encodeTask(r.taskId),
               r.startedAt,
               r.durationMs,
               r.up ? 1 : 0,
               r.latencyMs,
-              r.summary,
-              r.error ?? null,
-              JSON.stringify(r.metrics),
-              JSON.stringify(r.details ?? {}),
+              shape.id,
+              mid,
+              body,
             ]);
           }
           const inserted = new Set<string>();
@@ -239,9 +255,9 @@ export class SqlStore implements Store {
           for (let i = 0; i < rows.length; i += per) {
             const chunk = rows.slice(i, i + per);
             const back = await q.all(
-              `INSERT INTO result_rows (series_id, epoch, seq, task_id, started_at, duration_ms, up,
-                latency_ms, summary, error, metrics, details)
-               VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
+              `INSERT INTO result_rows (series_id, epoch, seq, task, started_at, duration_ms, up,
+                latency_ms, shape_id, mid, body)
+               VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
                ON CONFLICT (series_id, epoch, seq) DO NOTHING RETURNING series_id, seq`,
               chunk.flat(),
             );
@@ -254,10 +270,46 @@ export class SqlStore implements Store {
       // the rolled back series rows and names are gone: so must be what the cache says of them
       for (const key of created) this.#series.delete(key);
       for (const { key, name } of renamed) this.#series.get(key)!.name = name;
+      for (const { key, shape } of madeShapes) this.#shapes.forget(key, shape);
       throw e;
     }
     this.#setFull(null);
     return fresh;
+  }
+
+  /** The shape `r` takes, read from the store or made (noted in `made`) as needed. */
+  async #shapeOf(
+    q: Queries,
+    seriesId: number,
+    r: CheckResult,
+    made: { key: string; shape: Shape }[],
+  ): Promise<Shape> {
+    const key = familyKey(seriesId, r);
+    const hash = familyHash(key);
+    if (!this.#shapes.has(key)) {
+      const rows = await q.all("SELECT * FROM shapes WHERE fhash = ? ORDER BY id", [hash]);
+      this.#shapes.load(key, rows.map(rowToShape).filter((s) => shapeFamilyKey(s) === key));
+    }
+    const { shape, fresh } = this.#shapes.pick(key, seriesId, r);
+    if (!fresh) return shape;
+    const [row] = await q.all(
+      `INSERT INTO shapes (series_id, fhash, up, error, head, tail, names, vals, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        seriesId,
+        hash,
+        shape.up ? 1 : 0,
+        shape.error,
+        shape.head,
+        shape.tail,
+        JSON.stringify(shape.names),
+        JSON.stringify(shape.vals),
+        shape.details,
+      ],
+    );
+    shape.id = Number(row!.id);
+    made.push({ key, shape });
+    return shape;
   }
 
   /** The series of `r`, created (noted in `created`) or renamed (old name noted in `renamed`) as needed. */
@@ -338,6 +390,7 @@ export class SqlStore implements Store {
       return (await this.#d.all(
         `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
            (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
+         JOIN shapes h ON h.id = r.shape_id
          ORDER BY s.id`,
       )).map(rowToResult);
     }
@@ -981,8 +1034,22 @@ function rowToIncident(row: SqlRow): StoredIncident {
 export function rowToResult(row: SqlRow): StoredResult {
   const checkId = String(row.check_id);
   const { target, type } = splitCheckId(checkId);
+  const latencyMs = numOrNull(row.latency_ms);
+  const durationMs = Number(row.duration_ms);
+  const { summary, metrics } = decodeBody(
+    row.mid === null || row.mid === undefined ? null : String(row.mid),
+    (row.body ?? null) as Uint8Array | null,
+    {
+      head: String(row.head),
+      tail: String(row.tail),
+      names: JSON.parse(String(row.names)),
+      vals: JSON.parse(String(row.vals)),
+    },
+    latencyMs,
+    durationMs,
+  );
   const r: StoredResult = {
-    taskId: String(row.task_id),
+    taskId: decodeTask(row.task as Uint8Array),
     monitorId: String(row.monitor_id),
     monitorName: String(row.monitor_name),
     seq: Number(row.seq),
@@ -990,15 +1057,30 @@ export function rowToResult(row: SqlRow): StoredResult {
     target,
     type: type as CheckResult["type"],
     startedAt: Number(row.started_at),
-    durationMs: Number(row.duration_ms),
+    durationMs,
     up: Number(row.up) === 1,
-    latencyMs: numOrNull(row.latency_ms),
-    summary: String(row.summary),
-    metrics: JSON.parse(String(row.metrics)),
+    latencyMs,
+    summary,
+    metrics,
     details: JSON.parse(String(row.details)),
   };
   if (row.error !== null) r.error = String(row.error);
   return r;
+}
+
+/** A row of `shapes` as a {@linkcode Shape}. */
+export function rowToShape(row: SqlRow): Shape {
+  return {
+    id: Number(row.id),
+    seriesId: Number(row.series_id),
+    up: Number(row.up) === 1,
+    error: row.error === null ? null : String(row.error),
+    head: String(row.head),
+    tail: String(row.tail),
+    names: JSON.parse(String(row.names)),
+    vals: JSON.parse(String(row.vals)),
+    details: String(row.details),
+  };
 }
 
 function pageLimit(limit: number | undefined): number {
