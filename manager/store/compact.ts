@@ -157,7 +157,14 @@ export class ShapeBook {
     if (best) return { shape: best, fresh: false };
     let head = summary, tail = "";
     if (list.length >= SHAPES_PER_FAMILY) head = "";
-    else if (list.length > 0) {
+    else if (list.length === 0) {
+      // a first summary: its last decimal number is the likeliest to vary (a time, a latency)
+      const last = [...summary.matchAll(/(?<![0-9.])[0-9]+\.[0-9]+(?![0-9.])/g)].at(-1);
+      if (last) {
+        head = summary.slice(0, last.index);
+        tail = summary.slice(last.index + last[0].length);
+      }
+    } else {
       // frame what differs from the family's first summary, at number boundaries
       const ref = list[0]!.head + list[0]!.tail;
       let p = 0;
@@ -180,7 +187,8 @@ export class ShapeBook {
       head,
       tail,
       names: Object.keys(r.metrics),
-      vals: Object.values(r.metrics).map(stored),
+      // a fraction seldom comes again: only whole numbers are worth a reference
+      vals: Object.values(r.metrics).map((v) => Number.isInteger(v) ? stored(v) : null),
       details: JSON.stringify(r.details ?? {}),
     };
     list.push(shape);

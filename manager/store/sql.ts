@@ -117,17 +117,19 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const MAX_LIMIT = 10_000;
-/** A result row with its series and its shape (see `compact.ts`). */
-export const JOINED =
-  "result_rows r JOIN series s ON s.id = r.series_id JOIN shapes h ON h.id = r.shape_id";
+const JOINED = "result_rows r JOIN series s ON s.id = r.series_id";
 
 /**
- * The columns of a result with its series' names and its shape, for
- * {@linkcode rowToResult}: `SELECT ${RESULT_COLUMNS} FROM ${JOINED}`.
+ * The columns of a result with its series' names, for {@linkcode rowToResult}
+ * (its shape comes from the store's cache of them, not a join):
+ * `SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`.
  */
 export const RESULT_COLUMNS =
   `r.id, r.task, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
-   r.duration_ms, r.up, r.latency_ms, r.mid, r.body, h.error, h.head, h.tail, h.names, h.vals, h.details`;
+   r.duration_ms, r.up, r.latency_ms, r.shape_id, r.mid, r.body`;
+
+/** Shapes kept by ID at most (a result's shape is read back when forgotten). */
+const SHAPES_CACHED = 200_000;
 
 /** Columns of one result row as inserted, in order. */
 const INSERT_COLUMNS = 11;
@@ -148,6 +150,7 @@ export class SqlStore implements Store {
   #series = new Map<string, { id: number; name: string }>();
   #loaded: Promise<void> | undefined;
   #shapes = new ShapeBook();
+  #shapeById = new Map<number, Shape>();
 
   /** @param driver the engine, opened and migrated */
   constructor(driver: Driver) {
@@ -270,7 +273,10 @@ export class SqlStore implements Store {
       // the rolled back series rows and names are gone: so must be what the cache says of them
       for (const key of created) this.#series.delete(key);
       for (const { key, name } of renamed) this.#series.get(key)!.name = name;
-      for (const { key, shape } of madeShapes) this.#shapes.forget(key, shape);
+      for (const { key, shape } of madeShapes) {
+        this.#shapes.forget(key, shape);
+        this.#shapeById.delete(shape.id);
+      }
       throw e;
     }
     this.#setFull(null);
@@ -288,7 +294,9 @@ export class SqlStore implements Store {
     const hash = familyHash(key);
     if (!this.#shapes.has(key)) {
       const rows = await q.all("SELECT * FROM shapes WHERE fhash = ? ORDER BY id", [hash]);
-      this.#shapes.load(key, rows.map(rowToShape).filter((s) => shapeFamilyKey(s) === key));
+      const family = rows.map(rowToShape).filter((s) => shapeFamilyKey(s) === key);
+      this.#shapes.load(key, family);
+      for (const s of family) this.#cacheShape(s);
     }
     const { shape, fresh } = this.#shapes.pick(key, seriesId, r);
     if (!fresh) return shape;
@@ -309,7 +317,28 @@ export class SqlStore implements Store {
     );
     shape.id = Number(row!.id);
     made.push({ key, shape });
+    this.#cacheShape(shape);
     return shape;
+  }
+
+  #cacheShape(shape: Shape) {
+    if (this.#shapeById.size >= SHAPES_CACHED) this.#shapeById.clear();
+    this.#shapeById.set(shape.id, shape);
+  }
+
+  /** Rows selected with {@linkcode RESULT_COLUMNS} as results, their shapes read as needed. */
+  async #resultsOf(rows: SqlRow[]): Promise<StoredResult[]> {
+    const missing = [...new Set(rows.map((r) => Number(r.shape_id)))]
+      .filter((id) => !this.#shapeById.has(id));
+    if (missing.length > 0) {
+      for (
+        const row of await this.#d.all(
+          `SELECT * FROM shapes WHERE id IN (${missing.map(() => "?").join(", ")})`,
+          missing,
+        )
+      ) this.#cacheShape(rowToShape(row));
+    }
+    return rows.map((r) => rowToResult(r, this.#shapeById.get(Number(r.shape_id))!));
   }
 
   /** The series of `r`, created (noted in `created`) or renamed (old name noted in `renamed`) as needed. */
@@ -387,23 +416,24 @@ export class SqlStore implements Store {
   async latest(): Promise<StoredResult[]> {
     if (this.#d.engine === "postgres") {
       // one round trip; each series' newest row still comes from its (series_id, started_at) index
-      return (await this.#d.all(
-        `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
-           (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
-         JOIN shapes h ON h.id = r.shape_id
-         ORDER BY s.id`,
-      )).map(rowToResult);
+      return await this.#resultsOf(
+        await this.#d.all(
+          `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
+             (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
+           ORDER BY s.id`,
+        ),
+      );
     }
-    const out: StoredResult[] = [];
+    const out: SqlRow[] = [];
     for (const s of await this.series()) {
       const [row] = await this.#d.all(
         `SELECT ${RESULT_COLUMNS} FROM ${JOINED} WHERE r.series_id = ?
          ORDER BY r.started_at DESC LIMIT 1`,
         [s.id],
       );
-      if (row) out.push(rowToResult(row));
+      if (row) out.push(row);
     }
-    return out;
+    return await this.#resultsOf(out);
   }
 
   async results(f: HistoryFilter = {}): Promise<Page<StoredResult>> {
@@ -433,7 +463,7 @@ export class SqlStore implements Store {
        ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       [...args, limit + 1],
     );
-    const items = rows.slice(0, limit).map(rowToResult);
+    const items = await this.#resultsOf(rows.slice(0, limit));
     const last = rows[limit - 1];
     return {
       items,
@@ -1023,15 +1053,15 @@ function rowToIncident(row: SqlRow): StoredIncident {
 }
 
 /**
- * Turns a row selected with {@linkcode RESULT_COLUMNS} into a {@linkcode StoredResult}.
+ * Turns a row selected with {@linkcode RESULT_COLUMNS}, and its shape, into a {@linkcode StoredResult}.
  *
  * @example
  * ```ts ignore
  * const rows = await driver.all(`SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`);
- * const results = rows.map(rowToResult);
+ * const results = rows.map((row) => rowToResult(row, shapes.get(Number(row.shape_id))!));
  * ```
  */
-export function rowToResult(row: SqlRow): StoredResult {
+export function rowToResult(row: SqlRow, shape: Shape): StoredResult {
   const checkId = String(row.check_id);
   const { target, type } = splitCheckId(checkId);
   const latencyMs = numOrNull(row.latency_ms);
@@ -1039,12 +1069,7 @@ export function rowToResult(row: SqlRow): StoredResult {
   const { summary, metrics } = decodeBody(
     row.mid === null || row.mid === undefined ? null : String(row.mid),
     (row.body ?? null) as Uint8Array | null,
-    {
-      head: String(row.head),
-      tail: String(row.tail),
-      names: JSON.parse(String(row.names)),
-      vals: JSON.parse(String(row.vals)),
-    },
+    shape,
     latencyMs,
     durationMs,
   );
@@ -1062,9 +1087,9 @@ export function rowToResult(row: SqlRow): StoredResult {
     latencyMs,
     summary,
     metrics,
-    details: JSON.parse(String(row.details)),
+    details: JSON.parse(shape.details),
   };
-  if (row.error !== null) r.error = String(row.error);
+  if (shape.error !== null) r.error = shape.error;
   return r;
 }
 

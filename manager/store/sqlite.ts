@@ -301,8 +301,10 @@ class SqliteDriver implements Driver {
       PRAGMA busy_timeout = 5000;
       PRAGMA cache_size = -32768;
       PRAGMA temp_store = MEMORY;
-      -- a long transaction (a migration, a big rollup) grows the WAL: give the room back after
-      PRAGMA journal_size_limit = 4194304;
+      -- the WAL is part of the store's size on disk: checkpoint every 512 KiB (not 4 MiB),
+      -- and give back what a long transaction (a migration, a big rollup) grew it by
+      PRAGMA wal_autocheckpoint = 128;
+      PRAGMA journal_size_limit = 524288;
     `);
     this.schemaVersion = migrate(db, path);
     this.#direct = {
