@@ -214,7 +214,9 @@ Deno.test("a store of a newer schema is refused with both versions named", async
     openStore(path),
     (e: Error) =>
       e instanceof StoreOpenError &&
-      new RegExp(`schema version 99, newer than this netmon.s ${SQLITE_SCHEMA_VERSION}`).test(e.message),
+      new RegExp(`schema version 99, newer than this netmon.s ${SQLITE_SCHEMA_VERSION}`).test(
+        e.message,
+      ),
   );
 });
 

@@ -44,8 +44,17 @@ const LOCK = { migrate: 0x6e65746d6f6e01n, ingest: 0x6e65746d6f6e02n, rollup: 0x
 type Sql = postgres.Sql<Record<string, never>>;
 type TxSql = postgres.TransactionSql<Record<string, never>>;
 
-/** The migrations, in order: migration `i` brings the schema to version `i + 1`. */
-const MIGRATIONS: (string | ((t: TxSql) => Promise<void>))[] = [
+/**
+ * The migrations, in order: migration `i` brings the schema to version
+ * `i + 1` (exported for the test that builds a schema 2 database).
+ *
+ * @example
+ * ```ts
+ * import { POSTGRES_MIGRATIONS } from "./postgres.ts";
+ * console.assert(typeof POSTGRES_MIGRATIONS[0] === "string");
+ * ```
+ */
+export const POSTGRES_MIGRATIONS: (string | ((t: TxSql) => Promise<void>))[] = [
   // 1: the tables of SQLite's version 1
   `
   CREATE TABLE IF NOT EXISTS paused_checks (check_id TEXT PRIMARY KEY, since BIGINT NOT NULL);
@@ -239,7 +248,7 @@ async function migrateToCompact(t: TxSql): Promise<void> {
  * console.assert(POSTGRES_SCHEMA_VERSION >= 1);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
 
 /** `?` placeholders numbered as `$1, $2, …` (the queries of `sql.ts` hold no `?` in literals). */
 function numbered(sql: string): string {
@@ -278,20 +287,20 @@ class PostgresDriver implements Driver {
       await t.unsafe("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
       const [row] = await t.unsafe("SELECT max(version) AS v FROM schema_version");
       const at = Number(row?.v ?? 0);
-      if (at > MIGRATIONS.length) {
+      if (at > POSTGRES_MIGRATIONS.length) {
         throw new StoreOpenError(
-          `${this.path} has schema version ${at}, newer than this netmon's ${MIGRATIONS.length}: ` +
+          `${this.path} has schema version ${at}, newer than this netmon's ${POSTGRES_MIGRATIONS.length}: ` +
             `run the netmon that wrote it, or a newer one`,
         );
       }
-      for (let v = at; v < MIGRATIONS.length; v++) {
-        const step = MIGRATIONS[v]!;
+      for (let v = at; v < POSTGRES_MIGRATIONS.length; v++) {
+        const step = POSTGRES_MIGRATIONS[v]!;
         if (typeof step === "string") await t.unsafe(step);
         else await step(t);
         await t.unsafe("DELETE FROM schema_version");
         await t.unsafe("INSERT INTO schema_version (version) VALUES ($1)", [v + 1]);
       }
-      return MIGRATIONS.length;
+      return POSTGRES_MIGRATIONS.length;
     });
   }
 
