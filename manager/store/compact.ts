@@ -187,8 +187,7 @@ export class ShapeBook {
       head,
       tail,
       names: Object.keys(r.metrics),
-      // a fraction seldom comes again: only whole numbers are worth a reference
-      vals: Object.values(r.metrics).map((v) => Number.isInteger(v) ? stored(v) : null),
+      vals: Object.values(r.metrics).map(stored),
       details: JSON.stringify(r.details ?? {}),
     };
     list.push(shape);
@@ -211,15 +210,17 @@ const enum Kind {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Grows as bytes are written. */
+/** A scratch buffer that grows as bytes are written; {@linkcode encodeBody} copies out of it. */
 class Bytes {
-  buf = new Uint8Array(64);
+  buf = new Uint8Array(256);
+  view = new DataView(this.buf.buffer);
   n = 0;
   #room(k: number) {
     if (this.n + k <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
     next.set(this.buf.subarray(0, this.n));
     this.buf = next;
+    this.view = new DataView(next.buffer);
   }
   varint(v: number) {
     this.#room(8);
@@ -235,10 +236,12 @@ class Bytes {
   }
   float(v: number) {
     this.#room(8);
-    new DataView(this.buf.buffer).setFloat64(this.n, v, true);
+    this.view.setFloat64(this.n, v, true);
     this.n += 8;
   }
 }
+
+const scratch = new Bytes();
 
 /**
  * What of `r` its shape does not give: the summary's middle (a column of
@@ -254,7 +257,8 @@ export function encodeBody(
   r: CheckResult,
   shape: Shape,
 ): { mid: string | null; body: Uint8Array | null } {
-  const out = new Bytes();
+  const out = scratch;
+  out.n = 0;
   const mid = r.summary.slice(shape.head.length, r.summary.length - shape.tail.length);
   const values = Object.values(r.metrics);
   const latS = r.latencyMs === null ? undefined : stored(r.latencyMs / 1000);
@@ -326,7 +330,30 @@ export function decodeBody(
   return { summary: shape.head + (mid ?? "") + shape.tail, metrics };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The value of a lower-case hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** The 16 bytes of a lower-case canonical UUID, or null for any other text. */
+function uuidBytes(s: string): Uint8Array | null {
+  if (s.length !== 36) return null;
+  const out = new Uint8Array(16);
+  let n = 0;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return null;
+      continue;
+    }
+    const hi = hexDigit(c), lo = hexDigit(s.charCodeAt(++i));
+    if (hi < 0 || lo < 0) return null;
+    out[n++] = hi * 16 + lo;
+  }
+  return out;
+}
 
 /**
  * A task ID as stored: a lower-case UUID as its 16 bytes, anything else as
@@ -340,12 +367,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * ```
  */
 export function encodeTask(taskId: string): Uint8Array {
-  if (UUID.test(taskId)) {
-    const hex = taskId.replaceAll("-", "");
-    const out = new Uint8Array(16);
-    for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-    return out;
-  }
+  const uuid = uuidBytes(taskId);
+  if (uuid) return uuid;
   const text = encoder.encode(taskId);
   // 16 bytes mean a UUID: text that would come to 16 takes a pad byte (marked 1)
   const pad = text.length + 1 === 16 ? 1 : 0;
