@@ -7,7 +7,11 @@
  *
  * Layout, for ingest speed and size: each (check, monitor) pair is a
  * "series", a small integer; a result row holds its series, not the check
- * and monitor names. Rows are appended in arrival order (`id`), so an insert
+ * and monitor names, and its "shape" (schema 3, `compact.ts`): what repeats
+ * from one result of the series to the next (status, error, the fixed parts
+ * of the summary, metric names, details) is stored once, the row keeping its
+ * numbers, its task ID in 16 bytes and a small binary body of what differs.
+ * Shapes are read through a cache, not joined. Rows are appended in arrival order (`id`), so an insert
  * touches the end of the table and of two per-series indexes. Nothing runs
  * per row besides the insert: a rollup pass reads the rows appended since
  * the last one (their IDs only grow, so that is a range after a watermark),
