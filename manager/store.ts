@@ -16,7 +16,6 @@
  */
 export * from "./store/store.ts";
 export { openStore, storeKind } from "./store/open.ts";
-export { rowToResult } from "./store/sql.ts";
 import type { Store } from "./store/store.ts";
 
 /**

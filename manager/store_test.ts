@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { CheckResult } from "../shared/checks.ts";
 import { tempDir } from "../tests/helpers/proc.ts";
 import { smallDisk } from "../tests/helpers/full_disk.ts";
-import { StoreFullError, StoreOpenError } from "./store.ts";
+import { type StoredResult, StoreFullError, StoreOpenError } from "./store.ts";
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from "./store/sqlite.ts";
 import { openStore, storeKind } from "./store/open.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -153,6 +153,56 @@ Deno.test("a store file made before schema versions opens, migrates to the curre
   await again.close();
 });
 
+Deno.test("a schema 2 store migrates to the compact layout and answers every query as before", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  // made by the netmon of commit 56dfdf2 (schema 2) from 40 results of two checks in two
+  // epochs: task IDs that are and are not UUIDs, varying summaries, errors, details, a NaN,
+  // a -0 and an unsafe integer among the metrics; v2.json is what that netmon answered
+  await Deno.copyFile(new URL("../tests/fixtures/store/v2.db", import.meta.url), path);
+  const want = JSON.parse(
+    await Deno.readTextFile(new URL("../tests/fixtures/store/v2.json", import.meta.url)),
+  );
+  const before = new DatabaseSync(path);
+  const version = before.prepare("SELECT version FROM schema_version").get() as { version: number };
+  const ids = before.prepare("SELECT id FROM result_rows ORDER BY id").all().map((r) => r.id);
+  before.close();
+  assert.equal(version.version, 2);
+  const store = await openStore(path);
+  try {
+    assert.equal(store.schemaVersion, SQLITE_SCHEMA_VERSION);
+    assert.equal(await store.count(), 40);
+    // JSON, as the API sends them: a NaN read as null before and after
+    const json = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+    assert.deepEqual(json((await store.results({ limit: 10000 })).items), want.results);
+    assert.deepEqual(json((await store.rollups("minute", { limit: 10000 })).items), want.minute);
+    assert.deepEqual(json((await store.rollups("hour", { limit: 10000 })).items), want.hour);
+    assert.deepEqual(json(await store.latest()), want.latest);
+    assert.deepEqual(await store.pausedChecks(), ["db/TCP"]);
+    const nan = (await store.results({ limit: 10000 })).items.find((r) => r.seq === 10)!;
+    assert.equal(nan.metrics.weird, null, "a NaN stored as JSON null reads as null");
+    // a replay of a migrated result is still recognised: same series, epoch and number
+    const epoch = await store.epochId("epoch-a");
+    const replay = { ...(await store.results({ limit: 1 })).items[0]! } as Partial<StoredResult>;
+    delete replay.monitorName;
+    assert.deepEqual(await store.add([replay as CheckResult], "alpha", epoch), []);
+    // the results view of sqlite3 users still reads, task IDs as text
+    const view = new DatabaseSync(path, { readOnly: true });
+    const rows = view.prepare("SELECT id, task_id, summary, error FROM results ORDER BY id").all();
+    view.close();
+    assert.deepEqual(rows.map((r) => r.id), ids, "every row keeps its ID");
+    const byTask = new Map(want.results.map((r: StoredResult) => [r.taskId, r]));
+    for (const r of rows) {
+      const w = byTask.get(String(r.task_id)) as StoredResult | undefined;
+      assert.ok(w, `task ${r.task_id} reads back through the view`);
+      assert.equal(r.summary, w.summary);
+      assert.equal(r.error, w.error ?? null);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("a store of a newer schema is refused with both versions named", async () => {
   await using tmp = await tempDir();
   const path = `${tmp.path}/netmon.db`;
@@ -164,7 +214,9 @@ Deno.test("a store of a newer schema is refused with both versions named", async
     openStore(path),
     (e: Error) =>
       e instanceof StoreOpenError &&
-      /schema version 99, newer than this netmon.s 2/.test(e.message),
+      new RegExp(`schema version 99, newer than this netmon.s ${SQLITE_SCHEMA_VERSION}`).test(
+        e.message,
+      ),
   );
 });
 

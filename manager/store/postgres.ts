@@ -27,12 +27,34 @@ import postgres from "postgres";
 import { errorText } from "../../shared/connection.ts";
 import { type Driver, type Queries, type SqlRow, SqlStore, type SqlValue } from "./sql.ts";
 import { isDiskFull, StoreFullError, StoreOpenError } from "./store.ts";
+import {
+  encodeBody,
+  encodeTask,
+  familyHash,
+  familyKey,
+  resultOfV2Row,
+  SCHEMA3_INDEXES,
+  schema3Sql,
+  ShapeBook,
+} from "./compact.ts";
 
 /** Advisory lock keys (an arbitrary 64-bit space shared with other applications: "netmon" + n). */
 const LOCK = { migrate: 0x6e65746d6f6e01n, ingest: 0x6e65746d6f6e02n, rollup: 0x6e65746d6f6e03n };
 
-/** The migrations, in order: migration `i` brings the schema to version `i + 1`. */
-const MIGRATIONS: string[] = [
+type Sql = postgres.Sql<Record<string, never>>;
+type TxSql = postgres.TransactionSql<Record<string, never>>;
+
+/**
+ * The migrations, in order: migration `i` brings the schema to version
+ * `i + 1` (exported for the test that builds a schema 2 database).
+ *
+ * @example
+ * ```ts
+ * import { POSTGRES_MIGRATIONS } from "./postgres.ts";
+ * console.assert(typeof POSTGRES_MIGRATIONS[0] === "string");
+ * ```
+ */
+export const POSTGRES_MIGRATIONS: (string | ((t: TxSql) => Promise<void>))[] = [
   // 1: the tables of SQLite's version 1
   `
   CREATE TABLE IF NOT EXISTS paused_checks (check_id TEXT PRIMARY KEY, since BIGINT NOT NULL);
@@ -114,7 +136,108 @@ const MIGRATIONS: string[] = [
   `,
   // 2: the row `/healthz` writes to prove the store takes writes
   "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+  // 3: the compact result layout (`compact.ts`)
+  migrateToCompact,
 ];
+
+/** Schema 3's `results` view, as SQLite's: every column of schema 2's but the binary `metrics`. */
+const RESULTS_VIEW = `
+  CREATE VIEW results AS
+    SELECT r.id,
+      CASE WHEN length(r.task) = 16 THEN
+        regexp_replace(encode(r.task, 'hex'), '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')
+      ELSE convert_from(substr(r.task, get_byte(r.task, 0) + 2), 'UTF8') END AS task_id,
+      s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at, r.duration_ms, r.up,
+      r.latency_ms, h.head || coalesce(r.mid, '') || h.tail AS summary, h.error, h.details
+    FROM result_rows r JOIN series s ON s.id = r.series_id JOIN shapes h ON h.id = r.shape_id`;
+
+/** Rows converted per statement by {@linkcode migrateToCompact}. */
+const MIGRATE_BATCH = 2000;
+
+/**
+ * Schema 2 to 3: every result row rewritten in the compact layout under
+ * its own ID (the rollup watermark counts on IDs), the ID sequence kept.
+ */
+async function migrateToCompact(t: TxSql): Promise<void> {
+  await t.unsafe(`
+    DROP VIEW IF EXISTS results;
+    DROP INDEX IF EXISTS result_rows_series_epoch_seq;
+    DROP INDEX IF EXISTS result_rows_series_time;
+    DROP INDEX IF EXISTS result_rows_time;
+    ALTER TABLE result_rows RENAME TO result_rows_v2;
+    ALTER TABLE result_rows_v2 RENAME CONSTRAINT result_rows_pkey TO result_rows_v2_pkey;
+    ${
+    schema3Sql(
+      "BIGINT PRIMARY KEY DEFAULT nextval('result_rows_id_seq')",
+      "BYTEA",
+      "BIGSERIAL PRIMARY KEY",
+      "DOUBLE PRECISION",
+    )
+  };
+    ALTER SEQUENCE result_rows_id_seq OWNED BY result_rows.id;
+  `);
+  const book = new ShapeBook(Number.MAX_SAFE_INTEGER);
+  for (let after = -1;;) {
+    const rows = await t.unsafe(
+      `SELECT r.*, s.check_id, s.monitor_id FROM result_rows_v2 r
+       JOIN series s ON s.id = r.series_id WHERE r.id > $1 ORDER BY r.id LIMIT ${MIGRATE_BATCH}`,
+      [after],
+    );
+    if (rows.length === 0) break;
+    const values: postgres.ParameterOrJSON<never>[] = [];
+    for (const row of rows) {
+      const r = resultOfV2Row(row);
+      const seriesId = Number(row.series_id);
+      const key = familyKey(seriesId, r);
+      const { shape, fresh } = book.pick(key, seriesId, r);
+      if (fresh) {
+        const [made] = await t.unsafe(
+          `INSERT INTO shapes (series_id, fhash, up, error, head, tail, names, vals, details)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+          [
+            seriesId,
+            familyHash(key),
+            shape.up ? 1 : 0,
+            shape.error,
+            shape.head,
+            shape.tail,
+            JSON.stringify(shape.names),
+            JSON.stringify(shape.vals),
+            shape.details,
+          ],
+        );
+        shape.id = Number(made!.id);
+      }
+      const { mid, body } = encodeBody(r, shape);
+      values.push(
+        String(row.id),
+        seriesId,
+        String(row.epoch),
+        r.seq,
+        encodeTask(r.taskId),
+        r.startedAt,
+        r.durationMs,
+        r.up ? 1 : 0,
+        r.latencyMs,
+        shape.id,
+        mid,
+        body,
+      );
+      after = Number(row.id);
+    }
+    const n = 12;
+    await t.unsafe(
+      `INSERT INTO result_rows (id, series_id, epoch, seq, task, started_at, duration_ms, up,
+        latency_ms, shape_id, mid, body) VALUES ${
+        rows.map((_, i) =>
+          `(${Array.from({ length: n }, (_, j) => `$${i * n + j + 1}`).join(", ")})`
+        ).join(", ")
+      }`,
+      values,
+    );
+  }
+  await t.unsafe(`DROP TABLE result_rows_v2; ${SCHEMA3_INDEXES}; ${RESULTS_VIEW}`);
+}
 
 /**
  * The schema version this netmon writes on PostgreSQL.
@@ -125,16 +248,13 @@ const MIGRATIONS: string[] = [
  * console.assert(POSTGRES_SCHEMA_VERSION >= 1);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
 
 /** `?` placeholders numbered as `$1, $2, …` (the queries of `sql.ts` hold no `?` in literals). */
 function numbered(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
 }
-
-type Sql = postgres.Sql<Record<string, never>>;
-type TxSql = postgres.TransactionSql<Record<string, never>>;
 
 function queriesOf(sql: Sql | TxSql): Queries {
   return {
@@ -167,18 +287,20 @@ class PostgresDriver implements Driver {
       await t.unsafe("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
       const [row] = await t.unsafe("SELECT max(version) AS v FROM schema_version");
       const at = Number(row?.v ?? 0);
-      if (at > MIGRATIONS.length) {
+      if (at > POSTGRES_MIGRATIONS.length) {
         throw new StoreOpenError(
-          `${this.path} has schema version ${at}, newer than this netmon's ${MIGRATIONS.length}: ` +
+          `${this.path} has schema version ${at}, newer than this netmon's ${POSTGRES_MIGRATIONS.length}: ` +
             `run the netmon that wrote it, or a newer one`,
         );
       }
-      for (let v = at; v < MIGRATIONS.length; v++) {
-        await t.unsafe(MIGRATIONS[v]!);
+      for (let v = at; v < POSTGRES_MIGRATIONS.length; v++) {
+        const step = POSTGRES_MIGRATIONS[v]!;
+        if (typeof step === "string") await t.unsafe(step);
+        else await step(t);
         await t.unsafe("DELETE FROM schema_version");
         await t.unsafe("INSERT INTO schema_version (version) VALUES ($1)", [v + 1]);
       }
-      return MIGRATIONS.length;
+      return POSTGRES_MIGRATIONS.length;
     });
   }
 

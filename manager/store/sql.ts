@@ -7,7 +7,11 @@
  *
  * Layout, for ingest speed and size: each (check, monitor) pair is a
  * "series", a small integer; a result row holds its series, not the check
- * and monitor names. Rows are appended in arrival order (`id`), so an insert
+ * and monitor names, and its "shape" (schema 3, `compact.ts`): what repeats
+ * from one result of the series to the next (status, error, the fixed parts
+ * of the summary, metric names, details) is stored once, the row keeping its
+ * numbers, its task ID in 16 bytes and a small binary body of what differs.
+ * Shapes are read through a cache, not joined. Rows are appended in arrival order (`id`), so an insert
  * touches the end of the table and of two per-series indexes. Nothing runs
  * per row besides the insert: a rollup pass reads the rows appended since
  * the last one (their IDs only grow, so that is a range after a watermark),
@@ -26,6 +30,17 @@
  */
 import type { CheckResult } from "../../shared/checks.ts";
 import type { Incident } from "../alerts/engine.ts";
+import {
+  decodeBody,
+  decodeTask,
+  encodeBody,
+  encodeTask,
+  familyHash,
+  familyKey,
+  type Shape,
+  ShapeBook,
+  shapeFamilyKey,
+} from "./compact.ts";
 import {
   type AlertQuery,
   type Beat,
@@ -51,7 +66,7 @@ import {
 } from "./store.ts";
 
 /** A value a query takes. */
-export type SqlValue = string | number | null;
+export type SqlValue = string | number | null | Uint8Array;
 /** A row a query returns (PostgreSQL's 64-bit integers arrive as strings: read with `Number`). */
 export type SqlRow = Record<string, unknown>;
 
@@ -109,15 +124,19 @@ const MAX_LIMIT = 10_000;
 const JOINED = "result_rows r JOIN series s ON s.id = r.series_id";
 
 /**
- * The columns of a result with its series' names, for {@linkcode rowToResult}:
+ * The columns of a result with its series' names, for {@linkcode rowToResult}
+ * (its shape comes from the store's cache of them, not a join):
  * `SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`.
  */
 export const RESULT_COLUMNS =
-  `r.id, r.task_id, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
-   r.duration_ms, r.up, r.latency_ms, r.summary, r.error, r.metrics, r.details`;
+  `r.id, r.task, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
+   r.duration_ms, r.up, r.latency_ms, r.shape_id, r.mid, r.body`;
+
+/** Shapes kept by ID at most (a result's shape is read back when forgotten). */
+const SHAPES_CACHED = 200_000;
 
 /** Columns of one result row as inserted, in order. */
-const INSERT_COLUMNS = 12;
+const INSERT_COLUMNS = 11;
 
 /**
  * {@linkcode Store} over a {@linkcode Driver}.
@@ -134,6 +153,8 @@ export class SqlStore implements Store {
   /** Series ID and monitor name by `checkId \n monitorId`, mirroring the `series` table. */
   #series = new Map<string, { id: number; name: string }>();
   #loaded: Promise<void> | undefined;
+  #shapes = new ShapeBook();
+  #shapeById = new Map<number, Shape>();
 
   /** @param driver the engine, opened and migrated */
   constructor(driver: Driver) {
@@ -207,6 +228,7 @@ export class SqlStore implements Store {
     await this.#loadSeries();
     const created: string[] = [];
     const renamed: { key: string; name: string }[] = [];
+    const madeShapes: { key: string; shape: Shape }[] = [];
     let fresh: CheckResult[];
     try {
       fresh = await this.#write(() =>
@@ -219,19 +241,20 @@ export class SqlStore implements Store {
             // the same result twice in one frame is stored once
             if (keyed.has(key)) continue;
             keyed.set(key, r);
+            const shape = await this.#shapeOf(q, series, r, madeShapes);
+            const { mid, body } = encodeBody(r, shape);
             rows.push([
               series,
               epoch,
               r.seq,
-              r.taskId,
+              encodeTask(r.taskId),
               r.startedAt,
               r.durationMs,
               r.up ? 1 : 0,
               r.latencyMs,
-              r.summary,
-              r.error ?? null,
-              JSON.stringify(r.metrics),
-              JSON.stringify(r.details ?? {}),
+              shape.id,
+              mid,
+              body,
             ]);
           }
           const inserted = new Set<string>();
@@ -239,9 +262,9 @@ export class SqlStore implements Store {
           for (let i = 0; i < rows.length; i += per) {
             const chunk = rows.slice(i, i + per);
             const back = await q.all(
-              `INSERT INTO result_rows (series_id, epoch, seq, task_id, started_at, duration_ms, up,
-                latency_ms, summary, error, metrics, details)
-               VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
+              `INSERT INTO result_rows (series_id, epoch, seq, task, started_at, duration_ms, up,
+                latency_ms, shape_id, mid, body)
+               VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
                ON CONFLICT (series_id, epoch, seq) DO NOTHING RETURNING series_id, seq`,
               chunk.flat(),
             );
@@ -254,10 +277,72 @@ export class SqlStore implements Store {
       // the rolled back series rows and names are gone: so must be what the cache says of them
       for (const key of created) this.#series.delete(key);
       for (const { key, name } of renamed) this.#series.get(key)!.name = name;
+      for (const { key, shape } of madeShapes) {
+        this.#shapes.forget(key, shape);
+        this.#shapeById.delete(shape.id);
+      }
       throw e;
     }
     this.#setFull(null);
     return fresh;
+  }
+
+  /** The shape `r` takes, read from the store or made (noted in `made`) as needed. */
+  async #shapeOf(
+    q: Queries,
+    seriesId: number,
+    r: CheckResult,
+    made: { key: string; shape: Shape }[],
+  ): Promise<Shape> {
+    const key = familyKey(seriesId, r);
+    const hash = familyHash(key);
+    if (!this.#shapes.has(key)) {
+      const rows = await q.all("SELECT * FROM shapes WHERE fhash = ? ORDER BY id", [hash]);
+      const family = rows.map(rowToShape).filter((s) => shapeFamilyKey(s) === key);
+      this.#shapes.load(key, family);
+      for (const s of family) this.#cacheShape(s);
+    }
+    const { shape, fresh } = this.#shapes.pick(key, seriesId, r);
+    if (!fresh) return shape;
+    const [row] = await q.all(
+      `INSERT INTO shapes (series_id, fhash, up, error, head, tail, names, vals, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      [
+        seriesId,
+        hash,
+        shape.up ? 1 : 0,
+        shape.error,
+        shape.head,
+        shape.tail,
+        JSON.stringify(shape.names),
+        JSON.stringify(shape.vals),
+        shape.details,
+      ],
+    );
+    shape.id = Number(row!.id);
+    made.push({ key, shape });
+    this.#cacheShape(shape);
+    return shape;
+  }
+
+  #cacheShape(shape: Shape) {
+    if (this.#shapeById.size >= SHAPES_CACHED) this.#shapeById.clear();
+    this.#shapeById.set(shape.id, shape);
+  }
+
+  /** Rows selected with {@linkcode RESULT_COLUMNS} as results, their shapes read as needed. */
+  async #resultsOf(rows: SqlRow[]): Promise<StoredResult[]> {
+    const missing = [...new Set(rows.map((r) => Number(r.shape_id)))]
+      .filter((id) => !this.#shapeById.has(id));
+    if (missing.length > 0) {
+      for (
+        const row of await this.#d.all(
+          `SELECT * FROM shapes WHERE id IN (${missing.map(() => "?").join(", ")})`,
+          missing,
+        )
+      ) this.#cacheShape(rowToShape(row));
+    }
+    return rows.map((r) => rowToResult(r, this.#shapeById.get(Number(r.shape_id))!));
   }
 
   /** The series of `r`, created (noted in `created`) or renamed (old name noted in `renamed`) as needed. */
@@ -335,22 +420,24 @@ export class SqlStore implements Store {
   async latest(): Promise<StoredResult[]> {
     if (this.#d.engine === "postgres") {
       // one round trip; each series' newest row still comes from its (series_id, started_at) index
-      return (await this.#d.all(
-        `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
-           (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
-         ORDER BY s.id`,
-      )).map(rowToResult);
+      return await this.#resultsOf(
+        await this.#d.all(
+          `SELECT ${RESULT_COLUMNS} FROM series s CROSS JOIN LATERAL
+             (SELECT * FROM result_rows WHERE series_id = s.id ORDER BY started_at DESC LIMIT 1) r
+           ORDER BY s.id`,
+        ),
+      );
     }
-    const out: StoredResult[] = [];
+    const out: SqlRow[] = [];
     for (const s of await this.series()) {
       const [row] = await this.#d.all(
         `SELECT ${RESULT_COLUMNS} FROM ${JOINED} WHERE r.series_id = ?
          ORDER BY r.started_at DESC LIMIT 1`,
         [s.id],
       );
-      if (row) out.push(rowToResult(row));
+      if (row) out.push(row);
     }
-    return out;
+    return await this.#resultsOf(out);
   }
 
   async results(f: HistoryFilter = {}): Promise<Page<StoredResult>> {
@@ -380,7 +467,7 @@ export class SqlStore implements Store {
        ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       [...args, limit + 1],
     );
-    const items = rows.slice(0, limit).map(rowToResult);
+    const items = await this.#resultsOf(rows.slice(0, limit));
     const last = rows[limit - 1];
     return {
       items,
@@ -970,19 +1057,28 @@ function rowToIncident(row: SqlRow): StoredIncident {
 }
 
 /**
- * Turns a row selected with {@linkcode RESULT_COLUMNS} into a {@linkcode StoredResult}.
+ * Turns a row selected with {@linkcode RESULT_COLUMNS}, and its shape, into a {@linkcode StoredResult}.
  *
  * @example
  * ```ts ignore
  * const rows = await driver.all(`SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id`);
- * const results = rows.map(rowToResult);
+ * const results = rows.map((row) => rowToResult(row, shapes.get(Number(row.shape_id))!));
  * ```
  */
-export function rowToResult(row: SqlRow): StoredResult {
+export function rowToResult(row: SqlRow, shape: Shape): StoredResult {
   const checkId = String(row.check_id);
   const { target, type } = splitCheckId(checkId);
+  const latencyMs = numOrNull(row.latency_ms);
+  const durationMs = Number(row.duration_ms);
+  const { summary, metrics } = decodeBody(
+    row.mid === null || row.mid === undefined ? null : String(row.mid),
+    (row.body ?? null) as Uint8Array | null,
+    shape,
+    latencyMs,
+    durationMs,
+  );
   const r: StoredResult = {
-    taskId: String(row.task_id),
+    taskId: decodeTask(row.task as Uint8Array),
     monitorId: String(row.monitor_id),
     monitorName: String(row.monitor_name),
     seq: Number(row.seq),
@@ -990,15 +1086,30 @@ export function rowToResult(row: SqlRow): StoredResult {
     target,
     type: type as CheckResult["type"],
     startedAt: Number(row.started_at),
-    durationMs: Number(row.duration_ms),
+    durationMs,
     up: Number(row.up) === 1,
-    latencyMs: numOrNull(row.latency_ms),
-    summary: String(row.summary),
-    metrics: JSON.parse(String(row.metrics)),
-    details: JSON.parse(String(row.details)),
+    latencyMs,
+    summary,
+    metrics,
+    details: JSON.parse(shape.details),
   };
-  if (row.error !== null) r.error = String(row.error);
+  if (shape.error !== null) r.error = shape.error;
   return r;
+}
+
+/** A row of `shapes` as a {@linkcode Shape}. */
+export function rowToShape(row: SqlRow): Shape {
+  return {
+    id: Number(row.id),
+    seriesId: Number(row.series_id),
+    up: Number(row.up) === 1,
+    error: row.error === null ? null : String(row.error),
+    head: String(row.head),
+    tail: String(row.tail),
+    names: JSON.parse(String(row.names)),
+    vals: JSON.parse(String(row.vals)),
+    details: String(row.details),
+  };
 }
 
 function pageLimit(limit: number | undefined): number {

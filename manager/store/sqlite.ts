@@ -25,14 +25,17 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { type Driver, type Queries, type SqlRow, SqlStore, type SqlValue } from "./sql.ts";
 import {
-  type Driver,
-  type Queries,
-  RESULT_COLUMNS,
-  type SqlRow,
-  SqlStore,
-  type SqlValue,
-} from "./sql.ts";
+  encodeBody,
+  encodeTask,
+  familyHash,
+  familyKey,
+  resultOfV2Row,
+  SCHEMA3_INDEXES,
+  schema3Sql,
+  ShapeBook,
+} from "./compact.ts";
 import { isDiskFull, StoreFullError, StoreOpenError } from "./store.ts";
 
 /** The migrations, in order: migration `i` brings the schema to version `i + 1`. */
@@ -72,7 +75,9 @@ const MIGRATIONS: ((db: DatabaseSync) => void)[] = [
       CREATE INDEX IF NOT EXISTS result_rows_time ON result_rows (started_at);
       DROP INDEX IF EXISTS result_rows_series_seq;
       CREATE VIEW IF NOT EXISTS results AS
-        SELECT ${RESULT_COLUMNS} FROM result_rows r JOIN series s ON s.id = r.series_id;
+        SELECT r.id, r.task_id, s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at,
+          r.duration_ms, r.up, r.latency_ms, r.summary, r.error, r.metrics, r.details
+        FROM result_rows r JOIN series s ON s.id = r.series_id;
       CREATE TABLE IF NOT EXISTS rollup_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)
         WITHOUT ROWID;
       INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('rolled_up_to_id', 0);
@@ -136,7 +141,101 @@ const MIGRATIONS: ((db: DatabaseSync) => void)[] = [
       "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)",
     );
   },
+  // 3: the compact result layout (`compact.ts`)
+  migrateToCompact,
 ];
+
+/**
+ * Schema 3's `results` view: the columns of schema 2's but `metrics`, which
+ * is binary now (read it through the API), with the task ID as text again.
+ */
+const RESULTS_VIEW = `
+  CREATE VIEW results AS
+    SELECT r.id,
+      CASE WHEN length(r.task) = 16 THEN lower(
+        substr(hex(r.task), 1, 8) || '-' || substr(hex(r.task), 9, 4) || '-' ||
+        substr(hex(r.task), 13, 4) || '-' || substr(hex(r.task), 17, 4) || '-' ||
+        substr(hex(r.task), 21))
+      ELSE CAST(substr(r.task, CASE WHEN substr(r.task, 1, 1) = x'01' THEN 3 ELSE 2 END) AS TEXT)
+      END AS task_id,
+      s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at, r.duration_ms, r.up,
+      r.latency_ms, h.head || coalesce(r.mid, '') || h.tail AS summary, h.error, h.details
+    FROM result_rows r JOIN series s ON s.id = r.series_id JOIN shapes h ON h.id = r.shape_id`;
+
+/**
+ * Schema 2 to 3: every result row rewritten in the compact layout under
+ * its own ID (the rollup watermark counts on IDs), the ID counter kept.
+ */
+function migrateToCompact(db: DatabaseSync): void {
+  const seqRow = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'result_rows'")
+    .get() as { seq: number } | undefined;
+  db.exec(`
+    DROP VIEW IF EXISTS results;
+    DROP INDEX IF EXISTS result_rows_series_epoch_seq;
+    DROP INDEX IF EXISTS result_rows_series_time;
+    DROP INDEX IF EXISTS result_rows_time;
+    ALTER TABLE result_rows RENAME TO result_rows_v2;
+    ${schema3Sql("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "INTEGER PRIMARY KEY", "REAL")}
+  `);
+  const book = new ShapeBook(Number.MAX_SAFE_INTEGER);
+  const addShape = db.prepare(
+    `INSERT INTO shapes (series_id, fhash, up, error, head, tail, names, vals, details)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  );
+  const addRow = db.prepare(
+    `INSERT INTO result_rows (id, series_id, epoch, seq, task, started_at, duration_ms, up,
+      latency_ms, shape_id, mid, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const old = db.prepare(
+    `SELECT r.*, s.check_id, s.monitor_id FROM result_rows_v2 r JOIN series s ON s.id = r.series_id
+     ORDER BY r.id`,
+  );
+  let maxId = 0;
+  for (const row of old.iterate() as Iterable<Record<string, SQLInputValue>>) {
+    const r = resultOfV2Row(row);
+    const seriesId = Number(row.series_id);
+    const key = familyKey(seriesId, r);
+    const { shape, fresh } = book.pick(key, seriesId, r);
+    if (fresh) {
+      shape.id = Number(
+        (addShape.get(
+          seriesId,
+          familyHash(key),
+          shape.up ? 1 : 0,
+          shape.error,
+          shape.head,
+          shape.tail,
+          JSON.stringify(shape.names),
+          JSON.stringify(shape.vals),
+          shape.details,
+        ) as { id: number }).id,
+      );
+    }
+    const { mid, body } = encodeBody(r, shape);
+    const id = Number(row.id);
+    maxId = Math.max(maxId, id);
+    addRow.run(
+      id,
+      seriesId,
+      Number(row.epoch),
+      r.seq,
+      encodeTask(r.taskId),
+      r.startedAt,
+      r.durationMs,
+      r.up ? 1 : 0,
+      r.latencyMs,
+      shape.id,
+      mid,
+      body,
+    );
+  }
+  db.exec("DROP TABLE result_rows_v2");
+  db.exec("DELETE FROM sqlite_sequence WHERE name IN ('result_rows', 'result_rows_v2')");
+  db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('result_rows', ?)")
+    .run(Math.max(maxId, Number(seqRow?.seq ?? 0)));
+  db.exec(SCHEMA3_INDEXES);
+  db.exec(RESULTS_VIEW);
+}
 
 /**
  * The schema version this netmon writes on SQLite.
@@ -202,6 +301,10 @@ class SqliteDriver implements Driver {
       PRAGMA busy_timeout = 5000;
       PRAGMA cache_size = -32768;
       PRAGMA temp_store = MEMORY;
+      -- the WAL is part of the store's size on disk: checkpoint every 512 KiB (not 4 MiB),
+      -- and give back what a long transaction (a migration, a big rollup) grew it by
+      PRAGMA wal_autocheckpoint = 128;
+      PRAGMA journal_size_limit = 524288;
     `);
     this.schemaVersion = migrate(db, path);
     this.#direct = {

@@ -87,10 +87,10 @@ export function readStored(dbPath: string): StoredRow[] {
   const db = new DatabaseSync(dbPath);
   try {
     return (db.prepare(
-      `SELECT r.task_id, s.monitor_id, s.monitor_name, r.seq, e.epoch, s.check_id, r.started_at,
-         r.summary
-       FROM result_rows r JOIN series s ON s.id = r.series_id LEFT JOIN epochs e ON e.id = r.epoch
-       ORDER BY r.started_at, r.seq`,
+      `SELECT v.task_id, v.monitor_id, v.monitor_name, v.seq, e.epoch, v.check_id, v.started_at,
+         v.summary
+       FROM results v JOIN result_rows r ON r.id = v.id LEFT JOIN epochs e ON e.id = r.epoch
+       ORDER BY v.started_at, v.seq`,
     ).all() as Record<string, string | number>[]).map((r) => ({
       taskId: String(r.task_id),
       monitorId: String(r.monitor_id),
