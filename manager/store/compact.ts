@@ -282,6 +282,54 @@ export function encodeBody(
 }
 
 /**
+ * A new shape's columns of `shapes` after `series_id, fhash`, in the order
+ * every INSERT of a shape lists them (ingest and both engines' migrations).
+ *
+ * @example
+ * ```ts ignore
+ * insert.run(seriesId, familyHash(key), ...shapeColumns(shape));
+ * ```
+ */
+export function shapeColumns(shape: Shape): (string | number | null)[] {
+  return [
+    shape.up ? 1 : 0,
+    shape.error,
+    shape.head,
+    shape.tail,
+    JSON.stringify(shape.names),
+    JSON.stringify(shape.vals),
+    shape.details,
+  ];
+}
+
+/**
+ * A result's columns of `result_rows` after `series_id, epoch`, from `seq` to
+ * `body`, in the order every INSERT of a result lists them.
+ *
+ * @example
+ * ```ts ignore
+ * rows.push([seriesId, epoch, ...resultColumns(r, shape)]);
+ * ```
+ */
+export function resultColumns(
+  r: CheckResult,
+  shape: Shape,
+): (string | number | null | Uint8Array)[] {
+  const { mid, body } = encodeBody(r, shape);
+  return [
+    r.seq,
+    encodeTask(r.taskId),
+    r.startedAt,
+    r.durationMs,
+    r.up ? 1 : 0,
+    r.latencyMs,
+    shape.id,
+    mid,
+    body,
+  ];
+}
+
+/**
  * The summary and metrics of a stored result from its body and shape.
  *
  * @example

@@ -28,14 +28,14 @@ import { errorText } from "../../shared/connection.ts";
 import { type Driver, type Queries, type SqlRow, SqlStore, type SqlValue } from "./sql.ts";
 import { isDiskFull, StoreFullError, StoreOpenError } from "./store.ts";
 import {
-  encodeBody,
-  encodeTask,
   familyHash,
   familyKey,
+  resultColumns,
   resultOfV2Row,
   SCHEMA3_INDEXES,
   schema3Sql,
   ShapeBook,
+  shapeColumns,
 } from "./compact.ts";
 
 /** Advisory lock keys (an arbitrary 64-bit space shared with other applications: "netmon" + n). */
@@ -197,31 +197,16 @@ async function migrateToCompact(t: TxSql): Promise<void> {
           [
             seriesId,
             familyHash(key),
-            shape.up ? 1 : 0,
-            shape.error,
-            shape.head,
-            shape.tail,
-            JSON.stringify(shape.names),
-            JSON.stringify(shape.vals),
-            shape.details,
+            ...shapeColumns(shape),
           ],
         );
         shape.id = Number(made!.id);
       }
-      const { mid, body } = encodeBody(r, shape);
       values.push(
         String(row.id),
         seriesId,
         String(row.epoch),
-        r.seq,
-        encodeTask(r.taskId),
-        r.startedAt,
-        r.durationMs,
-        r.up ? 1 : 0,
-        r.latencyMs,
-        shape.id,
-        mid,
-        body,
+        ...resultColumns(r, shape),
       );
       after = Number(row.id);
     }

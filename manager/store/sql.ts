@@ -33,12 +33,12 @@ import type { Incident } from "../alerts/engine.ts";
 import {
   decodeBody,
   decodeTask,
-  encodeBody,
-  encodeTask,
   familyHash,
   familyKey,
+  resultColumns,
   type Shape,
   ShapeBook,
+  shapeColumns,
   shapeFamilyKey,
 } from "./compact.ts";
 import {
@@ -242,19 +242,10 @@ export class SqlStore implements Store {
             if (keyed.has(key)) continue;
             keyed.set(key, r);
             const shape = await this.#shapeOf(q, series, r, madeShapes);
-            const { mid, body } = encodeBody(r, shape);
             rows.push([
               series,
               epoch,
-              r.seq,
-              encodeTask(r.taskId),
-              r.startedAt,
-              r.durationMs,
-              r.up ? 1 : 0,
-              r.latencyMs,
-              shape.id,
-              mid,
-              body,
+              ...resultColumns(r, shape),
             ]);
           }
           const inserted = new Set<string>();
@@ -310,13 +301,7 @@ export class SqlStore implements Store {
       [
         seriesId,
         hash,
-        shape.up ? 1 : 0,
-        shape.error,
-        shape.head,
-        shape.tail,
-        JSON.stringify(shape.names),
-        JSON.stringify(shape.vals),
-        shape.details,
+        ...shapeColumns(shape),
       ],
     );
     shape.id = Number(row!.id);

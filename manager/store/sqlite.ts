@@ -27,14 +27,14 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type Driver, type Queries, type SqlRow, SqlStore, type SqlValue } from "./sql.ts";
 import {
-  encodeBody,
-  encodeTask,
   familyHash,
   familyKey,
+  resultColumns,
   resultOfV2Row,
   SCHEMA3_INDEXES,
   schema3Sql,
   ShapeBook,
+  shapeColumns,
 } from "./compact.ts";
 import { isDiskFull, StoreFullError, StoreOpenError } from "./store.ts";
 
@@ -201,32 +201,17 @@ function migrateToCompact(db: DatabaseSync): void {
         (addShape.get(
           seriesId,
           familyHash(key),
-          shape.up ? 1 : 0,
-          shape.error,
-          shape.head,
-          shape.tail,
-          JSON.stringify(shape.names),
-          JSON.stringify(shape.vals),
-          shape.details,
+          ...shapeColumns(shape),
         ) as { id: number }).id,
       );
     }
-    const { mid, body } = encodeBody(r, shape);
     const id = Number(row.id);
     maxId = Math.max(maxId, id);
     addRow.run(
       id,
       seriesId,
       Number(row.epoch),
-      r.seq,
-      encodeTask(r.taskId),
-      r.startedAt,
-      r.durationMs,
-      r.up ? 1 : 0,
-      r.latencyMs,
-      shape.id,
-      mid,
-      body,
+      ...resultColumns(r, shape),
     );
   }
   db.exec("DROP TABLE result_rows_v2");
