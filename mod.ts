@@ -27,14 +27,12 @@ import {
   suggest,
   UsageError,
 } from "./shared/cli.ts";
-import { ConfigError } from "./shared/config.ts";
-import { ClusterError } from "./manager/cluster.ts";
 import { VERSION } from "./shared/version.ts";
 import { monitorCommand } from "./monitor/cli.ts";
 import { demoCommand, manageCommand, ServeError } from "./manager/cli.ts";
 import { ctlCommand } from "./manager/ctl.ts";
 import { checkCommand } from "./manager/check_config.ts";
-import { StoreFullError, StoreOpenError } from "./manager/store.ts";
+import { StoreFullError, StoreOpenError } from "./manager/store/store.ts";
 
 const helpCommand: Command = {
   name: "help",
@@ -81,6 +79,21 @@ export const COMMANDS: readonly Command[] = [
 const NAMES = COMMANDS.map((c) => c.name);
 const ALIASES: Record<string, string> = { "-h": "help", "--help": "help", "--version": "version" };
 
+/**
+ * `e`, if it is an error whose message says it all (exit 1). The modules of
+ * the configuration and of the cluster are imported here, after the fact,
+ * rather than at the top: a monitor never loads them otherwise, and each
+ * module a process loads stays in its memory.
+ */
+async function plainError(e: unknown): Promise<Error | null> {
+  if (e instanceof Deno.errors.PermissionDenied) return e;
+  const [{ ConfigError }, { ClusterError }] = await Promise.all([
+    import("./shared/config.ts"),
+    import("./manager/cluster.ts"),
+  ]);
+  return e instanceof ConfigError || e instanceof ClusterError ? e : null;
+}
+
 /** Runs the command line `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [word = "help", ...rest] = args;
@@ -96,11 +109,9 @@ export async function main(args: string[]): Promise<number> {
       console.error(`netmon: ${e.message}`);
       return e.exitCode;
     }
-    if (
-      e instanceof ConfigError || e instanceof ClusterError ||
-      e instanceof Deno.errors.PermissionDenied
-    ) {
-      console.error(`netmon: ${e.message}`);
+    const plain = await plainError(e);
+    if (plain) {
+      console.error(`netmon: ${plain.message}`);
       return 1;
     }
     if (e instanceof Deno.errors.AddrInUse) {

@@ -91,6 +91,23 @@ export function residentBytes(pid: number | "self"): { rss: number; anon: number
 }
 
 /**
+ * A process's proportional set size now (`Pss` of `/proc/PID/smaps_rollup`),
+ * bytes: its private pages, plus each page it shares divided by the number
+ * of processes that map it. Two netmon processes run one Deno binary, whose
+ * pages RSS counts in full in each; summed PSS counts them once, as the
+ * kernel holds them once.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(pssBytes(1234) / 2 ** 20, "MiB");
+ * ```
+ */
+export function pssBytes(pid: number | "self"): number {
+  const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  return Number(text.match(/^Pss:\s+(\d+) kB/m)?.[1] ?? 0) * 1024;
+}
+
+/**
  * `pid` and every process descended from it, alive now (read from the
  * parent PIDs in `/proc/PID/stat`).
  *
@@ -164,6 +181,8 @@ export class TreeSampler {
    * the programs' files, which each process counts though they share them.
    */
   peakAnonOfPeakBytes = 0;
+  /** The largest sum of the processes' {@linkcode pssBytes} seen in one sample. */
+  peakPssSumBytes = 0;
   #seen = new Map<number, { name: string; cpu: number; base: number; hwm: number }>();
   /** The trees as last listed; listing walks all of `/proc`, so it is redone every 10th sample. */
   #trees: [string, number, number[]][] = [];
@@ -175,7 +194,7 @@ export class TreeSampler {
 
   /** Reads every process once; returns their summed RSS now. */
   sample(): number {
-    let rss = 0, anon = 0;
+    let rss = 0, anon = 0, pss = 0;
     if (this.#samples++ % 10 === 0) {
       this.#trees = Object.entries(this.roots).map(([label, root]) => [
         label,
@@ -198,6 +217,7 @@ export class TreeSampler {
           }
           rss += now;
           anon += anonNow;
+          pss += pssBytes(pid);
         } catch { /* exited between listing and reading */ }
       }
     }
@@ -205,6 +225,7 @@ export class TreeSampler {
       this.peakRssSumBytes = rss;
       this.peakAnonOfPeakBytes = anon;
     }
+    if (pss > this.peakPssSumBytes) this.peakPssSumBytes = pss;
     return rss;
   }
 

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { type Config, ConfigError, parseConfig } from "../shared/config.ts";
+import type { Config } from "../shared/config.ts";
 import { errorText } from "../shared/error_text.ts";
 import { type Command, HELP_OPTION, helpText, parseOptions, UsageError } from "../shared/cli.ts";
 
@@ -76,6 +76,9 @@ export function summarizeConfig(path: string, config: Config): string {
 
 /** Reads and validates `path`. */
 export async function checkConfig(path: string): Promise<CheckReport> {
+  // loaded here, not at the top: `mod.ts` imports every command, and a monitor has no use for
+  // the configuration's parser (its YAML library among it) in its memory
+  const { ConfigError, parseConfig } = await import("../shared/config.ts");
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -83,7 +86,7 @@ export async function checkConfig(path: string): Promise<CheckReport> {
     const error = new ConfigError(path, 1, 1, "", `cannot read the configuration: ${errorText(e)}`);
     return { ok: false, errors: [error.message] };
   }
-  const errors: ConfigError[] = [];
+  const errors: InstanceType<typeof ConfigError>[] = [];
   try {
     return { ok: true, summary: summarizeConfig(path, parseConfig(text, path, { errors })) };
   } catch (e) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ManagerProcess, ServeError } from "./cli.ts";
+import { ServeError } from "./cli.ts";
+import { ManagerProcess } from "./serve.ts";
 import type { Output } from "./output.ts";
 import { freeTcpPort } from "../tests/helpers/ports.ts";
 import { tempDir } from "../tests/helpers/proc.ts";

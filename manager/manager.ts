@@ -39,7 +39,7 @@ import { LatestIndex } from "./latest.ts";
 import { History, type Retention } from "./rollups.ts";
 import { assignedChecks, eligibleChecks, type PlacementState } from "./placement.ts";
 import { RemoteWriteSink } from "./remote_write.ts";
-import { Cluster, type ClusterOptions } from "./cluster.ts";
+import type { Cluster, ClusterOptions } from "./cluster.ts";
 
 const log = logger("manager");
 
@@ -178,7 +178,10 @@ export class Manager {
   /** Loads the configuration (throws {@linkcode ConfigError}), opens the store and dials every monitor. */
   static async start(opts: ManagerOptions): Promise<Manager> {
     const config = await loadConfig(opts.configPath);
-    const cluster = opts.cluster ? await Cluster.join(opts.cluster.url, opts.cluster) : null;
+    // the cluster (and its PostgreSQL driver) is loaded only when asked for
+    const cluster = opts.cluster
+      ? await (await import("./cluster.ts")).Cluster.join(opts.cluster.url, opts.cluster)
+      : null;
     let store: Store;
     try {
       store = await openStore(opts.dbPath);

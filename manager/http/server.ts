@@ -18,9 +18,6 @@ import type { Manager } from "../manager.ts";
 import { type Api, createApi } from "./api.ts";
 import { RequestGuard } from "./guard.ts";
 
-/** The API's default address. */
-export const DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080";
-
 /** A bad `--http` value or an unsafe combination of options; `netmon` exits 2 on it. */
 export class HttpConfigError extends UsageError {
   /** @param message what to change */

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
 import { type Store, StoreOpenError } from "./store.ts";
 
@@ -61,7 +60,11 @@ export function storeKind(
  */
 export async function openStore(arg: string): Promise<Store> {
   const kind = storeKind(arg);
-  if (kind.engine === "postgres") return await PostgresStore.open(kind.url);
+  if (kind.engine === "postgres") {
+    // loaded only for a PostgreSQL store: its driver is memory an SQLite manager never uses
+    const { PostgresStore } = await import("./postgres.ts");
+    return await PostgresStore.open(kind.url);
+  }
   const dir = kind.path.includes("/") ? kind.path.slice(0, kind.path.lastIndexOf("/")) : "";
   if (dir) await Deno.mkdir(dir, { recursive: true });
   return SqliteStore.open(kind.path);
