@@ -18,7 +18,7 @@
  */
 import { tempDir } from "../tests/helpers/proc.ts";
 import { loadAverage, rssBytes, TreeSampler } from "./procstat.ts";
-import { netmonCommand, spawnToFiles, stopChild } from "./system.ts";
+import { NETMON_V8_FLAGS, netmonCommand, spawnToFiles, stopChild } from "./system.ts";
 import type { FleetReport, FloodReport } from "./fleet_worker.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -90,7 +90,8 @@ export class FleetProcess implements AsyncDisposable {
       args: [
         "run",
         "-A",
-        "--v8-flags=--max-semi-space-size=4",
+        // the product's flags, so that the fake monitors' heap behaves as a monitor's
+        `--v8-flags=${NETMON_V8_FLAGS.join(",")}`,
         "--config",
         `${ROOT}deno.json`,
         `${ROOT}bench/fleet_worker.ts`,

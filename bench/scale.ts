@@ -23,7 +23,7 @@ import { cpuSeconds, peakRssBytes } from "./procstat.ts";
 import type { MonitorReport } from "./worker.ts";
 import type { FloodReport } from "./fleet_worker.ts";
 import { FleetProcess, startManager, until } from "./fleet.ts";
-import { stopChild } from "./system.ts";
+import { NETMON_V8_FLAGS, stopChild } from "./system.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WORKER = `${ROOT}bench/worker.ts`;
@@ -35,7 +35,7 @@ function startWorker(mode: string, job: unknown) {
     args: [
       "run",
       "-A",
-      "--v8-flags=--max-semi-space-size=4",
+      `--v8-flags=${NETMON_V8_FLAGS.join(",")}`,
       "--config",
       `${ROOT}deno.json`,
       WORKER,

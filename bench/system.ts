@@ -34,8 +34,14 @@ const NETMON_DENO_ARGS = [
   "--allow-sys",
   "--allow-run",
 ];
-/** The V8 flags of `./netmon` and of deno.json's compile task: keep the three the same. */
-const NETMON_V8_FLAGS = ["--max-semi-space-size=2", "--heap-growing-percent=30"];
+/**
+ * The V8 flags of `./netmon` and of deno.json's compile task: keep them the
+ * same; the bench's own workers (`fleet.ts`, `scale.ts`) run with them too.
+ */
+export const NETMON_V8_FLAGS: readonly string[] = [
+  "--max-semi-space-size=2",
+  "--heap-growing-percent=30",
+];
 
 /** Options for {@linkcode measureSystems}. */
 export interface SystemOptions {

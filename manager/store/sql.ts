@@ -134,6 +134,8 @@ export const RESULT_COLUMNS =
 
 /** Shapes kept by ID at most (a result's shape is read back when forgotten). */
 const SHAPES_CACHED = 200_000;
+/** Shape IDs looked up per statement, far under the engines' parameter limits. */
+const SHAPE_IDS_PER_QUERY = 500;
 
 /** Columns of one result row as inserted, in order. */
 const INSERT_COLUMNS = 11;
@@ -319,15 +321,27 @@ export class SqlStore implements Store {
   async #resultsOf(rows: SqlRow[]): Promise<StoredResult[]> {
     const missing = [...new Set(rows.map((r) => Number(r.shape_id)))]
       .filter((id) => !this.#shapeById.has(id));
-    if (missing.length > 0) {
+    const read = new Map<number, Shape>();
+    // in chunks: the latest result of every series of a large fleet names more shapes than a
+    // statement may have parameters (SQLite's limit), and a manager restarting on it would crash
+    for (let i = 0; i < missing.length; i += SHAPE_IDS_PER_QUERY) {
+      const chunk = missing.slice(i, i + SHAPE_IDS_PER_QUERY);
       for (
         const row of await this.#d.all(
-          `SELECT * FROM shapes WHERE id IN (${missing.map(() => "?").join(", ")})`,
-          missing,
+          `SELECT * FROM shapes WHERE id IN (${chunk.map(() => "?").join(", ")})`,
+          chunk,
         )
-      ) this.#cacheShape(rowToShape(row));
+      ) {
+        const shape = rowToShape(row);
+        this.#cacheShape(shape);
+        read.set(shape.id, shape);
+      }
     }
-    return rows.map((r) => rowToResult(r, this.#shapeById.get(Number(r.shape_id))!));
+    return rows.map((r) => {
+      const id = Number(r.shape_id);
+      // what was read here, even if the cache was cleared in between
+      return rowToResult(r, this.#shapeById.get(id) ?? read.get(id)!);
+    });
   }
 
   /** The series of `r`, created (noted in `created`) or renamed (old name noted in `renamed`) as needed. */
