@@ -2,10 +2,7 @@
  * The manager's link to one monitor: dials it, authenticates both ways,
  * sends its assignment, stores and acknowledges its results, and keeps the
  * connection alive. A dead or partitioned monitor is noticed by the
- * heartbeat within `DEAD_AFTER_MS` (2.5 s), plus however long this process
- * was recently seen leaving peers' bytes unread (`shared/connection.ts`: a
- * manager busy with thousands of links must not take its own lateness for
- * their silence); the link then retries with
+ * heartbeat within `DEAD_AFTER_MS` (2.5 s); the link then retries with
  * jittered exponential backoff capped at 0.6 s, so that a monitor whose
  * network returns is online again within 2 s. A process has at most
  * `DIAL_SLOTS` (128) connects and handshakes in flight (`dial_slots.ts`), so
