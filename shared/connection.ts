@@ -53,10 +53,6 @@ export interface Transport {
 
 /** How often liveness is looked at: heartbeats go out at most this late. */
 const TICK_MS = 200;
-/** The most read lag added to a peer's deadline, so that a dead peer is still found. */
-const READ_LAG_MAX_MS = 10_000;
-/** How long a noted read lag is granted to every connection's deadline. */
-const READ_LAG_KEPT_MS = 10_000;
 /** A heartbeat's JSON, written out once. */
 const HEARTBEAT_JSON = JSON.stringify({ t: "hb" });
 /** What a connection reads into at first: idle links read small frames (heartbeats, acks). */
@@ -74,9 +70,6 @@ class LivenessTicker {
   readonly #conns = new Set<FramedConn>();
   #timer: TimerHandle | undefined;
   #lastTick = 0;
-  /** The longest recent wait of a peer's bytes in our socket, unread, and when it was seen. */
-  #readLagMs = 0;
-  #readLagAt = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -89,25 +82,6 @@ class LivenessTicker {
     }
     this.#conns.add(fc);
     TICKS.set(fc, tick);
-  }
-
-  /**
-   * Notes that bytes of some peer waited at least `lagMs` unread in our
-   * socket. Timers may fire on time while reads are served late (thousands
-   * of sockets ready at once, the runtime polling only so many a turn): the
-   * late tick does not show that, so the wait is granted to every peer's
-   * deadline for a while, since theirs may be as long.
-   */
-  noteReadLag(lagMs: number, now: number): void {
-    if (lagMs >= this.readLagMs(now)) {
-      this.#readLagMs = Math.min(lagMs, READ_LAG_MAX_MS);
-      this.#readLagAt = now;
-    }
-  }
-
-  /** The read lag granted now: the last one noted, for {@linkcode READ_LAG_KEPT_MS}. */
-  readLagMs(now: number): number {
-    return now - this.#readLagAt <= READ_LAG_KEPT_MS ? this.#readLagMs : 0;
   }
 
   delete(fc: FramedConn): void {
@@ -206,7 +180,7 @@ export class FramedConn {
   #tick(now: number, lateMs: number) {
     if (this.#consuming) this.#lastReceived = now;
     else this.#lastReceived = Math.min(now, this.#lastReceived + lateMs);
-    if (now - this.#lastReceived >= DEAD_AFTER_MS + this.#ticker.readLagMs(now)) {
+    if (now - this.#lastReceived >= DEAD_AFTER_MS) {
       this.close(`no frame from ${this.peer} for ${Math.round(now - this.#lastReceived)} ms`);
     } else if (now - this.#lastSent >= HEARTBEAT_MS) {
       this.sendFrame(HEARTBEAT_JSON);
@@ -293,18 +267,10 @@ export class FramedConn {
       for await (const chunk of this.#chunks()) {
         this.#lastReceived = this.#clock.now();
         this.#bytesReceived += chunk.length;
-        let heartbeats = 0;
         for (const frame of splitter.push(chunk)) {
           const json = this.#open(frame);
           // most frames of an idle link: no need to parse them
-          if (json === HEARTBEAT_JSON) {
-            // a peer sends one only after HEARTBEAT_MS of sending nothing: several read at
-            // once waited that long each in our socket, unread because we were busy
-            if (++heartbeats >= 2) {
-              this.#ticker.noteReadLag((heartbeats - 1) * HEARTBEAT_MS, this.#clock.now());
-            }
-            continue;
-          }
+          if (json === HEARTBEAT_JSON) continue;
           const msg = parseMessage(json);
           if (msg.t === "hb") continue;
           if (msg.t === "bye") {
