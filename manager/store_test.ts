@@ -234,3 +234,36 @@ Deno.test("--db: a path is SQLite, postgres:// and postgresql:// are PostgreSQL,
     (e: Error) => e instanceof StoreOpenError && e.message.includes("--db mysql:// is not a store"),
   );
 });
+
+Deno.test("a store reopened on more series than a statement takes parameters answers latest() for all of them", async () => {
+  // the latest result of 33,000 series names 33,000 shapes, over SQLite's 32,766 parameters: a
+  // manager restarting on a 5,000-monitor store read them in one statement and crashed
+  await using dir = await tempDir();
+  const path = `${dir.path}/many.db`;
+  const series = 33_000;
+  const store = SqliteStore.open(path);
+  try {
+    for (let i = 0; i < series; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, series - i) }, (_, k) => ({
+        ...result(i + k + 1),
+        checkId: `target-${i + k}/TCP`,
+        target: `target-${i + k}`,
+      }));
+      await store.add(batch, "m");
+    }
+  } finally {
+    await store.close();
+  }
+  const again = await openStore(path);
+  try {
+    const latest = await again.latest();
+    assert.equal(latest.length, series);
+    const bySeq = new Map(latest.map((r) => [r.seq, r]));
+    for (const seq of [1, 2, 16_500, series]) {
+      assert.equal(bySeq.get(seq)?.summary, `run ${seq}`);
+      assert.equal(bySeq.get(seq)?.checkId, `target-${seq - 1}/TCP`);
+    }
+  } finally {
+    await again.close();
+  }
+});
