@@ -1,7 +1,7 @@
 /**
  * End-to-end tests of the seven check types (issue 3): a `tasks.yaml` in the
  * seed's shape pointing at real peers on loopback (nginx over HTTP and
- * HTTPS, unbound, chronyd, socat, ICMP to 127.0.0.1), run by a monitor and a
+ * HTTPS, unbound, chronyd, socat and a UDP peer, ICMP to 127.0.0.1), run by a monitor and a
  * manager through `./netmon`; the manager's output must carry every check
  * type's seed-format line. Also: the shipped `tasks.yaml` parses, and
  * `--log-format json` writes one JSON object per line.
@@ -14,7 +14,8 @@ import { makeCerts } from "./fixtures/certs.ts";
 import { startNginx } from "./fixtures/nginx.ts";
 import { startUnbound } from "./fixtures/unbound.ts";
 import { startChrony } from "./fixtures/chrony.ts";
-import { socatTcp, socatUdp } from "./fixtures/socat.ts";
+import { socatTcp } from "./fixtures/socat.ts";
+import { udpPeer } from "./fixtures/udp_peer.ts";
 import { Proc, tempDir } from "./helpers/proc.ts";
 import { freeTcpPort } from "./helpers/ports.ts";
 import { NETMON, RESULT_PREFIX, startManager, startMonitor } from "./helpers/netmon.ts";
@@ -31,7 +32,7 @@ async function startPeers() {
   const dns = await startUnbound("netmon.test.", ["www IN A 192.0.2.7"]);
   const ntp = await startChrony({ stratum: 4 });
   const tcp = await socatTcp({ banner: "hello\n" });
-  const udp = await socatUdp({ reply: "pong" });
+  const udp = await udpPeer({ reply: "pong" });
   return {
     certs,
     nginx,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { checkUdp } from "./udp.ts";
 import { parseUdpParams } from "../../shared/params/udp.ts";
 import { makeNetns } from "../../tests/helpers/netns.ts";
-import { socatUdp } from "../../tests/fixtures/socat.ts";
+import { udpPeer } from "../../tests/fixtures/udp_peer.ts";
 import { freeUdpPort } from "../../tests/helpers/ports.ts";
 import { libc } from "../net/libc.ts";
 
@@ -19,8 +19,8 @@ function run(raw: Record<string, unknown>, timeoutMs = 1500, signal?: AbortSigna
 }
 
 for (const host of ["127.0.0.1", "::1"]) {
-  Deno.test(`checkUdp() finds a socat peer on ${host} open and matches expect`, async () => {
-    await using peer = await socatUdp({ reply: "pong 42", host });
+  Deno.test(`checkUdp() finds a UDP peer on ${host} open and matches expect`, async () => {
+    await using peer = await udpPeer({ reply: "pong 42", host });
     const open = await run({
       server_address: host,
       port: peer.port,
@@ -57,8 +57,8 @@ for (const host of ["127.0.0.1", "::1"]) {
   });
 }
 
-Deno.test("checkUdp() echoes the payload through socat byte for byte", async () => {
-  await using peer = await socatUdp();
+Deno.test("checkUdp() echoes the payload through a UDP echo peer byte for byte", async () => {
+  await using peer = await udpPeer();
   const o = await run({
     server_address: "127.0.0.1",
     port: peer.port,
@@ -71,7 +71,7 @@ Deno.test("checkUdp() echoes the payload through socat byte for byte", async () 
 
 Deno.test("checkUdp() calls a silent namespace host open|filtered", async () => {
   await using ns = await makeNetns();
-  await using peer = await socatUdp({ reply: "here" }); // keeps the fixture honest: loopback answers
+  await using peer = await udpPeer({ reply: "here" }); // keeps the fixture honest: loopback answers
   await ns.down();
   for (const host of [ns.nsAddr, ns.nsAddr6]) {
     const o = await run({ server_address: host, port: peer.port }, 1000);

@@ -1,7 +1,7 @@
 /**
  * A monitor and a manager started through `./netmon`, running all seven
  * check types against real peers on loopback (nginx over HTTP and HTTPS,
- * unbound, chronyd, socat for TCP and UDP, ICMP to 127.0.0.1), a TCP check
+ * unbound, chronyd, socat for TCP, a UDP peer, ICMP to 127.0.0.1), a TCP check
  * over TLS, and one TCP check on a closed port that opens an alert incident, for tests of what the
  * manager exposes (`/metrics`, the Grafana dashboard).
  *
@@ -18,7 +18,8 @@ import { makeCerts } from "../fixtures/certs.ts";
 import { startNginx } from "../fixtures/nginx.ts";
 import { startUnbound } from "../fixtures/unbound.ts";
 import { startChrony } from "../fixtures/chrony.ts";
-import { socatTcp, socatUdp } from "../fixtures/socat.ts";
+import { socatTcp } from "../fixtures/socat.ts";
+import { udpPeer } from "../fixtures/udp_peer.ts";
 import { type Proc, tempDir } from "./proc.ts";
 import { freeTcpPort } from "./ports.ts";
 import { startManager, startMonitor } from "./netmon.ts";
@@ -55,7 +56,7 @@ export async function startFullStack(): Promise<FullStack> {
     stack.push(ntp);
     const tcp = await socatTcp({ banner: "hello\n" });
     stack.push(tcp);
-    const udp = await socatUdp({ reply: "pong" });
+    const udp = await udpPeer({ reply: "pong" });
     stack.push(udp);
     const tcpTls = await socatTcp({ tls: certs.server });
     stack.push(tcpTls);
