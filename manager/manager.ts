@@ -743,15 +743,35 @@ export class Manager {
     clearInterval(this.#watchTimer);
     clearTimeout(this.#reloadTimer);
     clearTimeout(this.#coalesce);
-    await this.#listener?.close();
-    await Promise.all([...this.#links.values()].map((l) => l.stop()));
-    await this.#cluster?.leave();
-    await this.history.stop();
-    await this.remoteWrite.stop();
+    await stopStep("close the monitor listener", () => this.#listener?.close());
+    await stopStep(
+      "say goodbye to every monitor",
+      () => Promise.all([...this.#links.values()].map((l) => l.stop())),
+    );
+    await stopStep("leave the cluster", () => this.#cluster?.leave());
+    await stopStep("stop the rollups", () => this.history.stop());
+    await stopStep("flush remote write", () => this.remoteWrite.stop());
     this.#unsubscribeDiskFull();
     this.#opts.output.flush();
-    await this.store.close();
+    await stopStep("close the store", () => this.store.close());
   }
+}
+
+/**
+ * Runs one step of a shutdown; one that takes over a second is logged with
+ * what it was, so that a slow stop (a supervisor's SIGKILL after its grace
+ * period) names its cause.
+ *
+ * @example
+ * ```ts ignore
+ * await stopStep("close the store", () => store.close());
+ * ```
+ */
+export async function stopStep(what: string, step: () => unknown): Promise<void> {
+  const t0 = performance.now();
+  await step();
+  const ms = performance.now() - t0;
+  if (ms > 1_000) log.warn("Stopping: {what} took {s} s", { what, s: (ms / 1000).toFixed(1) });
 }
 
 const SPREAD = new WeakMap<Config, boolean>();

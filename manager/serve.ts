@@ -35,7 +35,7 @@ import { type Alerts, attachAlerts } from "./alerts/mod.ts";
 import { freshnessOf } from "./freshness.ts";
 import { type HttpServer, parseHttpAddress, requireApiToken, startHttp } from "./http/server.ts";
 import { parseHttpHost } from "./http/guard.ts";
-import { loadConfig, Manager, type ManagerOptions } from "./manager.ts";
+import { loadConfig, Manager, type ManagerOptions, stopStep } from "./manager.ts";
 import { MonitorListenerError } from "./monitor_listener.ts";
 import { JsonOutput, LiveView, type Output, TextOutput } from "./output.ts";
 import { startPrompt } from "./prompt.ts";
@@ -102,7 +102,7 @@ export class ManagerProcess implements AsyncDisposable {
       output.latest = () => manager.latest.all();
     }
     const alerts = await attachAlerts(manager);
-    stack.defer(() => alerts.stop());
+    stack.defer(() => stopStep("stop alerting", () => alerts.stop()));
     let server: HttpServer | undefined;
     if (http.address) {
       try {
@@ -119,7 +119,7 @@ export class ManagerProcess implements AsyncDisposable {
         );
       }
       const s = server;
-      stack.defer(() => s.close());
+      stack.defer(() => stopStep("close the API server", () => s.close()));
     }
     return new ManagerProcess({ manager, server, alerts }, stack.move());
   }

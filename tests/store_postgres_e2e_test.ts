@@ -181,8 +181,12 @@ Deno.test("PostgreSQL down for 5 s under a running manager: it stays up, the mon
     .match(/(http:\/\/\S+)\//)![1]!;
   const count = async () => (await (await fetch(`${api}/api/v1/results?limit=10000`)).json()).items;
   await until("results are stored", async () => (await count()).length >= 10);
+  // what the manager said last, should it die or hang: its result lines would hide the cause
+  const said = () => manager.lines.filter((l) => !l.includes("Task ID")).slice(-20).join("\n");
   await pg.restart(5_000);
-  const status = await fetch(`${api}/api/v1/status`);
+  const status = await fetch(`${api}/api/v1/status`).catch((e) => {
+    throw new Error(`the manager stopped answering (${e}); it said:\n${said()}`);
+  });
   assert.equal(status.status, 200, "the manager answered through the outage");
   await status.body?.cancel();
   // the monitor went on numbering its results meanwhile; every one of them arrives
@@ -192,7 +196,7 @@ Deno.test("PostgreSQL down for 5 s under a running manager: it stays up, the mon
     );
     return seqs.length >= 60 && seqs.every((s: number, i: number) => s === i + 1);
   }, 60_000);
-  assert.equal((await manager.stop()).code, 0, manager.lines.slice(-20).join("\n"));
+  assert.equal((await manager.stop()).code, 0, said());
 });
 
 Deno.test("a schema 2 PostgreSQL store migrates to the compact layout and answers every query as before", async () => {
