@@ -759,8 +759,8 @@ export class Manager {
 
 /**
  * Runs one step of a shutdown; one that takes over a second is logged with
- * what it was, so that a slow stop (a supervisor's SIGKILL after its grace
- * period) names its cause.
+ * what it is, when a second has passed and when it ends, so that a slow stop
+ * (a supervisor's SIGKILL after its grace period) names its cause.
  *
  * @example
  * ```ts ignore
@@ -769,7 +769,13 @@ export class Manager {
  */
 export async function stopStep(what: string, step: () => unknown): Promise<void> {
   const t0 = performance.now();
-  await step();
+  // said while it waits too: a step that never ends is the one a SIGKILL cuts short
+  const slow = setTimeout(() => log.warn("Stopping: still waiting to {what}", { what }), 1_000);
+  try {
+    await step();
+  } finally {
+    clearTimeout(slow);
+  }
   const ms = performance.now() - t0;
   if (ms > 1_000) log.warn("Stopping: {what} took {s} s", { what, s: (ms / 1000).toFixed(1) });
 }

@@ -138,13 +138,24 @@ export const POSTGRES_MIGRATIONS: (string | ((t: TxSql) => Promise<void>))[] = [
   "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
   // 3: the compact result layout (`compact.ts`)
   migrateToCompact,
+  // 4: task IDs made of the epoch are stored empty; the view makes them again
+  async (t) => {
+    await t.unsafe("DROP VIEW IF EXISTS results");
+    await t.unsafe(RESULTS_VIEW);
+  },
 ];
 
-/** Schema 3's `results` view, as SQLite's: every column of schema 2's but the binary `metrics`. */
+/**
+ * Schema 3's `results` view, as SQLite's: every column of schema 2's but the
+ * binary `metrics` (schema 4: with task IDs made of their epoch).
+ */
 const RESULTS_VIEW = `
   CREATE VIEW results AS
     SELECT r.id,
-      CASE WHEN length(r.task) = 16 THEN
+      CASE WHEN length(r.task) = 0 THEN (
+        SELECT substr(e.epoch, 1, 14) || '8' || substr(e.epoch, 16, 9) || lpad(to_hex(r.seq), 12, '0')
+        FROM epochs e WHERE e.id = r.epoch)
+      WHEN length(r.task) = 16 THEN
         regexp_replace(encode(r.task, 'hex'), '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')
       ELSE convert_from(substr(r.task, get_byte(r.task, 0) + 2), 'UTF8') END AS task_id,
       s.monitor_id, s.monitor_name, r.seq, s.check_id, r.started_at, r.duration_ms, r.up,
@@ -251,6 +262,7 @@ function queriesOf(sql: Sql | TxSql): Queries {
 }
 
 class PostgresDriver implements Driver {
+  readonly micros = false;
   readonly engine = "postgres";
   readonly orderId = "seq";
   // the protocol's limit is 65 535 parameters per statement
@@ -312,7 +324,10 @@ class PostgresDriver implements Driver {
   }
 
   async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+    // a second for queries in flight: after the server restarted under it, postgres.js was seen
+    // holding end() for the whole timeout (5 s then, the grace a supervisor or test gives before
+    // SIGKILL); what a cut query leaves unacknowledged, the monitors send again
+    await this.#sql.end({ timeout: 1 });
   }
 }
 
