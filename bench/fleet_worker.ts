@@ -30,6 +30,7 @@ import { handshake, HandshakeError } from "../shared/handshake.ts";
 import { MAX_RESULTS_PER_FRAME, type Message } from "../shared/protocol.ts";
 import type { CheckResult, UncheckedSpec } from "../shared/checks.ts";
 import { phaseOf } from "../monitor/scheduler.ts";
+import { taskIdOf } from "../shared/task_id.ts";
 
 /** What the worker is asked to run. */
 export interface FleetJob {
@@ -234,7 +235,8 @@ class FakeMonitor {
   #result(spec: UncheckedSpec, startedAt: number): CheckResult {
     return {
       seq: ++this.#seq,
-      taskId: crypto.randomUUID(),
+      // as a real monitor's spool names them
+      taskId: taskIdOf(this.epoch, this.#seq)!,
       monitorId: this.monitorId,
       checkId: spec.id,
       target: spec.target,

@@ -23,6 +23,8 @@ import type { CheckResult } from "../shared/checks.ts";
 import { openStore, type Store } from "../manager/store.ts";
 import { History } from "../manager/rollups.ts";
 import { startPostgres } from "../tests/helpers/postgres.ts";
+import { taskIdOf } from "../shared/task_id.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,6 +46,8 @@ const BATCH = Number(values.batch ?? 200);
 const REPEAT = values["repeat-more"] ? 5 : 1;
 const DAY = 86_400_000;
 const monitors = Array.from({ length: MONITORS }, () => crypto.randomUUID());
+/** Each monitor's spool epoch, which its task IDs are made of (as a real monitor's). */
+const epochs = monitors.map(() => crypto.randomUUID());
 const checks = Array.from({ length: CHECKS }, (_, i) => {
   const type = (["HTTP", "TCP", "DNS", "ICMP", "NTP"] as const)[i % 5]!;
   return { id: `target-${i}.example.net/${type}`, target: `target-${i}.example.net`, type };
@@ -59,10 +63,11 @@ function make(m: number, n: number): CheckResult {
   const c = checks[n % CHECKS]!;
   const round = Math.floor(n / CHECKS);
   const up = Math.random() > 0.01;
-  const latency = up ? 5 + Math.random() * 40 : null;
+  // to the microsecond, as a monitor reports it
+  const latency = up ? Math.round((5 + Math.random() * 40) * 1000) / 1000 : null;
   return {
     seq: n + 1,
-    taskId: crypto.randomUUID(),
+    taskId: taskIdOf(epochs[m]!, n + 1)!,
     monitorId: monitors[m]!,
     checkId: c.id,
     target: c.target,
@@ -99,6 +104,24 @@ async function time<T>(label: string, fn: () => Promise<T>, repeat = 1): Promise
   return out;
 }
 
+/** Where the raw results' bytes go, per result, from SQLite's `dbstat` (pages, not payload). */
+function breakdown(path: string, results: number) {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const rows = db.prepare(
+      `SELECT name, sum(pgsize) AS bytes FROM dbstat
+       WHERE name = 'result_rows' OR name LIKE 'result_rows_%' GROUP BY name ORDER BY bytes DESC`,
+    ).all();
+    console.log(
+      `  per raw result, by b-tree: ${
+        rows.map((r) => `${r.name} ${(Number(r.bytes) / results).toFixed(1)}`).join(", ")
+      }`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 async function bench(engine: string, store: Store) {
   console.log(`${engine} (${store.path}, schema ${store.schemaVersion})`);
   const history = new History(store);
@@ -106,10 +129,11 @@ async function bench(engine: string, store: Store) {
   const each = Math.ceil(total / MONITORS);
   const t0 = performance.now();
   await Promise.all(monitors.map(async (_, m) => {
+    const epoch = await store.epochId(epochs[m]!);
     for (let n = 0; n < each; n += BATCH) {
       const batch: CheckResult[] = [];
       for (let j = n; j < Math.min(each, n + BATCH); j++) batch.push(make(m, j));
-      await store.add(batch, `monitor-${m}`);
+      await store.add(batch, `monitor-${m}`, epoch);
     }
   }));
   const insertS = (performance.now() - t0) / 1000;
@@ -123,6 +147,7 @@ async function bench(engine: string, store: Store) {
     } results/s, batches of ${BATCH})`,
   );
   const rawBytes = (await store.bytes()) - empty;
+  if (engine === "sqlite") breakdown(store.path, stored);
   const rolled = await time("rollup of every minute", async () => {
     let n = 0;
     for (let k; (k = await history.rollup()) > 0;) n += k;
@@ -131,8 +156,8 @@ async function bench(engine: string, store: Store) {
   console.log(`  results rolled up: ${rolled}`);
   const size = (await store.bytes()) - empty;
   console.log(
-    `  store size: ${(size / 2 ** 20).toFixed(0)} MiB; ${(rawBytes / stored).toFixed(0)} bytes ` +
-      `per stored raw result (indexes included), ${(size / stored).toFixed(0)} with rollups`,
+    `  store size: ${(size / 2 ** 20).toFixed(0)} MiB; ${(rawBytes / stored).toFixed(1)} bytes ` +
+      `per stored raw result (indexes included), ${(size / stored).toFixed(1)} with rollups`,
   );
   const check = checks[7]!.id;
   const month = await time(

@@ -21,6 +21,7 @@ import { FramedConn } from "../shared/connection.ts";
 import { handshake } from "../shared/handshake.ts";
 import { MAX_RESULTS_PER_FRAME } from "../shared/protocol.ts";
 import { peakRssBytes } from "./procstat.ts";
+import { taskIdOf } from "../shared/task_id.ts";
 
 /** What `checks` mode is asked to run. */
 export interface ChecksJob {
@@ -185,7 +186,7 @@ export function fakeTargetsYaml(tcpPort: number): string[] {
   );
 }
 
-function fakeResults(monitorId: string, n: number): string[] {
+function fakeResults(monitorId: string, epoch: string, n: number): string[] {
   const frames: string[] = [];
   const now = Date.now();
   for (let seq = 1; seq <= n; seq += MAX_RESULTS_PER_FRAME) {
@@ -194,7 +195,8 @@ function fakeResults(monitorId: string, n: number): string[] {
       const target = `t${s % FAKE_TARGETS}`;
       results.push({
         seq: s,
-        taskId: crypto.randomUUID(),
+        // as a real monitor's spool names them
+        taskId: taskIdOf(epoch, s)!,
         monitorId,
         checkId: `${target}/TCP`,
         target,
@@ -231,7 +233,8 @@ async function fakeMonitor(
   ready: () => Promise<void>,
 ): Promise<void> {
   const monitorId = crypto.randomUUID();
-  const frames = fakeResults(monitorId, perMonitor);
+  const epoch = crypto.randomUUID();
+  const frames = fakeResults(monitorId, epoch, perMonitor);
   const conn = await listener.accept();
   // a real connection: the handshake as a listening monitor, then sealed frames and heartbeats
   const fc = new FramedConn(conn, "manager");
@@ -243,7 +246,7 @@ async function fakeMonitor(
       role: "monitor",
       monitorId,
       name: "bench",
-      epoch: crypto.randomUUID(),
+      epoch,
       lastSeq: perMonitor,
     },
   });

@@ -6,6 +6,7 @@ import { type StoredResult, StoreFullError, StoreOpenError } from "./store.ts";
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from "./store/sqlite.ts";
 import { openStore, storeKind } from "./store/open.ts";
 import { DatabaseSync } from "node:sqlite";
+import { taskIdOf } from "../shared/task_id.ts";
 
 const MONITOR = "00000000-0000-4000-8000-000000000001";
 
@@ -174,10 +175,18 @@ Deno.test("a schema 2 store migrates to the compact layout and answers every que
     assert.equal(await store.count(), 40);
     // JSON, as the API sends them: a NaN read as null before and after
     const json = <T>(x: T): T => JSON.parse(JSON.stringify(x));
-    assert.deepEqual(json((await store.results({ limit: 10000 })).items), want.results);
+    // schema 4 keeps durations in whole microseconds, and nothing else changes
+    const asStored = (r: StoredResult): StoredResult => ({
+      ...r,
+      durationMs: Math.round(r.durationMs * 1000) / 1000,
+    });
+    assert.deepEqual(
+      json((await store.results({ limit: 10000 })).items),
+      want.results.map(asStored),
+    );
     assert.deepEqual(json((await store.rollups("minute", { limit: 10000 })).items), want.minute);
     assert.deepEqual(json((await store.rollups("hour", { limit: 10000 })).items), want.hour);
-    assert.deepEqual(json(await store.latest()), want.latest);
+    assert.deepEqual(json(await store.latest()), want.latest.map(asStored));
     assert.deepEqual(await store.pausedChecks(), ["db/TCP"]);
     const nan = (await store.results({ limit: 10000 })).items.find((r) => r.seq === 10)!;
     assert.equal(nan.metrics.weird, null, "a NaN stored as JSON null reads as null");
@@ -265,5 +274,80 @@ Deno.test("a store reopened on more series than a statement takes parameters ans
     }
   } finally {
     await again.close();
+  }
+});
+
+Deno.test("a task ID made of its spool epoch is stored in no bytes and comes back whole, in the API and the results view", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  const spoolEpoch = crypto.randomUUID();
+  const made = [1, 2].map((seq) => ({ ...result(seq), taskId: taskIdOf(spoolEpoch, seq)! }));
+  const random = { ...result(3), taskId: crypto.randomUUID() };
+  const store = await openStore(path);
+  try {
+    const epoch = await store.epochId(spoolEpoch);
+    await store.add([...made, random], "m", epoch);
+  } finally {
+    await store.close();
+  }
+  // read by a store that has not seen the epoch yet
+  const again = await openStore(path);
+  try {
+    const back = (await again.results()).items;
+    assert.deepEqual(
+      back.map((r) => r.taskId).sort(),
+      [...made, random].map((r) => r.taskId).sort(),
+    );
+  } finally {
+    await again.close();
+  }
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const lengths = db.prepare("SELECT seq, length(task) AS n FROM result_rows ORDER BY seq").all()
+      .map((r) => [Number(r.seq), Number(r.n)]);
+    assert.deepEqual(lengths, [[1, 0], [2, 0], [3, 16]]);
+    const view = db.prepare("SELECT task_id FROM results ORDER BY seq").all().map((r) => r.task_id);
+    assert.deepEqual(view, [...made, random].map((r) => r.taskId));
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("a latency of whole microseconds is stored as an integer, any other as measured; both read back exactly", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/netmon.db`;
+  const whole = {
+    ...result(2),
+    latencyMs: 1.235,
+    durationMs: 3.5,
+    metrics: { a_seconds: 0.001235 },
+  };
+  const raw = {
+    ...result(4),
+    latencyMs: 1.23456789,
+    durationMs: 3.25,
+    metrics: { a_seconds: 1.23456789 / 1000 },
+  };
+  const store = await openStore(path);
+  try {
+    await store.add([whole, raw], "m");
+    const back = new Map((await store.results()).items.map((r) => [r.seq, r]));
+    for (const want of [whole, raw]) {
+      const got = back.get(want.seq)!;
+      assert.equal(got.latencyMs, want.latencyMs);
+      assert.equal(got.durationMs, want.durationMs);
+      assert.deepEqual(got.metrics, want.metrics);
+    }
+  } finally {
+    await store.close();
+  }
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const rows = db.prepare(
+      "SELECT seq, typeof(latency_us) AS us, typeof(latency_raw) AS raw, latency_ms FROM result_rows ORDER BY seq",
+    ).all().map((r) => [Number(r.seq), r.us, r.raw, r.latency_ms]);
+    assert.deepEqual(rows, [[2, "integer", "null", 1.235], [4, "null", "real", 1.23456789]]);
+  } finally {
+    db.close();
   }
 });

@@ -25,8 +25,29 @@ import { fnv1a32 } from "../shared/hash.ts";
 import { CHECKS, type PartialCheckRegistry, runCheck } from "./checks/mod.ts";
 import { maskOutcome, type SecretRules, secretRulesOf } from "../shared/secrets.ts";
 
-/** A result before the spool gives it its sequence number. */
-export type UnsequencedResult = Omit<CheckResult, "seq">;
+/** `ms` to the nearest whole microsecond. */
+function micros(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/**
+ * An outcome with its latency to the microsecond, and a metric that was the
+ * latency in seconds (`netmon_tcp_connect_seconds` of a TCP check, say) with
+ * it: a clock read to the nanosecond says nothing more, and a whole number
+ * of microseconds is two or three bytes in the manager's store, not eight.
+ */
+function inMicros(o: CheckOutcome): CheckOutcome {
+  const l = o.latencyMs;
+  if (l === null) return o;
+  const rounded = micros(l);
+  if (rounded === l) return o;
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o.metrics)) metrics[k] = v === l / 1000 ? rounded / 1000 : v;
+  return { ...o, latencyMs: rounded, metrics };
+}
+
+/** A result before the spool gives it its sequence number and task ID (`shared/task_id.ts`). */
+export type UnsequencedResult = Omit<CheckResult, "seq" | "taskId">;
 
 /** Options for {@linkcode Scheduler}. */
 export interface SchedulerOptions {
@@ -319,14 +340,13 @@ export class Scheduler {
     if (!entry.removed) {
       this.#opts.onResult({
         // what is spooled and sent never carries the check's credentials
-        ...maskOutcome(outcome, entry.secrets),
-        taskId: crypto.randomUUID(),
+        ...inMicros(maskOutcome(outcome, entry.secrets)),
         monitorId: this.#opts.monitorId,
         checkId: spec.id,
         target: spec.target,
         type: spec.type,
         startedAt: run.startedAt,
-        durationMs: this.#opts.clock.now() - run.started,
+        durationMs: micros(this.#opts.clock.now() - run.started),
       });
     }
     this.#drainWaiting();

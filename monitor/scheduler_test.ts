@@ -113,6 +113,33 @@ Deno.test("each check first runs at its phase, then once per interval on the sam
   assert.equal(clock.pending, 0, "stop leaves no timer behind");
 });
 
+Deno.test("a latency is reported to the microsecond, and a metric that was it in seconds with it", async () => {
+  const { clock, scheduler, results, runs } = harness({ hold: ["a"] });
+  scheduler.apply([spec("a")]);
+  await clock.advance(1000);
+  const l = 1.23456789;
+  runs[0]!.finish({
+    up: true,
+    summary: "ok",
+    latencyMs: l,
+    metrics: {
+      probe_success: 1,
+      netmon_tcp_connect_seconds: l / 1000,
+      other_seconds: 0.0001234567,
+    },
+  });
+  await clock.advance(0);
+  scheduler.stop();
+  const r = results[0]!;
+  assert.equal(r.latencyMs, 1.235);
+  assert.deepEqual(r.metrics, {
+    probe_success: 1,
+    netmon_tcp_connect_seconds: 1.235 / 1000,
+    other_seconds: 0.0001234567,
+  });
+  assert.equal(r.durationMs, Math.round(r.durationMs * 1000) / 1000);
+});
+
 Deno.test("checks due close together start in batches: never late, at most START_WINDOW_MS early, START_BATCH to a wake-up", async () => {
   const { clock, scheduler, runs, results } = harness();
   // 200 phases in 1 s: about one every 5 ms, so most wake-ups find company within the window

@@ -37,6 +37,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { CheckResult } from "../shared/checks.ts";
 import type { SpoolReport } from "../shared/protocol.ts";
 import type { UnsequencedResult } from "./scheduler.ts";
+import { taskIdOf } from "../shared/task_id.ts";
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
@@ -212,7 +213,13 @@ export class Spool {
     const out: CheckResult[] = [];
     const held: Held[] = [];
     for (const r of results) {
-      const full: CheckResult = { seq: ++this.#lastSeq, ...r };
+      const seq = ++this.#lastSeq;
+      // made of epoch and seq, the manager stores it in no bytes
+      const full: CheckResult = {
+        seq,
+        taskId: taskIdOf(this.#epoch, seq) ?? crypto.randomUUID(),
+        ...r,
+      };
       out.push(full);
       held.push({ seq: full.seq, body: JSON.stringify(full) });
     }

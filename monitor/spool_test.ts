@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../tests/helpers/proc.ts";
+import { taskIdOf } from "../shared/task_id.ts";
 import { Spool } from "./spool.ts";
 import type { UnsequencedResult } from "./scheduler.ts";
 import type { CheckResult } from "../shared/checks.ts";
@@ -16,7 +17,6 @@ function heldAfter(spool: Spool, seq: number, limit: number): CheckResult[] {
 
 function result(i: number): UnsequencedResult {
   return {
-    taskId: crypto.randomUUID(),
     monitorId: "00000000-0000-4000-8000-000000000000",
     checkId: "example/TCP",
     target: "example",
@@ -84,7 +84,7 @@ Deno.test("a frame holds every held result of its range, within its count and by
   try {
     spool.append(Array.from({ length: 20 }, (_, i) => result(i)));
     spool.ack(5, 8);
-    const size = JSON.stringify({ seq: 1, ...result(1) }).length;
+    const size = JSON.stringify({ seq: 1, taskId: taskIdOf(spool.epoch, 1), ...result(1) }).length;
     const a = spool.readFrame(0, 20, 100, size * 6 + 20)!;
     assert.deepEqual([a.from, a.to, a.count], [1, 10, 6], "acked rows skipped, bytes bounded");
     const b = spool.readFrame(a.to, 15, 3, 1 << 20)!;
@@ -112,6 +112,26 @@ Deno.test("a new spool gets a random epoch that it keeps; a deleted one gets a n
   try {
     assert.notEqual(fresh.epoch, epoch);
     assert.deepEqual(fresh.append([result(2)]).map((r) => r.seq), [1], "numbering starts again");
+  } finally {
+    fresh.close();
+  }
+});
+
+Deno.test("task IDs are made of the epoch and the sequence number: distinct within an epoch and from a new one's", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/spool.db`;
+  const first = Spool.open(path);
+  const ids = first.append([result(1), result(2)]).map((r) => r.taskId);
+  const epoch = first.epoch;
+  first.close();
+  assert.deepEqual(ids, [taskIdOf(epoch, 1), taskIdOf(epoch, 2)]);
+  assert.match(ids[0]!, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-0{11}1$/);
+  for (const f of ["", "-wal", "-shm"]) await Deno.remove(path + f).catch(() => {});
+  const fresh = Spool.open(path);
+  try {
+    const [again] = fresh.append([result(3)]);
+    assert.equal(again!.seq, 1);
+    assert.notEqual(again!.taskId, ids[0], "seq 1 of a new epoch is another task");
   } finally {
     fresh.close();
   }

@@ -483,6 +483,32 @@ const CASES: [string, (open: Open) => Promise<void>][] = [
       await store.close();
     }
   }],
+  [
+    "calls that arrive together share a write: a result in two of them is stored once, a bad one fails alone",
+    async (open) => {
+      const store = await open("a");
+      try {
+        const a = [1, 2, 3].map((n) => numbered(n, "mon-a"));
+        const b = [1, 2].map((n) => numbered(n, "mon-b"));
+        // a start time the NOT NULL column cannot take fails its call, and only its call
+        const bad = [{ ...numbered(1, "mon-c"), startedAt: null as unknown as number }];
+        const [fa, fb, fbad, again] = await Promise.allSettled([
+          store.add(a, "mon-a"),
+          store.add(b, "mon-b"),
+          store.add(bad, "mon-c"),
+          store.add([a[1]!, numbered(4, "mon-a")], "mon-a"),
+        ]);
+        assert.deepEqual(fa.status === "fulfilled" && fa.value.map((r) => r.seq), [1, 2, 3]);
+        assert.deepEqual(fb.status === "fulfilled" && fb.value.map((r) => r.seq), [1, 2]);
+        assert.equal(fbad.status, "rejected");
+        // seq 2 came first in the first call: the fourth call stores only its new one
+        assert.deepEqual(again.status === "fulfilled" && again.value.map((r) => r.seq), [4]);
+        assert.equal(await store.count(), 6);
+      } finally {
+        await store.close();
+      }
+    },
+  ],
 ];
 
 Deno.test("store suite on SQLite", async (t) => {

@@ -20,6 +20,7 @@
  * @module
  */
 import type { CheckResult } from "../../shared/checks.ts";
+import { isTaskIdOf, taskIdOf } from "../../shared/task_id.ts";
 
 /**
  * One shape: the parts of a result that repeat, for one series.
@@ -254,15 +255,17 @@ const scratch = new Bytes();
  * ```
  */
 export function encodeBody(
-  r: CheckResult,
+  r: Pick<CheckResult, "summary" | "metrics" | "latencyMs" | "durationMs">,
   shape: Shape,
+  durationMs: number = r.durationMs,
 ): { mid: string | null; body: Uint8Array | null } {
   const out = scratch;
   out.n = 0;
   const mid = r.summary.slice(shape.head.length, r.summary.length - shape.tail.length);
   const values = Object.values(r.metrics);
   const latS = r.latencyMs === null ? undefined : stored(r.latencyMs / 1000);
-  const durS = stored(r.durationMs / 1000);
+  // as decodeBody will have it: the duration as stored
+  const durS = stored(durationMs / 1000);
   for (let i = 0; i < values.length; i++) {
     const v = stored(values[i]!);
     if (Object.is(v, shape.vals[i])) continue;
@@ -304,7 +307,11 @@ export function shapeColumns(shape: Shape): (string | number | null)[] {
 
 /**
  * A result's columns of `result_rows` after `series_id, epoch`, from `seq` to
- * `body`, in the order every INSERT of a result lists them.
+ * `body`, in the order every INSERT of a result lists them; with `micros`,
+ * the duration in whole microseconds (the `duration_us` column), and the
+ * latency in `latency_raw` and, after `body`, `latency_us`: a whole number
+ * of microseconds there when that is exactly what it is (a monitor rounds
+ * to them), else as measured in the first.
  *
  * @example
  * ```ts ignore
@@ -314,18 +321,38 @@ export function shapeColumns(shape: Shape): (string | number | null)[] {
 export function resultColumns(
   r: CheckResult,
   shape: Shape,
+  epoch = "",
+  micros = false,
 ): (string | number | null | Uint8Array)[] {
-  const { mid, body } = encodeBody(r, shape);
+  const us = Math.round(r.durationMs * 1000);
+  const { mid, body } = encodeBody(r, shape, micros ? us / 1000 : r.durationMs);
+  if (!micros) {
+    return [
+      r.seq,
+      encodeTask(r.taskId, epoch, r.seq),
+      r.startedAt,
+      r.durationMs,
+      r.up ? 1 : 0,
+      r.latencyMs,
+      shape.id,
+      mid,
+      body,
+    ];
+  }
+  const l = r.latencyMs;
+  const lus = l === null ? null : Math.round(l * 1000);
+  const whole = lus !== null && lus / 1000 === l;
   return [
     r.seq,
-    encodeTask(r.taskId),
+    encodeTask(r.taskId, epoch, r.seq),
     r.startedAt,
-    r.durationMs,
+    us,
     r.up ? 1 : 0,
-    r.latencyMs,
+    whole ? null : l,
     shape.id,
     mid,
     body,
+    whole ? lus : null,
   ];
 }
 
@@ -404,17 +431,22 @@ function uuidBytes(s: string): Uint8Array | null {
 }
 
 /**
- * A task ID as stored: a lower-case UUID as its 16 bytes, anything else as
- * its UTF-8 text after a byte saying how many pad bytes follow (0, or 1 so
- * that text never comes to 16 bytes).
+ * A task ID as stored: none at all when it is the one a monitor makes of
+ * its spool's `epoch` and the result's `seq` (`shared/task_id.ts`), a
+ * lower-case UUID as its 16 bytes, anything else as its UTF-8 text after a
+ * byte saying how many pad bytes follow (0, or 1 so that text never comes to
+ * 16 bytes).
  *
  * @example
  * ```ts
  * import { encodeTask } from "./compact.ts";
  * console.assert(encodeTask("t1").length === 3);
+ * const epoch = "0b6f2c5e-8a1d-4c3b-9e7f-112233445566";
+ * console.assert(encodeTask("0b6f2c5e-8a1d-8c3b-9e7f-00000000002a", epoch, 42).length === 0);
  * ```
  */
-export function encodeTask(taskId: string): Uint8Array {
+export function encodeTask(taskId: string, epoch = "", seq = 0): Uint8Array {
+  if (epoch !== "" && isTaskIdOf(taskId, epoch, seq)) return new Uint8Array(0);
   const uuid = uuidBytes(taskId);
   if (uuid) return uuid;
   const text = encoder.encode(taskId);
@@ -427,7 +459,8 @@ export function encodeTask(taskId: string): Uint8Array {
 }
 
 /**
- * The task ID {@linkcode encodeTask} stored.
+ * The task ID {@linkcode encodeTask} stored; an empty one needs the row's
+ * epoch and sequence number back.
  *
  * @example
  * ```ts
@@ -435,7 +468,12 @@ export function encodeTask(taskId: string): Uint8Array {
  * console.assert(decodeTask(encodeTask("t1")) === "t1");
  * ```
  */
-export function decodeTask(b: Uint8Array): string {
+export function decodeTask(b: Uint8Array, epoch = "", seq = 0): string {
+  if (b.length === 0) {
+    const id = taskIdOf(epoch, seq);
+    if (id === null) throw new TypeError(`an empty task ID needs its epoch, got "${epoch}"`);
+    return id;
+  }
   if (b.length !== 16) return decoder.decode(b.subarray(1 + b[0]!));
   let hex = "";
   for (const x of b) hex += x.toString(16).padStart(2, "0");

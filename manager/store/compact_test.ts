@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { CheckResult, DetailValue } from "../../shared/checks.ts";
 import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { taskIdOf } from "../../shared/task_id.ts";
 import { decodeBody, decodeTask, encodeBody, encodeTask, familyKey, ShapeBook } from "./compact.ts";
 
 /** What schema 2 gave back: the JSON round trip of summary and metrics. */
@@ -82,4 +83,17 @@ Deno.test("task IDs: a UUID in 16 bytes, any other text as itself", () => {
     assert.equal(decodeTask(encodeTask(id)), id);
     if (id !== uuid) assert.notEqual(encodeTask(id).length, 16, id);
   }
+});
+
+Deno.test("task IDs made of the epoch take no bytes; any other, or another epoch's, keeps its bytes", () => {
+  const epoch = crypto.randomUUID();
+  const made = taskIdOf(epoch, 7)!;
+  assert.equal(encodeTask(made, epoch, 7).length, 0);
+  assert.equal(decodeTask(encodeTask(made, epoch, 7), epoch, 7), made);
+  // the same ID under another seq or epoch is not "made of" them: it is stored whole
+  for (const [e, seq] of [[epoch, 8], [crypto.randomUUID(), 7], ["", 7]] as const) {
+    assert.equal(encodeTask(made, e, seq).length, 16);
+    assert.equal(decodeTask(encodeTask(made, e, seq), e, seq), made);
+  }
+  assert.throws(() => decodeTask(new Uint8Array(0), "", 7), /needs its epoch/);
 });

@@ -25,14 +25,24 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { type Driver, type Queries, type SqlRow, SqlStore, type SqlValue } from "./sql.ts";
 import {
+  type Driver,
+  type Queries,
+  rowToShape,
+  type SqlRow,
+  SqlStore,
+  type SqlValue,
+} from "./sql.ts";
+import {
+  decodeBody,
+  encodeBody,
   familyHash,
   familyKey,
   resultColumns,
   resultOfV2Row,
   SCHEMA3_INDEXES,
   schema3Sql,
+  type Shape,
   ShapeBook,
   shapeColumns,
 } from "./compact.ts";
@@ -143,16 +153,23 @@ const MIGRATIONS: ((db: DatabaseSync) => void)[] = [
   },
   // 3: the compact result layout (`compact.ts`)
   migrateToCompact,
+  // 4: task IDs made of the epoch are stored empty, the view makes them again; durations in
+  // whole microseconds
+  migrateToMicros,
 ];
 
 /**
  * Schema 3's `results` view: the columns of schema 2's but `metrics`, which
- * is binary now (read it through the API), with the task ID as text again.
+ * is binary now (read it through the API), with the task ID as text again
+ * (schema 4: also one made of its epoch, `shared/task_id.ts`).
  */
 const RESULTS_VIEW = `
   CREATE VIEW results AS
     SELECT r.id,
-      CASE WHEN length(r.task) = 16 THEN lower(
+      CASE WHEN length(r.task) = 0 THEN (
+        SELECT substr(e.epoch, 1, 14) || '8' || substr(e.epoch, 16, 9) || printf('%012x', r.seq)
+        FROM epochs e WHERE e.id = r.epoch)
+      WHEN length(r.task) = 16 THEN lower(
         substr(hex(r.task), 1, 8) || '-' || substr(hex(r.task), 9, 4) || '-' ||
         substr(hex(r.task), 13, 4) || '-' || substr(hex(r.task), 17, 4) || '-' ||
         substr(hex(r.task), 21))
@@ -223,6 +240,60 @@ function migrateToCompact(db: DatabaseSync): void {
 }
 
 /**
+ * Schema 3 to 4: `duration_ms` becomes whole microseconds (`duration_us`:
+ * two or three bytes a row instead of eight), and a latency that is a whole
+ * number of microseconds (a monitor rounds to them) is stored as one
+ * (`latency_us`), any other as it was (`latency_raw`: what rows stored until
+ * now); `duration_ms` and `latency_ms` are computed from them (`VIRTUAL`:
+ * not stored), so that every query reads them as before. A latency is not
+ * rounded here: check metrics are often the latency in seconds, stored as a
+ * reference to it, which a rounded latency would no longer match.
+ */
+function migrateToMicros(db: DatabaseSync): void {
+  db.exec(`
+    DROP VIEW IF EXISTS results;
+    ALTER TABLE result_rows ADD COLUMN duration_us INTEGER NOT NULL DEFAULT 0;
+    UPDATE result_rows SET duration_us = round(duration_ms * 1000);
+  `);
+  // a metric stored as "the duration in seconds" would read the rounded duration: such a body
+  // is written again against it, the metric as a number of its own
+  const shapes = new Map<number, Shape>();
+  const shapeOf = db.prepare("SELECT * FROM shapes WHERE id = ?");
+  const setBody = db.prepare("UPDATE result_rows SET body = ? WHERE id = ?");
+  const rows = db.prepare(
+    `SELECT id, shape_id, mid, body, duration_ms, duration_us, latency_ms FROM result_rows
+     WHERE body IS NOT NULL`,
+  );
+  for (const row of rows.iterate() as Iterable<Record<string, SQLInputValue>>) {
+    const id = Number(row.shape_id);
+    let shape = shapes.get(id);
+    if (!shape) shapes.set(id, shape = rowToShape(shapeOf.get(id) as SqlRow));
+    const latencyMs = row.latency_ms === null ? null : Number(row.latency_ms);
+    const mid = row.mid === null ? null : String(row.mid);
+    const body = row.body as Uint8Array;
+    const durationMs = Number(row.duration_ms);
+    const { summary, metrics } = decodeBody(mid, body, shape, latencyMs, durationMs);
+    const again = encodeBody(
+      { summary, metrics, latencyMs, durationMs },
+      shape,
+      Number(row.duration_us) / 1000,
+    ).body;
+    if (again === null || again.length !== body.length || again.some((b, i) => b !== body[i])) {
+      setBody.run(again, Number(row.id));
+    }
+  }
+  db.exec(`
+    ALTER TABLE result_rows DROP COLUMN duration_ms;
+    ALTER TABLE result_rows ADD COLUMN duration_ms REAL GENERATED ALWAYS AS (duration_us / 1000.0) VIRTUAL;
+    ALTER TABLE result_rows RENAME COLUMN latency_ms TO latency_raw;
+    ALTER TABLE result_rows ADD COLUMN latency_us INTEGER;
+    ALTER TABLE result_rows ADD COLUMN latency_ms REAL
+      GENERATED ALWAYS AS (coalesce(latency_us / 1000.0, latency_raw)) VIRTUAL;
+    ${RESULTS_VIEW};
+  `);
+}
+
+/**
  * The schema version this netmon writes on SQLite.
  *
  * @example
@@ -267,6 +338,7 @@ const STATEMENTS_MAX = 256;
 class SqliteDriver implements Driver {
   readonly engine = "sqlite";
   readonly orderId = "rowid";
+  readonly micros = true;
   // SQLITE_MAX_VARIABLE_NUMBER of the SQLite in Deno's node:sqlite
   readonly maxParams = 32766;
   readonly path: string;
