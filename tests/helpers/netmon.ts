@@ -82,9 +82,13 @@ export function startManager(
   );
 }
 
-/** The seed's result-line prefix: `[YYYY-MM-DD HH:MM:SS] Task ID: <uuid>, `. */
+/**
+ * The seed's result-line prefix: `[YYYY-MM-DD HH:MM:SS] Task ID: <uuid>, `. The seed's UUIDs
+ * are version 4 (random); a monitor's are version 8, made of its spool epoch and the result's
+ * sequence number (`shared/task_id.ts`): any RFC 9562 UUID passes.
+ */
 export const RESULT_PREFIX =
-  /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] Task ID: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}, /;
+  /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] Task ID: [0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}, /;
 
 /** The task ID of a result line. */
 export function taskIdOf(line: string): string {
