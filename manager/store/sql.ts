@@ -149,8 +149,13 @@ const SHAPE_IDS_PER_QUERY = 500;
 /** Columns of one result row as inserted, in order. */
 const INSERT_COLUMNS = 11;
 
-/** The most calls of {@linkcode SqlStore.add} one transaction takes. */
-const ADD_GROUP_MAX = 256;
+/**
+ * Results one shared transaction takes, about: SQLite writes without
+ * yielding, and a replay of 5,000 monitors' backlogs grouped whole held the
+ * event loop for seconds, long enough for live links to be dropped as silent.
+ * A call is never split; one that is larger goes alone.
+ */
+const ADD_GROUP_RESULTS = 1_000;
 
 /** A call of {@linkcode SqlStore.add} waiting for its transaction. */
 interface PendingAdd {
@@ -280,7 +285,12 @@ export class SqlStore implements Store {
     this.#adding = true;
     try {
       while (this.#adds.length > 0) {
-        const group = this.#adds.splice(0, ADD_GROUP_MAX);
+        let n = 0;
+        let take = 0;
+        while (take < this.#adds.length && (take === 0 || n < ADD_GROUP_RESULTS)) {
+          n += this.#adds[take++]!.results.length;
+        }
+        const group = this.#adds.splice(0, take);
         try {
           const fresh = await this.#addGroup(group);
           group.forEach((a, i) => a.resolve(fresh[i]!));
