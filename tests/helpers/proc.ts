@@ -134,6 +134,38 @@ export class Proc implements AsyncDisposable {
   }
 }
 
+/** A test peer: a process serving on `host:port`, stopped (then `cleanup` run) when disposed. */
+export interface ServedPeer extends AsyncDisposable {
+  port: number;
+  host: string;
+  proc: Proc;
+}
+
+/**
+ * The {@linkcode ServedPeer} of `proc`, listening on `host:port`.
+ *
+ * @example
+ * ```ts ignore
+ * return servedPeer(port, "127.0.0.1", Proc.start(["socat", ...]), () => Deno.remove(script));
+ * ```
+ */
+export function servedPeer(
+  port: number,
+  host: string,
+  proc: Proc,
+  cleanup?: () => Promise<unknown>,
+): ServedPeer {
+  return {
+    port,
+    host,
+    proc,
+    async [Symbol.asyncDispose]() {
+      await proc.stop();
+      await cleanup?.().catch(() => {});
+    },
+  };
+}
+
 /** A fresh temporary directory removed when disposed. */
 export async function tempDir(
   prefix = "netmon-test-",
