@@ -325,35 +325,23 @@ export function resultColumns(
   micros = false,
 ): (string | number | null | Uint8Array)[] {
   const us = Math.round(r.durationMs * 1000);
-  const { mid, body } = encodeBody(r, shape, micros ? us / 1000 : r.durationMs);
-  if (!micros) {
-    return [
-      r.seq,
-      encodeTask(r.taskId, epoch, r.seq),
-      r.startedAt,
-      r.durationMs,
-      r.up ? 1 : 0,
-      r.latencyMs,
-      shape.id,
-      mid,
-      body,
-    ];
-  }
   const l = r.latencyMs;
   const lus = l === null ? null : Math.round(l * 1000);
-  const whole = lus !== null && lus / 1000 === l;
-  return [
+  const whole = micros && lus !== null && lus / 1000 === l;
+  const { mid, body } = encodeBody(r, shape, micros ? us / 1000 : r.durationMs);
+  const columns = [
     r.seq,
     encodeTask(r.taskId, epoch, r.seq),
     r.startedAt,
-    us,
+    micros ? us : r.durationMs,
     r.up ? 1 : 0,
     whole ? null : l,
     shape.id,
     mid,
     body,
-    whole ? lus : null,
   ];
+  if (micros) columns.push(whole ? lus : null);
+  return columns;
 }
 
 /**
