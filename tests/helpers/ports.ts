@@ -18,6 +18,21 @@
 import dgram from "node:dgram";
 
 /**
+ * Ports this process has handed out. The kernel can give the same ephemeral
+ * port to two binds in a row once the first is closed, and a fixture that
+ * asks for several ports before it starts its server (nginx with a plain and
+ * two TLS servers) would then get one port twice.
+ */
+const handedOut = new Set<number>();
+
+/** Records `port` as handed out, or returns false when it already was. */
+function claim(port: number): boolean {
+  if (handedOut.has(port)) return false;
+  handedOut.add(port);
+  return true;
+}
+
+/**
  * A TCP port on `hostname` that was free a moment ago.
  *
  * @example
@@ -27,6 +42,14 @@ import dgram from "node:dgram";
  * ```
  */
 export function freeTcpPort(hostname = "127.0.0.1"): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = anyTcpPort(hostname);
+    if (claim(port)) return port;
+  }
+  throw new Error(`No TCP port on ${hostname} that this process has not handed out already`);
+}
+
+function anyTcpPort(hostname: string): number {
   const l = Deno.listen({ hostname, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -58,9 +81,12 @@ function bindUdp(hostname: string, port: number): Promise<number | null> {
  * ```
  */
 export async function freeUdpPort(hostname = "127.0.0.1"): Promise<number> {
-  const port = await bindUdp(hostname, 0);
-  if (port === null) throw new Error(`Cannot bind a UDP socket on ${hostname}`);
-  return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await bindUdp(hostname, 0);
+    if (port === null) throw new Error(`Cannot bind a UDP socket on ${hostname}`);
+    if (claim(port)) return port;
+  }
+  throw new Error(`No UDP port on ${hostname} that this process has not handed out already`);
 }
 
 function tcpFree(hostname: string, port: number): boolean {
@@ -91,12 +117,13 @@ export async function freeDualPort(
   const all = typeof hosts === "string" ? [hosts] : hosts;
   const udp = options.udp ?? true;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = freeTcpPort(all[0]);
+    const port = anyTcpPort(all[0]!);
+    if (handedOut.has(port)) continue;
     let free = all.slice(1).every((h) => tcpFree(h, port));
     for (const h of all) {
       if (free && udp) free = await bindUdp(h, port) !== null;
     }
-    if (free) return port;
+    if (free && claim(port)) return port;
   }
   throw new Error(
     `No port free for TCP${udp ? " and UDP" : ""} on ${all.join(" and ")} after 50 attempts`,
