@@ -67,6 +67,8 @@ export interface FleetRun {
   reconnectAccepts: number;
   /** Monitors that were not back when the wait (120 s) ended. */
   notBack: number;
+  /** Sessions and handshakes ended from the restart until every monitor was back, by who and why. */
+  restartCloses: Record<string, number>;
   loadavg: [number, number];
 }
 
@@ -289,6 +291,7 @@ export async function measureFleet(options: FleetOptions): Promise<FleetRun> {
     manager = startManager(dir.path, token, 2, await prof(2));
     const back = await until(fleet, (r) => r.backAfterMarkMs.length === n, 120_000, 100);
     const spawnAfterMarkMs = s0 - k0;
+    const managerCloses = await disconnectsIn(`${dir.path}/manager-2.log`);
     const fromSpawn = back.report.backAfterMarkMs.map((ms) => (ms - spawnAfterMarkMs) / 1000);
     return {
       monitors: n,
@@ -308,11 +311,35 @@ export async function measureFleet(options: FleetOptions): Promise<FleetRun> {
       reconnectP50Seconds: fromSpawn[Math.floor(fromSpawn.length / 2)] ?? NaN,
       reconnectAccepts: back.report.acceptsSinceMark,
       notBack: n - back.report.backAfterMarkMs.length,
+      restartCloses: { ...back.report.closesSinceMark, ...managerCloses },
       loadavg,
     };
   } finally {
     await stopChild(manager);
   }
+}
+
+/**
+ * The manager's "Disconnected from ADDR: REASON. Reconnecting..." lines in
+ * its log, by reason (numbers as N): its own side of why sessions ended.
+ */
+async function disconnectsIn(logPath: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const text = await Deno.readTextFile(logPath).catch(() => "");
+  for (const m of text.matchAll(/Disconnected from \S+: (.*)\. Reconnecting\.\.\./g)) {
+    const key = `manager's log: ${m[1]!.replace(/\d+/g, "N")}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** The commonest ways sessions ended during a restart, as a sentence. */
+function closesText(closes: Record<string, number>): string {
+  const top = Object.entries(closes).sort((a, b) => b[1] - a[1]);
+  if (top.length === 0) return "";
+  const shown = top.slice(0, 5).map(([why, k]) => `${k} × ${why}`);
+  if (top.length > 5) shown.push(`${top.slice(5).reduce((n, [, k]) => n + k, 0)} other`);
+  return ` Sessions ended until all were back: ${shown.join("; ")}.`;
 }
 
 const fmt = (x: number | undefined, digits = 0) =>
@@ -370,7 +397,7 @@ export function fleetTable(runs: FleetRun[]): string {
           fmt(r.reconnectAllSeconds, 1)
         } s after the new manager started (target ≤ 30: ${
           verdict(r.notBack === 0 && r.reconnectAllSeconds <= 30)
-        }); the old one took ${fmt(r.stopSeconds, 1)} s to stop.`,
+        }); the old one took ${fmt(r.stopSeconds, 1)} s to stop.${closesText(r.restartCloses)}`,
       );
     }
   }

@@ -55,6 +55,11 @@ export interface FleetReport {
   backAfterMarkMs: number[];
   /** Connections accepted since `mark` (a manager dialling more than once shows here). */
   acceptsSinceMark: number;
+  /**
+   * Sessions and handshakes ended since `mark`, by who ended them and why
+   * (numbers in the reason as N): what a slow restart was made of.
+   */
+  closesSinceMark: Record<string, number>;
 }
 
 /** What `flood` answers. */
@@ -71,7 +76,7 @@ async function greet(
   fc: FramedConn,
   messages: AsyncGenerator<Message>,
   me: { monitorId: string; epoch: string; token: string; lastSeq: number },
-): Promise<boolean> {
+): Promise<string | null> {
   try {
     await handshake(fc, messages, {
       side: "listener",
@@ -84,9 +89,9 @@ async function greet(
         lastSeq: me.lastSeq,
       },
     });
-    return true;
+    return null;
   } catch (e) {
-    if (e instanceof HandshakeError) return false;
+    if (e instanceof HandshakeError) return e.message;
     throw e;
   }
 }
@@ -138,20 +143,22 @@ class FakeMonitor {
     conn.setNoDelay(true);
     const fc = new FramedConn(conn, "manager");
     const messages = fc.messages();
-    const ok = await greet(fc, messages, {
+    const failed = await greet(fc, messages, {
       monitorId: this.monitorId,
       epoch: this.epoch,
       token: this.#fleet.token,
       lastSeq: this.#seq,
     });
-    if (!ok) {
+    if (failed !== null) {
+      this.#fleet.closed(`handshake: ${failed}`, fc.closed?.local ?? true);
       fc.close("handshake failed");
       return;
     }
     this.#fc = fc;
     this.#fleet.welcomed(this);
-    fc.onClose(() => {
+    fc.onClose((info) => {
       this.#fleet.disconnects++;
+      this.#fleet.closed(info.reason, info.local);
       this.#ackWaiter?.reject(new Error(`the manager closed the connection: ${fc.closed?.reason}`));
       this.#ackWaiter = undefined;
     });
@@ -271,6 +278,7 @@ class Fleet {
   acked = 0;
   disconnects = 0;
   acceptsSinceMark = 0;
+  #closes = new Map<string, number>();
   #producing = false;
   #markAt = 0;
   #backAt = new Map<FakeMonitor, number>();
@@ -293,6 +301,13 @@ class Fleet {
     this.#markAt = performance.now();
     this.#backAt.clear();
     this.acceptsSinceMark = 0;
+    this.#closes.clear();
+  }
+
+  /** Counts a session's end: `local` when the monitor ended it. */
+  closed(reason: string, local: boolean) {
+    const key = `${local ? "monitor" : "manager"}: ${reason.replace(/\d+/g, "N")}`;
+    this.#closes.set(key, (this.#closes.get(key) ?? 0) + 1);
   }
 
   /**
@@ -341,6 +356,7 @@ class Fleet {
       disconnects: this.disconnects,
       backAfterMarkMs: [...this.#backAt.values()].sort((a, b) => a - b),
       acceptsSinceMark: this.acceptsSinceMark,
+      closesSinceMark: Object.fromEntries(this.#closes),
     };
   }
 

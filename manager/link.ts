@@ -199,6 +199,16 @@ export class MonitorLink {
     return { ...this.#state, rejected: this.#guard.rejected };
   }
 
+  /** The link's status, without copying its state. */
+  get status(): LinkStatus {
+    return this.#state.status;
+  }
+
+  /** Why the last connection or attempt failed, without copying the state. */
+  get lastError(): string | null {
+    return this.#state.lastError;
+  }
+
   /** Whether the monitor is connected and authenticated. */
   get online(): boolean {
     return this.#state.status === "Online";

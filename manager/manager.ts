@@ -33,6 +33,7 @@ import {
 } from "../shared/secrets.ts";
 import { type LinkState, type LinkStatus, MonitorLink } from "./link.ts";
 import { MonitorListener } from "./monitor_listener.ts";
+import type { LinkView } from "./alerts/monitor_offline.ts";
 import { calledOtherwise, type Output } from "./output.ts";
 import { openStore, type Store, StoreFullError } from "./store.ts";
 import { LatestIndex } from "./latest.ts";
@@ -348,6 +349,46 @@ export class Manager {
       };
     });
     return [...served, ...unknown];
+  }
+
+  /**
+   * Name, status and last error of every monitor of {@linkcode states}, in
+   * its order, for the monitor-offline alerts. Outside a cluster they are read
+   * off the links: the alert sweep asks every second, and copying 5,000 whole
+   * states for it was 7 % of a manager's CPU.
+   *
+   * @example
+   * ```ts ignore
+   * const down = manager.linkViews().filter((l) => !l.online);
+   * ```
+   */
+  linkViews(): LinkView[] {
+    if (this.#cluster) {
+      return this.states().map((s) => ({
+        name: s.name,
+        online: s.status === "Online",
+        status: s.status,
+        lastError: s.lastError,
+      }));
+    }
+    const views: LinkView[] = [];
+    for (const l of this.#links.values()) {
+      views.push({
+        name: l.config.name,
+        online: l.online,
+        status: l.status,
+        lastError: l.lastError,
+      });
+    }
+    for (const u of this.#listener?.unknown() ?? []) {
+      views.push({
+        name: u.name,
+        online: false,
+        status: "Offline",
+        lastError: `${u.message}: not in tasks.yaml, so it gets no checks`,
+      });
+    }
+    return views;
   }
 
   /**

@@ -134,7 +134,7 @@ export class Alerts {
     // in a cluster only the manager holding the lease evaluates and notifies
     if (this.#stop.signal.aborted || !this.#manager.leads || this.#reloading) return;
     const config = this.#manager.config;
-    const links = this.#manager.states().map((s) => ({ ...s, online: s.status === "Online" }));
+    const links = this.#manager.linkViews();
     const afterMs = config.alerting?.monitorOfflineAfterMs ?? MONITOR_OFFLINE_AFTER_MS;
     const now = Date.now();
     for (const e of this.#offline.sweep(links, afterMs, now)) this.#handleOffline(e, config, now);
