@@ -76,12 +76,14 @@ async function ensurePackages(packages: Record<string, string>) {
   }
   console.error(`Installing ${missing.join(" ")} with apt-get...`);
   for (const args of [["update", "-q"], ["install", "-y", "-q", ...missing]]) {
+    // what apt-get prints goes to stderr: stdout is the report (tests and --out compare it)
     const out = await new Deno.Command("apt-get", {
       args,
       env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "inherit",
+      stdout: "piped",
       stderr: "inherit",
     }).output();
+    await Deno.stderr.write(out.stdout);
     if (!out.success) throw new Error(`apt-get ${args.join(" ")} failed`);
   }
 }
@@ -367,7 +369,9 @@ async function systemSection(
     out?: string;
   },
 ) {
-  await ensurePackages(SYSTEM_PACKAGES);
+  const systems = values.systems ? parseSystems(values.systems) : undefined;
+  // netmon alone needs neither package
+  if (!systems || systems.includes("prometheus")) await ensurePackages(SYSTEM_PACKAGES);
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const load = loadAverage();
   const reports: SystemReport[] = [];
@@ -378,7 +382,7 @@ async function systemSection(
         seconds: Number(values.seconds ?? 600),
         warmupSeconds: values.warmup ? Number(values.warmup) : undefined,
         profileDir: values.profile,
-        systems: values.systems ? parseSystems(values.systems) : undefined,
+        systems,
       }),
     );
   }
