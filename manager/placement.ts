@@ -24,7 +24,7 @@
  * @module
  */
 import type { CheckSpec } from "../shared/checks.ts";
-import { checksForMonitor, type Config } from "../shared/config.ts";
+import { checksForMonitor, type Config, spreadChecks } from "../shared/config.ts";
 import { fnv1a32, mix32 } from "../shared/hash.ts";
 
 /** What placement depends on, at one moment. */
@@ -68,9 +68,7 @@ export function assignedChecks(name: string, state: PlacementState): CheckSpec[]
   const settled = !starting || online.length === monitors.length;
   const spread = !settled
     ? []
-    : config.checks.filter((c) =>
-      c.placement.mode === "spread" && spreadOwner(c.spec.id, online) === name
-    );
+    : spreadChecks(config).filter((c) => spreadOwner(c.spec.id, online) === name);
   return [...checksForMonitor(config, name), ...spread.map((c) => c.spec)]
     .filter((c) => !paused?.has(c.id));
 }
@@ -98,7 +96,7 @@ export function assignedChecks(name: string, state: PlacementState): CheckSpec[]
 export function eligibleChecks(name: string, config: Config): CheckSpec[] {
   return [
     ...checksForMonitor(config, name),
-    ...config.checks.filter((c) => c.placement.mode === "spread").map((c) => c.spec),
+    ...spreadChecks(config).map((c) => c.spec),
   ];
 }
 

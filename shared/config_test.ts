@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configErrorOf } from "../tests/helpers/config_error.ts";
-import { checksForMonitor, ConfigError, parseConfig } from "./config.ts";
+import { checksForMonitor, ConfigError, parseConfig, spreadChecks } from "./config.ts";
 
 /** The seed's configuration, key for key, in `tasks.yaml` form. */
 const SEED = `monitors:
@@ -247,4 +247,28 @@ Deno.test("parseConfig() rejects unknown top-level keys and duplicate monitor na
     "monitors[1].name",
     /is used by another monitor/,
   );
+});
+
+Deno.test("checksForMonitor keeps file order across all and chosen checks, and sees checks added to the list", () => {
+  const config = parseConfig(
+    `monitors:
+  - {address: "127.0.0.1:54322", name: a}
+  - {address: "127.0.0.1:54323", name: b}
+targets:
+  one: {monitors: [a], TCP: {port: 1}}
+  two: {monitors: all, TCP: {port: 2}}
+  three: {monitors: [b], TCP: {port: 3}}
+  four: {monitors: [a, b], TCP: {port: 4}}
+  five: {monitors: all, TCP: {port: 5}}
+  six: {monitors: spread, TCP: {port: 6}}
+`,
+    "tasks.yaml",
+  );
+  const ids = (name: string) => checksForMonitor(config, name).map((s) => s.target);
+  assert.deepEqual(ids("a"), ["one", "two", "four", "five"]);
+  assert.deepEqual(ids("b"), ["two", "three", "four", "five"]);
+  assert.deepEqual(ids("nobody"), ["two", "five"]);
+  assert.deepEqual(spreadChecks(config).map((c) => c.spec.target), ["six"]);
+  config.checks.push({ ...config.checks[0]!, placement: { mode: "select", names: ["b"] } });
+  assert.deepEqual(ids("b"), ["two", "three", "four", "five", "one"]);
 });
