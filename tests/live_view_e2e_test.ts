@@ -24,7 +24,18 @@ class Tmux implements AsyncDisposable {
     this.name = name;
   }
   static async start(name: string, cols: number, rows: number, command: string): Promise<Tmux> {
-    await tmux("new-session", "-d", "-s", name, "-x", String(cols), "-y", String(rows), command);
+    // exec: the pane's process is the command itself, so that dispose can stop it
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      name,
+      "-x",
+      String(cols),
+      "-y",
+      String(rows),
+      `exec ${command}`,
+    );
     return new Tmux(name);
   }
   /** The screen, with the lines the terminal wrapped joined again (`-J`): a row too wide shows as one long line. */
@@ -55,7 +66,27 @@ class Tmux implements AsyncDisposable {
     return tmux("resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
   }
   async [Symbol.asyncDispose]() {
+    // kill-session alone sends SIGHUP, which a manager takes as "reload tasks.yaml": it went on
+    // running after the test (four managers left behind per CI run)
+    const pid = Number((await tmux("display-message", "-p", "-t", this.name, "#{pane_pid}")
+      .catch(() => "")).trim());
+    if (pid > 0) {
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch { /* already gone */ }
+      for (let i = 0; i < 100 && await this.#alive(); i++) await sleep(100);
+    }
+    const stuck = pid > 0 && await this.#alive();
     await tmux("kill-session", "-t", this.name).catch(() => "");
+    if (stuck) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone meanwhile */ }
+      throw new Error(`${this.name}: process ${pid} did not stop within 10 s of SIGTERM`);
+    }
+  }
+  async #alive(): Promise<boolean> {
+    return await tmux("has-session", "-t", this.name).then(() => true, () => false);
   }
 }
 
