@@ -293,15 +293,9 @@ export class Manager {
     return this.#config;
   }
 
-  /**
-   * Every monitor's link state, in configuration order, then the monitors
-   * that dialed in without a `monitors:` entry ("unknown monitor NAME from
-   * ADDR", no checks). In a cluster, the monitors other managers serve come
-   * as their manager last reported them.
-   */
-  states(): MonitorState[] {
-    const cluster = this.#cluster;
-    const unknown = (this.#listener?.unknown() ?? []).map((u): LinkState => ({
+  /** The monitors that dialed in without a `monitors:` entry, as link states. */
+  #unknownStates(): LinkState[] {
+    return (this.#listener?.unknown() ?? []).map((u): LinkState => ({
       name: u.name,
       address: "dial-in",
       direction: "dialed in",
@@ -316,6 +310,17 @@ export class Manager {
       received: 0,
       spool: null,
     }));
+  }
+
+  /**
+   * Every monitor's link state, in configuration order, then the monitors
+   * that dialed in without a `monitors:` entry ("unknown monitor NAME from
+   * ADDR", no checks). In a cluster, the monitors other managers serve come
+   * as their manager last reported them.
+   */
+  states(): MonitorState[] {
+    const cluster = this.#cluster;
+    const unknown = this.#unknownStates();
     if (!cluster) return [...[...this.#links.values()].map((l) => l.state), ...unknown];
     const members = new Map(cluster.members().map((m) => [m.id, m]));
     const reported = cluster.reported();
@@ -363,32 +368,18 @@ export class Manager {
    * ```
    */
   linkViews(): LinkView[] {
-    if (this.#cluster) {
-      return this.states().map((s) => ({
-        name: s.name,
-        online: s.status === "Online",
-        status: s.status,
-        lastError: s.lastError,
-      }));
-    }
-    const views: LinkView[] = [];
-    for (const l of this.#links.values()) {
-      views.push({
-        name: l.config.name,
-        online: l.online,
-        status: l.status,
-        lastError: l.lastError,
-      });
-    }
-    for (const u of this.#listener?.unknown() ?? []) {
-      views.push({
-        name: u.name,
-        online: false,
-        status: "Offline",
-        lastError: `${u.message}: not in tasks.yaml, so it gets no checks`,
-      });
-    }
-    return views;
+    const view = (name: string, status: LinkStatus, lastError: string | null): LinkView => ({
+      name,
+      online: status === "Online",
+      status,
+      lastError,
+    });
+    const ofState = (s: MonitorState) => view(s.name, s.status, s.lastError);
+    if (this.#cluster) return this.states().map(ofState);
+    return [
+      ...[...this.#links.values()].map((l) => view(l.config.name, l.status, l.lastError)),
+      ...this.#unknownStates().map(ofState),
+    ];
   }
 
   /**
